@@ -1,0 +1,51 @@
+/**
+ * The command-line entry point: builds the commander program, runs it, and is the only place where errors
+ * become messages and exit codes (0 ok, 1 findings or a failed job, 2 usage or environment error).
+ */
+import { Command, CommanderError } from 'commander';
+import { isPyfloppyError } from '../errors.js';
+import { VERSION } from '../version.js';
+import { registerAnalyze } from './analyze.js';
+
+export interface Io {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+}
+
+export function buildProgram(io: Io): Command {
+  const program = new Command('pyfloppy')
+    .description('Measure and shrink Python installations.')
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    })
+    .exitOverride();
+  registerAnalyze(program, io);
+  for (const c of program.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
+  return program;
+}
+
+export async function main(
+  argv: string[],
+  io: Io = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version are not errors; every parsing error is a usage error (2). Commander printed it.
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    if (isPyfloppyError(e)) {
+      io.stderr.write(`pyfloppy: error: ${e.message}\n`);
+      if (e.hint !== undefined) io.stderr.write(`pyfloppy: hint: ${e.hint}\n`);
+      return e.exitCode;
+    }
+    io.stderr.write(`pyfloppy: internal error: ${(e as Error).stack ?? String(e)}\n`);
+    return 2;
+  }
+}

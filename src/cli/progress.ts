@@ -1,0 +1,36 @@
+/**
+ * A progress line on stderr, only on a TTY, only once an operation has run for about a second, redrawn at most
+ * ten times a second. Hand-written on Node's tty API (clearLine/cursorTo) rather than a progress-bar library:
+ * a scan has no known total, so a bar has nothing to fill, and this is the whole of what is needed.
+ */
+import { formatBytes, formatCount } from '../report/format.js';
+
+export interface Progress {
+  update(entries: number, apparentBytes: number): void;
+  done(): void;
+}
+
+const NONE: Progress = { update() {}, done() {} };
+
+export function scanProgress(stream: NodeJS.WriteStream = process.stderr, delayMs = 1000): Progress {
+  if (!stream.isTTY) return NONE;
+  const start = Date.now();
+  let last = 0;
+  let drawn = false;
+  return {
+    update(entries, bytes) {
+      const now = Date.now();
+      if (now - start < delayMs || now - last < 100) return;
+      last = now;
+      drawn = true;
+      stream.cursorTo(0);
+      stream.write(`scanning: ${formatCount(entries)} entries, ${formatBytes(bytes)}`);
+      stream.clearLine(1);
+    },
+    done() {
+      if (!drawn) return;
+      stream.cursorTo(0);
+      stream.clearLine(0);
+    },
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * Typed errors of the library core. The core never prints and never exits: it throws these, and only the
+ * command-line entry point (src/cli/main.ts) turns them into a one-line message, an optional hint and an
+ * exit code.
+ */
+
+/** Stable machine-readable error codes. */
+export type ErrorCode =
+  | 'ENOTFOUND' // a path given by the user does not exist
+  | 'ENOTDIR' // a path given by the user is not a directory
+  | 'EACCES' // a path given by the user cannot be read
+  | 'EINTERP' // the interpreter does not exist, cannot run, or is not Python
+  | 'EUSAGE' // bad arguments
+  | 'EINTERNAL';
+
+export class PyfloppyError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  /** Exit code the CLI uses: 2 for usage and environment errors. */
+  readonly exitCode: number;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { hint?: string; cause?: unknown; exitCode?: number } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'PyfloppyError';
+    this.code = code;
+    this.hint = options.hint;
+    this.exitCode = options.exitCode ?? 2;
+  }
+}
+
+export function isPyfloppyError(e: unknown): e is PyfloppyError {
+  return e instanceof PyfloppyError;
+}
+
+/** The errno code of a Node.js system error, or undefined. */
+export function errnoCode(e: unknown): string | undefined {
+  if (
+    typeof e === 'object' &&
+    e !== null &&
+    'code' in e &&
+    typeof (e as { code: unknown }).code === 'string'
+  ) {
+    return (e as { code: string }).code;
+  }
+  return undefined;
+}

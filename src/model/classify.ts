@@ -1,0 +1,360 @@
+/**
+ * The classify stage: Python knowledge applied to a scan. Every entry gets exactly one kind, a top-level
+ * module, a test-code flag, and (in site-packages) the distribution that owns it. Pure except for reading the
+ * RECORD / installed-files.txt of distributions.
+ *
+ * One pass in index order: a directory precedes its children in the table, so each directory's context
+ * (is it __pycache__, metadata, test code, a sys.path entry; which top-level module) is computed once and
+ * children read it from compact per-entry arrays.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  extensionModuleName,
+  isMetadataDirName,
+  isSysPathDirName,
+  isTestDirName,
+  parseCacheName,
+} from '../python/layout.js';
+import type { ScanResult } from '../scan/scan.js';
+import { type EntryName, type EntryTable, TYPE_DIR, TYPE_FILE, TYPE_SYMLINK } from '../scan/table.js';
+import {
+  K_BYTECODE0,
+  K_DATA,
+  K_DIRECTORY,
+  K_EXTENSION,
+  K_LEGACY,
+  K_METADATA,
+  K_SOURCE,
+  K_SYMLINK,
+} from './kinds.js';
+
+const F_PYCACHE = 1;
+const F_META = 2;
+const F_TEST = 4;
+/** Files directly in this directory are top-level modules (a sys.path entry, or __pycache__ right below one). */
+const F_TOPLEVEL = 8;
+
+export interface Distribution {
+  name: string;
+  version: string;
+  /** Index of the metadata directory entry. */
+  entry: number;
+}
+
+/** Cache files of one module in one __pycache__ directory with one cache tag: levels 0, 1, 2. */
+export interface BytecodeGroups {
+  count: number;
+  /** Entry index of each level's file, -1 when absent; 3 slots per group. */
+  levels: Int32Array;
+  /** Index into tags of each group's cache tag. */
+  tag: Uint16Array;
+}
+
+export interface Classification {
+  /** Kind of each entry (see kinds.ts). */
+  kind: Uint8Array;
+  /** Index into topNames of each entry's top-level module; -1 for sys.path directories themselves. */
+  top: Int32Array;
+  topNames: string[];
+  /** 1 for test code. */
+  test: Uint8Array;
+  /** Index into distributions, -1 when no distribution owns the entry. */
+  dist: Int32Array;
+  distributions: Distribution[];
+  tags: string[];
+  bytecode: BytecodeGroups;
+  /** RECORD files that could not be read (reported, not fatal). */
+  problems: Array<{ path: string; code: string; message: string }>;
+}
+
+function stripSuffix(name: string, suffix: string): string {
+  return name.endsWith(suffix) ? name.slice(0, -suffix.length) : name;
+}
+
+export function classify(scan: ScanResult): Classification {
+  const t = scan.table;
+  const n = t.count;
+  const kind = new Uint8Array(n);
+  const top = new Int32Array(n).fill(-1);
+  const test = new Uint8Array(n);
+  const flags = new Uint8Array(n);
+  const topNames: string[] = [];
+  const topIndex = new Map<string, number>();
+  const tags: string[] = [];
+  const tagIndex = new Map<string, number>();
+  const groupIndex = new Map<string, number>();
+  let groupLevels = new Int32Array(3 * 1024).fill(-1);
+  let groupTag = new Uint16Array(1024);
+  let groups = 0;
+  const metaDirs: number[] = [];
+
+  const topOf = (name: string): number => {
+    let k = topIndex.get(name);
+    if (k === undefined) {
+      k = topNames.length;
+      topNames.push(name);
+      topIndex.set(name, k);
+    }
+    return k;
+  };
+
+  for (let i = 0; i < n; i++) {
+    const p = t.parent[i]!;
+    const type = t.type[i]!;
+    if (p === -1) {
+      kind[i] = K_DIRECTORY;
+      flags[i] = F_TOPLEVEL;
+      continue;
+    }
+    const raw = t.name[i]!;
+    const name = typeof raw === 'string' ? raw : raw.toString('latin1');
+    const pf = flags[p]!;
+    const atTop = (pf & F_TOPLEVEL) !== 0;
+    if (type === TYPE_DIR) {
+      kind[i] = K_DIRECTORY;
+      if ((pf & F_META) === 0 && isSysPathDirName(name)) {
+        flags[i] = F_TOPLEVEL;
+        continue;
+      }
+      let f = pf & (F_META | F_TEST);
+      if (name === '__pycache__') {
+        // Files in a __pycache__ right below a sys.path entry are top-level modules' caches.
+        f |= F_PYCACHE | (pf & F_TOPLEVEL);
+        top[i] = atTop ? -1 : top[p]!;
+      } else top[i] = atTop ? topOf(name) : top[p]!;
+      if (isMetadataDirName(name)) {
+        f |= F_META;
+        if (atTop && name.endsWith('.dist-info')) metaDirs.push(i);
+        if (atTop && name.endsWith('.egg-info')) metaDirs.push(i);
+      }
+      if (isTestDirName(name)) f |= F_TEST;
+      flags[i] = f;
+      test[i] = (f & F_TEST) !== 0 ? 1 : 0;
+      continue;
+    }
+    test[i] = (pf & F_TEST) !== 0 ? 1 : 0;
+    if (type === TYPE_SYMLINK) {
+      kind[i] = K_SYMLINK;
+      top[i] = atTop ? topOf(stripSuffix(name, '.py')) : top[p]!;
+      continue;
+    }
+    let k: number;
+    let modName: string | undefined;
+    if ((pf & F_META) !== 0 || (name.endsWith('.egg-info') && type === TYPE_FILE)) {
+      k = K_METADATA;
+    } else if ((pf & F_PYCACHE) !== 0 && name.endsWith('.pyc')) {
+      const c = parseCacheName(name);
+      if (c === undefined) {
+        k = K_LEGACY; // Why: a .pyc in __pycache__ without a cache tag is never imported; it is legacy-style dead weight.
+        modName = stripSuffix(name, '.pyc');
+      } else {
+        k = K_BYTECODE0 + c.level;
+        modName = c.module;
+        let tg = tagIndex.get(c.tag);
+        if (tg === undefined) {
+          tg = tags.length;
+          tags.push(c.tag);
+          tagIndex.set(c.tag, tg);
+        }
+        const key = `${p}/${c.module}/${tg}`;
+        let g = groupIndex.get(key);
+        if (g === undefined) {
+          g = groups++;
+          if (g === groupTag.length) {
+            const nl = new Int32Array(groupLevels.length * 2).fill(-1);
+            nl.set(groupLevels);
+            groupLevels = nl;
+            const nt = new Uint16Array(groupTag.length * 2);
+            nt.set(groupTag);
+            groupTag = nt;
+          }
+          groupTag[g] = tg;
+          groupIndex.set(key, g);
+        }
+        groupLevels[3 * g + c.level] = i;
+      }
+    } else if (name.endsWith('.py')) {
+      k = K_SOURCE;
+      modName = name.slice(0, -3);
+    } else if (name.endsWith('.pyc') || name.endsWith('.pyo')) {
+      k = K_LEGACY;
+      modName = name.slice(0, -4);
+    } else {
+      modName = extensionModuleName(name);
+      k = modName === undefined ? K_DATA : K_EXTENSION;
+    }
+    if (type !== TYPE_FILE) k = K_DATA; // fifos, sockets, devices: counted, never Python
+    kind[i] = k;
+    top[i] = atTop ? topOf(modName ?? name) : top[p]!;
+  }
+
+  const dist = new Int32Array(n).fill(-1);
+  const problems: Classification['problems'] = [];
+  const distributions = assignDistributions(t, metaDirs, dist, kind, problems);
+  return {
+    kind,
+    top,
+    topNames,
+    test,
+    dist,
+    distributions,
+    tags,
+    bytecode: {
+      count: groups,
+      levels: groupLevels.subarray(0, 3 * groups),
+      tag: groupTag.subarray(0, groups),
+    },
+    problems,
+  };
+}
+
+/** The dotted module name of entry i relative to its sys.path entry ('email.mime.text'), for people. */
+export function dottedName(t: EntryTable, c: Classification, i: number): string {
+  const parts: string[] = [];
+  for (let j = i; j !== -1; j = t.parent[j]!) {
+    const raw: EntryName = t.name[j]!;
+    const name = typeof raw === 'string' ? raw : raw.toString('latin1');
+    if (t.parent[j] === -1 || (c.kind[j] === K_DIRECTORY && c.top[j] === -1 && name !== '__pycache__')) break;
+    if (name === '__pycache__') continue;
+    if (j === i) {
+      const k = c.kind[i]!;
+      if (k === K_SOURCE) parts.push(name === '__init__.py' ? '' : name.slice(0, -3));
+      else if (k >= K_BYTECODE0 && k <= K_BYTECODE0 + 2) {
+        const m = parseCacheName(name)!.module;
+        parts.push(m === '__init__' ? '' : m);
+      } else if (k === K_LEGACY) parts.push(name.slice(0, -4));
+      else if (k === K_EXTENSION) parts.push(extensionModuleName(name)!);
+      else parts.push(name);
+    } else parts.push(name);
+  }
+  return parts
+    .reverse()
+    .filter((s) => s !== '')
+    .join('.');
+}
+
+/**
+ * Read each distribution's file list (dist-info RECORD, egg-info installed-files.txt) and mark the entries it
+ * lists. A file the list does not name (a cache compiled after installation, a file left by hand) belongs to
+ * the distribution that owns other files of its directory (for __pycache__, of the directory above).
+ */
+function assignDistributions(
+  t: EntryTable,
+  metaDirs: number[],
+  dist: Int32Array,
+  kind: Uint8Array,
+  problems: Classification['problems'],
+): Distribution[] {
+  const distributions: Distribution[] = [];
+  if (metaDirs.length === 0) return distributions;
+  // Relative path (from the sys.path directory) -> distribution, per sys.path directory entry.
+  const listed = new Map<number, Map<string, number>>();
+  for (const m of metaDirs) {
+    const raw = t.name[m]!;
+    const dirName = typeof raw === 'string' ? raw : raw.toString('utf8');
+    const isDistInfo = dirName.endsWith('.dist-info');
+    const base = dirName.slice(0, -(isDistInfo ? '.dist-info'.length : '.egg-info'.length));
+    const dash = base.indexOf('-');
+    const d = distributions.length;
+    distributions.push({
+      name: dash === -1 ? base : base.slice(0, dash),
+      version: dash === -1 ? '' : base.slice(dash + 1),
+      entry: m,
+    });
+    dist[m] = d;
+    const sysPathDir = t.parent[m]!;
+    let map = listed.get(sysPathDir);
+    if (map === undefined) {
+      map = new Map();
+      listed.set(sysPathDir, map);
+    }
+    const dirPath = t.fsPath(m);
+    const listFile = isDistInfo ? 'RECORD' : 'installed-files.txt';
+    let text: string;
+    try {
+      text = fs.readFileSync(
+        typeof dirPath === 'string'
+          ? `${dirPath}/${listFile}`
+          : Buffer.concat([dirPath, Buffer.from(`/${listFile}`)]),
+        'utf8',
+      );
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+      if (code !== 'ENOENT')
+        problems.push({ path: `${t.displayPath(m)}/${listFile}`, code, message: (e as Error).message });
+      continue;
+    }
+    for (const line of text.split('\n')) {
+      if (line === '') continue;
+      let rel = isDistInfo ? firstCsvField(line) : line.trim();
+      if (!isDistInfo) rel = `${dirName}/${rel}`;
+      rel = path.posix.normalize(rel);
+      if (rel.startsWith('../') || rel === '..') continue; // scripts and data outside the sys.path entry
+      map.set(rel, d);
+    }
+  }
+  // Mark listed entries (files and symlinks) by their path relative to their sys.path directory.
+  const relOf = new Map<number, string>(); // directory entry -> relative path from its sys.path dir
+  const sysDirOf = new Map<number, number>();
+  const dirDist = new Map<number, number>();
+  for (const sp of listed.keys()) {
+    relOf.set(sp, '');
+    sysDirOf.set(sp, sp);
+  }
+  const unlisted: number[] = [];
+  for (let i = 0; i < t.count; i++) {
+    const p = t.parent[i]!;
+    if (p === -1) continue;
+    const sp = sysDirOf.get(p);
+    if (sp === undefined) continue;
+    const raw = t.name[i]!;
+    const name = typeof raw === 'string' ? raw : raw.toString('utf8');
+    const parentRel = relOf.get(p)!;
+    const rel = parentRel === '' ? name : `${parentRel}/${name}`;
+    if (kind[i] === K_DIRECTORY) {
+      if (!listed.has(i)) {
+        relOf.set(i, rel);
+        sysDirOf.set(i, sp);
+      }
+      if (dist[i] === -1) unlisted.push(i);
+      continue;
+    }
+    const d = listed.get(sp)!.get(rel);
+    if (d !== undefined) {
+      dist[i] = d;
+      // A sys.path directory holds many distributions' files: it never passes one on.
+      if (!dirDist.has(p) && !listed.has(p)) dirDist.set(p, d);
+    } else unlisted.push(i);
+  }
+  // Unlisted entries: inherit from their directory (or, for __pycache__ and its files, the directory above).
+  for (const i of unlisted) {
+    let p = kind[i] === K_DIRECTORY ? i : t.parent[i]!;
+    let d = dirDist.get(p);
+    while (d === undefined && p !== -1 && t.name[p] === '__pycache__') {
+      p = t.parent[p]!;
+      d = dirDist.get(p);
+    }
+    if (d !== undefined) dist[i] = d;
+  }
+  return distributions;
+}
+
+/** The first field of a CSV line (RECORD rows are path,hash,size; a path with a comma is quoted). */
+function firstCsvField(line: string): string {
+  if (!line.startsWith('"')) {
+    const c = line.indexOf(',');
+    return c === -1 ? line : line.slice(0, c);
+  }
+  let out = '';
+  for (let i = 1; i < line.length; i++) {
+    const ch = line[i]!;
+    if (ch === '"') {
+      if (line[i + 1] === '"') {
+        out += '"';
+        i++;
+      } else break;
+    } else out += ch;
+  }
+  return out;
+}

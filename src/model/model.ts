@@ -1,0 +1,77 @@
+/**
+ * The whole read-only pipeline for a target: resolve roots (from paths or an interpreter), scan, classify,
+ * aggregate, compare bytecode. Every command that needs to know a tree starts here.
+ */
+import fs from 'node:fs';
+import { PyfloppyError } from '../errors.js';
+import { describeInterpreter, type InterpreterInfo } from '../python/interpreter.js';
+import { type RootSpec, resolveRoots, type ScanProblem, type ScanResult, scan } from '../scan/scan.js';
+import { type Classification, classify } from './classify.js';
+import { type Footprint, footprint } from './footprint.js';
+import { bytecodeIdentity, type IdentityDetail } from './identity.js';
+
+export interface TargetOptions {
+  /** Directories to analyze. With none, the interpreter's stdlib and site-packages are analyzed. */
+  paths?: readonly string[];
+  /** The interpreter: its paths are the target when no paths are given; its cache tag is reported. */
+  python?: string;
+  /** Scan progress: entries seen and their apparent bytes. */
+  onProgress?: (entries: number, apparentBytes: number) => void;
+}
+
+export interface Model {
+  interpreter: InterpreterInfo | null;
+  scan: ScanResult;
+  classification: Classification;
+  footprint: Footprint;
+  identity: IdentityDetail;
+  /** Problems met on the way (unreadable directories, RECORDs, caches), none fatal. */
+  problems: ScanProblem[];
+  /** Interpreter paths that do not exist on disk and were skipped (e.g. no site-packages). */
+  skippedPaths: Array<{ label: string; path: string }>;
+}
+
+const PATH_LABELS = ['stdlib', 'platstdlib', 'purelib', 'platlib'] as const;
+
+export function buildModel(options: TargetOptions = {}): Model {
+  const paths = options.paths ?? [];
+  let interpreter: InterpreterInfo | null = null;
+  if (options.python !== undefined || paths.length === 0) {
+    interpreter = describeInterpreter(options.python ?? 'python3');
+  }
+  const specs: RootSpec[] = [];
+  const skippedPaths: Model['skippedPaths'] = [];
+  if (paths.length > 0) {
+    for (const p of paths) specs.push({ path: p });
+  } else if (interpreter !== null) {
+    for (const label of PATH_LABELS) {
+      const p = interpreter.paths[label];
+      if (p === null || p === undefined) continue;
+      if (!fs.existsSync(p)) {
+        skippedPaths.push({ label, path: p });
+        continue;
+      }
+      specs.push({ path: p, label });
+    }
+    if (specs.length === 0) {
+      throw new PyfloppyError(
+        'ENOTFOUND',
+        `${interpreter.executable} reports no library directory that exists`,
+        {
+          hint: 'name the directories to analyze as arguments',
+        },
+      );
+    }
+  }
+  const roots = resolveRoots(specs);
+  const scanned = scan(roots, options.onProgress === undefined ? {} : { onProgress: options.onProgress });
+  const classification = classify(scanned);
+  const fp = footprint(scanned, classification);
+  const identity = bytecodeIdentity(scanned, classification);
+  const problems: ScanProblem[] = [
+    ...scanned.problems,
+    ...classification.problems,
+    ...identity.summary.unreadable,
+  ];
+  return { interpreter, scan: scanned, classification, footprint: fp, identity, problems, skippedPaths };
+}

@@ -1,0 +1,164 @@
+/**
+ * The analyze report as data: the versioned JSON document (schema pyfloppy.analyze/1) that the library
+ * returns and every output format renders. Pure: built from a Model.
+ */
+
+import { type Bytes, type KindTotals, moduleKey, type Tally } from '../model/footprint.js';
+import type { BytecodeIdentity } from '../model/identity.js';
+import type { Model } from '../model/model.js';
+import type { InterpreterInfo } from '../python/interpreter.js';
+import { VERSION } from '../version.js';
+
+export const ANALYZE_SCHEMA = 'pyfloppy.analyze/1';
+
+export interface RootReport extends Bytes {
+  /** The path as given. */
+  path: string;
+  /** The directory, symlinks in the root's own path resolved. */
+  realPath: string;
+  /** 'stdlib', 'purelib', ... for interpreter targets; the path for directories given by hand. */
+  labels: string[];
+  /** The realPath of the root this one lies inside, whose totals exclude this one's; null if none. */
+  insideRoot: string | null;
+  /** Paths counted (files, directories, symlinks). */
+  entries: number;
+  totals: KindTotals;
+}
+
+export interface ModuleReport extends Bytes {
+  /** The top-level module ('email', 'numpy'); '' for sys.path directories themselves. */
+  name: string;
+  /** The realPath of the root it belongs to. */
+  root: string;
+  /** Inodes counted. */
+  files: number;
+  /** Whether the whole module is test code (test, tests, idle_test). */
+  test: boolean;
+  kinds: KindTotals;
+  /** Test code inside the module (e.g. lib2to3/tests), included in its totals. */
+  testBytes: Bytes;
+}
+
+export interface DistributionReport extends Bytes {
+  name: string;
+  version: string;
+  root: string;
+  files: number;
+}
+
+export interface AnalyzeReport {
+  schema: typeof ANALYZE_SCHEMA;
+  generator: { name: 'pyfloppy'; version: string };
+  interpreter: InterpreterInfo | null;
+  roots: RootReport[];
+  /** Per kind, each inode once, under the lowest kind of its paths. */
+  totals: KindTotals;
+  /** All kinds together: equals du --apparent-size -sb and du -sB1 over the roots. */
+  grandTotal: Bytes & { entries: number; inodes: number };
+  /** What existing hardlinks inside the roots already save: the extra paths' bytes, had they been copies. */
+  hardlinkSavedBytes: Bytes & { extraPaths: number };
+  /** Test code (inside test, tests, idle_test packages), included in the totals. */
+  test: Bytes & { files: number };
+  /** Top-level modules, biggest (allocated) first. */
+  modules: ModuleReport[];
+  /** Distributions found through dist-info / egg-info, biggest first. */
+  distributions: DistributionReport[];
+  bytecode: Omit<BytecodeIdentity, 'unreadable'>;
+  /** Interpreter paths that do not exist and were skipped. */
+  skippedPaths: Array<{ label: string; path: string }>;
+  /** Unreadable directories and files: reported, skipped, not fatal. */
+  problems: Array<{ path: string; code: string; message: string }>;
+}
+
+function bytesOf(t: Tally): Bytes & { files: number } {
+  return t.sum();
+}
+
+export function buildAnalyzeReport(model: Model): AnalyzeReport {
+  const { scan, classification: c, footprint: fp, identity } = model;
+  const t = scan.table;
+  const rootPath = (r: number): string => scan.roots[r]!.realPath;
+
+  const roots: RootReport[] = scan.roots.map((r, k) => {
+    const tally = fp.perRoot[k]!;
+    const s = tally.sum();
+    const totals = tally.totals();
+    let entries = 0;
+    for (const v of Object.values(totals)) entries += v.paths;
+    return {
+      path: r.path,
+      realPath: r.realPath,
+      labels: r.labels,
+      insideRoot: r.insideRoot === -1 ? null : scan.roots[r.insideRoot]!.realPath,
+      entries,
+      apparentBytes: s.apparentBytes,
+      allocatedBytes: s.allocatedBytes,
+      totals,
+    };
+  });
+
+  const tops = c.topNames.length;
+  const modules: ModuleReport[] = [];
+  for (const [key, tally] of fp.perModule) {
+    const { root, top } = moduleKey(key, tops);
+    const s = tally.sum();
+    const testTally = fp.testPerModule.get(key);
+    const ts = testTally === undefined ? { apparentBytes: 0, allocatedBytes: 0 } : bytesOf(testTally);
+    modules.push({
+      name: top === -1 ? '' : c.topNames[top]!,
+      root: rootPath(root),
+      files: s.files,
+      test:
+        testTally !== undefined &&
+        ts.allocatedBytes === s.allocatedBytes &&
+        ts.apparentBytes === s.apparentBytes,
+      apparentBytes: s.apparentBytes,
+      allocatedBytes: s.allocatedBytes,
+      kinds: tally.totals(),
+      testBytes: { apparentBytes: ts.apparentBytes, allocatedBytes: ts.allocatedBytes },
+    });
+  }
+  modules.sort(
+    (a, b) => b.allocatedBytes - a.allocatedBytes || b.apparentBytes - a.apparentBytes || cmp(a.name, b.name),
+  );
+
+  const distributions: DistributionReport[] = c.distributions.map((d, k) => {
+    const s = fp.perDistribution[k]!.sum();
+    return {
+      name: d.name,
+      version: d.version,
+      root: rootPath(t.root[d.entry]!),
+      files: s.files,
+      apparentBytes: s.apparentBytes,
+      allocatedBytes: s.allocatedBytes,
+    };
+  });
+  distributions.sort((a, b) => b.allocatedBytes - a.allocatedBytes || cmp(a.name, b.name));
+
+  const all = fp.all.sum();
+  const { unreadable: _unreadable, ...bytecode } = identity.summary;
+  return {
+    schema: ANALYZE_SCHEMA,
+    generator: { name: 'pyfloppy', version: VERSION },
+    interpreter: model.interpreter,
+    roots,
+    totals: fp.all.totals(),
+    grandTotal: {
+      entries: t.count,
+      inodes: all.files,
+      apparentBytes: all.apparentBytes,
+      allocatedBytes: all.allocatedBytes,
+    },
+    hardlinkSavedBytes: fp.hardlinks,
+    test: bytesOf(fp.test),
+    modules,
+    distributions,
+    bytecode,
+    skippedPaths: model.skippedPaths,
+    problems: model.problems,
+  };
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

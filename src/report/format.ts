@@ -1,0 +1,26 @@
+/** Number formatting shared by the text and markdown reports. */
+
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+
+/** Bytes in binary units as the seed document writes them: '378.4 KiB', '1.4 MiB', '512 B'. */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < UNITS.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(1)} ${UNITS[u]}`;
+}
+
+/** A count with thin grouping: 110 482 -> '110,482'. */
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** A share as a percentage with one decimal; '-' when the whole is 0. */
+export function formatPercent(part: number, whole: number): string {
+  if (whole === 0) return '-';
+  return `${((100 * part) / whole).toFixed(1)}%`;
+}

@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { analyze } from 'pyfloppy';
+import { runCli } from './helpers/cli.js';
+import { interpreter } from './helpers/python.js';
+import { duBytes, removeTree, tempDir, writeTree } from './helpers/tree.js';
+
+describe('pyfloppy analyze (the built CLI)', () => {
+  let root: string;
+  before(() => {
+    root = tempDir();
+    writeTree(root, {
+      'os.py': 'import sys\n'.repeat(300),
+      '__pycache__/os.cpython-313.pyc': 'a'.repeat(6000),
+      '__pycache__/os.cpython-313.opt-1.pyc': 'a'.repeat(6000),
+      '__pycache__/os.cpython-313.opt-2.pyc': 'b'.repeat(5000),
+      'email/__init__.py': '"""Email."""\n',
+      'email/__pycache__/__init__.cpython-313.pyc': 'c'.repeat(900),
+      'test/test_os.py': 'pass\n',
+    });
+  });
+  after(() => removeTree(root));
+
+  it('--help explains the commands, and analyze --help every option', () => {
+    const top = runCli(['--help']);
+    assert.equal(top.status, 0);
+    assert.match(top.stdout, /analyze \[options\] \[path\.\.\.\]/);
+    const r = runCli(['analyze', '--help']);
+    assert.equal(r.status, 0);
+    for (const opt of [
+      '--python <exe>',
+      '--format <format>',
+      '--json',
+      '--top <n>',
+      '--apparent',
+      'Exit status',
+    ]) {
+      assert.ok(r.stdout.includes(opt), `analyze --help lacks ${opt}`);
+    }
+  });
+
+  it("--json is the versioned report, equal to the library's analyze(), with du's totals", async () => {
+    const r = runCli(['analyze', root, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, ''); // piped: no progress line
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.schema, 'pyfloppy.analyze/1');
+    const du = duBytes(root);
+    assert.equal(report.grandTotal.apparentBytes, du.apparent);
+    assert.equal(report.grandTotal.allocatedBytes, du.allocated);
+    assert.deepEqual(Object.keys(report.totals), [
+      'source',
+      'bytecode-0',
+      'bytecode-1',
+      'bytecode-2',
+      'legacy-bytecode',
+      'extension',
+      'metadata',
+      'data',
+      'directory',
+      'symlink',
+    ]);
+    assert.equal(report.totals.source.files, 3);
+    assert.equal(report.totals['bytecode-0'].apparentBytes, 6900);
+    assert.deepEqual(
+      {
+        modules: report.bytecode.modules,
+        identical01: report.bytecode.identical01,
+        identical12: report.bytecode.identical12,
+      },
+      { modules: 2, identical01: 1, identical12: 0 },
+    );
+    assert.deepEqual(report.modules.map((m: { name: string }) => m.name).sort(), ['', 'email', 'os', 'test']);
+    assert.equal(report.modules.find((m: { name: string }) => m.name === 'test').test, true);
+    const lib = await analyze({ paths: [root] });
+    assert.deepEqual(JSON.parse(JSON.stringify(lib)), report);
+  });
+
+  it("text and markdown show the seed's tables", () => {
+    const text = runCli(['analyze', root, '--top', '2']);
+    assert.equal(text.status, 0);
+    assert.match(text.stdout, /Totals by file type/);
+    assert.match(text.stdout, /\.opt-1\.pyc \(bytecode-1\)/);
+    assert.match(text.stdout, /Biggest top-level modules, .* \(2 of 3\)/);
+    assert.match(text.stdout, /identical level 0 and 1 +\| +1 \| 50\.0%/);
+    const md = runCli(['analyze', root, '--format', 'markdown']);
+    assert.equal(md.status, 0);
+    assert.match(md.stdout, /^## pyfloppy analyze/m);
+    assert.match(md.stdout, /^\| module +\| +\.py +\| +\.pyc +\| +\.opt-1\.pyc +\| +\.opt-2\.pyc +\|/m);
+    assert.match(md.stdout, /^\| `os` +\|/m);
+  });
+
+  it('exits 2 with one clear line for a missing path, a file, a bad interpreter, a bad option', () => {
+    const cases: Array<[string[], RegExp]> = [
+      [
+        ['analyze', '/nonexistent/lib/python3.99'],
+        /^pyfloppy: error: no such file or directory: \/nonexistent\/lib\/python3\.99$/,
+      ],
+      [['analyze', path.join(root, 'os.py')], /^pyfloppy: error: not a directory: .*os\.py$/],
+      [
+        ['analyze', '--python', '/nonexistent/python3'],
+        /^pyfloppy: error: interpreter not found: \/nonexistent\/python3$/,
+      ],
+      [
+        ['analyze', '--python', '/bin/true'],
+        /^pyfloppy: error: not a working Python interpreter: \/bin\/true$/,
+      ],
+      [['analyze', root, '--top', 'many'], /option '--top <n>' argument 'many' is invalid/],
+      [
+        ['analyze', root, '--format', 'pdf'],
+        /argument 'pdf' is invalid\. Allowed choices are text, markdown, json/,
+      ],
+      [['analyze', root, '--frobnicate'], /unknown option '--frobnicate'/],
+    ];
+    for (const [args, message] of cases) {
+      const r = runCli(args);
+      assert.equal(r.status, 2, args.join(' '));
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr.split('\n')[0]!, message, args.join(' '));
+    }
+  });
+
+  it('with no argument describes the python3 on PATH: its stdlib and site-packages', (t) => {
+    const which = spawnSync('python3', ['-c', 'import sys; print(sys.version.split()[0])'], {
+      encoding: 'utf8',
+    });
+    if (which.status !== 0) return t.skip('no python3 on PATH');
+    const r = runCli(['analyze', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.interpreter.version, which.stdout.trim());
+    assert.ok(report.roots.some((x: { labels: string[] }) => x.labels.includes('stdlib')));
+    assert.ok(report.totals.source.files > 100);
+    const text = runCli(['analyze', '--top', '3']);
+    assert.match(
+      text.stdout,
+      new RegExp(
+        `^pyfloppy analyze: Python ${which.stdout.trim().replaceAll('.', '\\.')} \\(cpython, cache tag cpython-3\\d+\\)`,
+      ),
+    );
+  });
+
+  it('--python describes Python 2.7 too (legacy caches, no cache tag)', (t) => {
+    const py2 = interpreter('2.7');
+    if (py2 === undefined) return t.skip('no CPython 2.7 under /root/.pyenv/versions');
+    const r = runCli(['analyze', '--python', py2.exe, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.interpreter.cacheTag, null);
+    assert.ok(report.totals['legacy-bytecode'].files > 100);
+  });
+
+  it('an unreadable part is reported and skipped, the rest analyzed, exit 0 with a warning', (t) => {
+    const d = tempDir();
+    try {
+      writeTree(d, { 'ok/a.py': 'a = 1\n', 'locked/hidden.py': 'h = 1\n' });
+      fs.chmodSync(path.join(d, 'ok'), 0o755);
+      fs.chmodSync(path.join(d, 'ok/a.py'), 0o644);
+      fs.chmodSync(path.join(d, 'locked'), 0o000);
+      const r = runCli(['analyze', d, '--json'], { uid: 65534, gid: 65534 });
+      if (r.status === null) return t.skip('cannot run as another user here');
+      assert.equal(r.status, 0, r.stderr);
+      const report = JSON.parse(r.stdout);
+      assert.equal(report.problems.length, 1);
+      assert.equal(report.problems[0].path, `${fs.realpathSync(d)}/locked`);
+      assert.equal(report.totals.source.files, 1);
+      assert.match(
+        r.stderr,
+        /^pyfloppy: warning: 1 path\(s\) could not be read and were skipped \(first: .*\/locked: permission denied\)$/m,
+      );
+    } finally {
+      removeTree(d);
+    }
+  });
+});

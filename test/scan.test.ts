@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { PyfloppyError } from '../src/errors.js';
+import { resolveRoots, scan } from '../src/scan/scan.js';
+import { EntryTable, TYPE_DIR, TYPE_FILE, TYPE_SYMLINK } from '../src/scan/table.js';
+import { duBytes, removeTree, tempDir, writeTree } from './helpers/tree.js';
+
+describe('scan', () => {
+  let root: string;
+  let outside: string;
+  before(() => {
+    root = tempDir();
+    outside = tempDir();
+    writeTree(root, {
+      'a.py': 'x = 1\n',
+      'empty.py': '',
+      'pkg/__init__.py': '',
+      'pkg/big.txt': 'y'.repeat(100_000),
+      'pkg/__pycache__/mod.cpython-313.pyc': 'z'.repeat(5000),
+    });
+    writeTree(outside, { 'secret.txt': 's'.repeat(50_000), 'sub/deep.py': 'q = 2\n' });
+    fs.linkSync(path.join(root, 'pkg/big.txt'), path.join(root, 'big-link.txt'));
+    fs.symlinkSync(outside, path.join(root, 'link-to-outside'));
+    fs.symlinkSync('a.py', path.join(root, 'link-to-a.py'));
+    fs.symlinkSync('missing', path.join(root, 'dangling'));
+    // A name that is not UTF-8.
+    fs.writeFileSync(
+      Buffer.concat([Buffer.from(`${root}/`), Buffer.from([0x66, 0xff, 0x2e, 0x70, 0x79])]),
+      'bad = 1\n',
+    );
+    fs.mkdirSync(Buffer.concat([Buffer.from(`${root}/`), Buffer.from([0xe9, 0x64])]));
+    fs.writeFileSync(
+      Buffer.concat([Buffer.from(`${root}/`), Buffer.from([0xe9, 0x64]), Buffer.from('/inner.py')]),
+      'i = 1\n',
+    );
+  });
+  after(() => {
+    removeTree(root);
+    removeTree(outside);
+  });
+
+  it('totals equal du --apparent-size -sb and du -sB1, each inode once', () => {
+    const s = scan(resolveRoots([{ path: root }]));
+    let apparent = 0;
+    let allocated = 0;
+    const seen = new Set<string>();
+    for (let i = 0; i < s.table.count; i++) {
+      const key = s.table.inodeKey(i);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      apparent += s.table.size[i]!;
+      allocated += s.table.blocks[i]! * 512;
+    }
+    const du = duBytes(root);
+    assert.equal(apparent, du.apparent);
+    assert.equal(allocated, du.allocated);
+    assert.deepEqual(s.problems, []);
+  });
+
+  it('never follows a symlink: the outside tree is not read', () => {
+    const s = scan(resolveRoots([{ path: root }]));
+    const names = Array.from({ length: s.table.count }, (_, i) => s.table.displayPath(i));
+    assert.ok(!names.some((n) => n.includes('secret.txt') || n.includes('deep.py')), names.join('\n'));
+    const link = names.findIndex((n) => n.endsWith('/link-to-outside'));
+    assert.equal(s.table.type[link], TYPE_SYMLINK);
+    assert.equal(s.table.type[names.findIndex((n) => n.endsWith('/dangling'))], TYPE_SYMLINK);
+  });
+
+  it("records a hardlink's second path with the index of the first", () => {
+    const s = scan(resolveRoots([{ path: root }]));
+    const t = s.table;
+    const idx = (suffix: string): number =>
+      Array.from({ length: t.count }, (_, i) => t.displayPath(i)).findIndex((n) => n.endsWith(suffix));
+    const a = idx('/pkg/big.txt');
+    const b = idx('/big-link.txt');
+    assert.equal(t.nlink[a], 2);
+    assert.equal(t.inodeKey(a), t.inodeKey(b));
+    assert.equal(t.firstLink[Math.max(a, b)], Math.min(a, b));
+    assert.equal(t.firstLink[Math.min(a, b)], -1);
+  });
+
+  it('keeps names that are not UTF-8 as their bytes, and can reach them again', () => {
+    const s = scan(resolveRoots([{ path: root }]));
+    const t = s.table;
+    const bad = Array.from({ length: t.count }, (_, i) => i).filter((i) => typeof t.name[i] !== 'string');
+    assert.equal(bad.length, 2);
+    for (const i of bad)
+      assert.ok(fs.lstatSync(t.fsPath(i)).isFile() || fs.lstatSync(t.fsPath(i)).isDirectory());
+    const inner = Array.from({ length: t.count }, (_, i) => i).find((i) => t.name[i] === 'inner.py')!;
+    assert.equal(t.type[inner], TYPE_FILE);
+    assert.equal(t.displayPath(inner), `${fs.realpathSync(root)}/\\xe9d/inner.py`);
+    assert.ok(fs.existsSync(t.fsPath(inner)));
+    assert.ok(t.displayPath(bad.find((i) => t.type[i] === TYPE_FILE)!).endsWith('/f\\xff.py'));
+  });
+
+  it('counts a directory reached twice once: the same root twice, a root inside another', () => {
+    const once = scan(resolveRoots([{ path: root }])).table.count;
+    const twice = scan(resolveRoots([{ path: root }, { path: `${root}/.` }]));
+    assert.equal(twice.table.count, once);
+    assert.equal(twice.roots.length, 1);
+    const nested = scan(resolveRoots([{ path: root }, { path: path.join(root, 'pkg'), label: 'inner' }]));
+    assert.equal(nested.table.count, once);
+    // The nested root is walked first: its files are attributed to it.
+    const inner = nested.roots.findIndex((r) => r.labels[0] === 'inner');
+    const t = nested.table;
+    const big = Array.from({ length: t.count }, (_, i) => i).find((i) => t.name[i] === 'big.txt')!;
+    assert.equal(t.root[big], inner);
+    assert.equal(nested.roots[inner]!.insideRoot, 1 - inner);
+  });
+
+  it('reports an unreadable directory, skips it and counts the rest (run as an unprivileged user)', (t) => {
+    const d = tempDir();
+    try {
+      writeTree(d, { 'ok/a.py': 'a = 1\n', 'locked/hidden.py': 'h = 1\n' });
+      fs.chmodSync(path.join(d, 'ok'), 0o755);
+      fs.chmodSync(path.join(d, 'ok/a.py'), 0o644);
+      fs.chmodSync(path.join(d, 'locked'), 0o000);
+      const script = `import('${new URL('../src/scan/scan.js', import.meta.url).href}').then(m => { const s = m.scan(m.resolveRoots([{ path: ${JSON.stringify(d)} }])); console.log(JSON.stringify({ n: s.table.count, problems: s.problems })); })`;
+      const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', uid: 65534, gid: 65534 });
+      if (r.error !== undefined || (r.status !== 0 && /EPERM/.test(r.stderr)))
+        return t.skip('cannot run as another user here');
+      assert.equal(r.status, 0, r.stderr);
+      const out = JSON.parse(r.stdout) as {
+        n: number;
+        problems: Array<{ path: string; code: string; message: string }>;
+      };
+      assert.equal(out.n, 4); // root, ok, ok/a.py, locked (the directory itself is counted, as du does)
+      assert.equal(out.problems.length, 1);
+      assert.equal(out.problems[0]!.path, `${fs.realpathSync(d)}/locked`);
+      assert.equal(out.problems[0]!.code, 'EACCES');
+      assert.equal(out.problems[0]!.message, 'permission denied');
+    } finally {
+      removeTree(d);
+    }
+  });
+
+  it('refuses a missing root, a file root, with typed errors', () => {
+    assert.throws(
+      () => resolveRoots([{ path: '/nonexistent/pyfloppy' }]),
+      (e: unknown) =>
+        e instanceof PyfloppyError &&
+        e.code === 'ENOTFOUND' &&
+        /no such file or directory: \/nonexistent\/pyfloppy/.test(e.message),
+    );
+    assert.throws(
+      () => resolveRoots([{ path: path.join(root, 'a.py') }]),
+      (e: unknown) => e instanceof PyfloppyError && e.code === 'ENOTDIR',
+    );
+  });
+
+  it('follows a symlink given as the root itself, and nothing below it', () => {
+    const s = scan(resolveRoots([{ path: path.join(root, 'link-to-outside') }]));
+    assert.equal(s.roots[0]!.realPath, fs.realpathSync(outside));
+    assert.equal(s.table.type[0], TYPE_DIR);
+    assert.equal(s.table.count, 4);
+  });
+});
+
+describe('entry table', () => {
+  it('holds a million entries in well under 1 GiB', () => {
+    const before = process.memoryUsage();
+    const t = new EntryTable(1024);
+    for (let i = 0; i < 1_000_000; i++) {
+      const k = t.add();
+      t.parent[k] = k - 1;
+      t.size[k] = i;
+      t.name[k] = `module_${i}.cpython-313.opt-1.pyc`;
+    }
+    const after = process.memoryUsage();
+    // Garbage from growing the arrays is still counted here (no forced GC), so this overestimates.
+    const used = after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers;
+    assert.equal(t.count, 1_000_000);
+    assert.ok(used < 400 * 1024 * 1024, `${(used / 1048576).toFixed(0)} MiB for a million entries`);
+  });
+});
