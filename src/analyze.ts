@@ -12,5 +12,5 @@ export type AnalyzeOptions = TargetOptions;
  * Throws PyfloppyError for a missing path, a file where a directory was expected, or a bad interpreter.
  */
 export async function analyze(options: AnalyzeOptions = {}): Promise<AnalyzeReport> {
-  return buildAnalyzeReport(buildModel(options));
+  return buildAnalyzeReport(await buildModel(options));
 }

@@ -47,8 +47,8 @@ describe('classify', () => {
   });
   after(() => removeTree(root));
 
-  const model = () => {
-    const s = scan(resolveRoots([{ path: root }]));
+  const model = async () => {
+    const s = await scan(resolveRoots([{ path: root }]));
     const c = classify(s);
     const byPath = new Map<string, number>();
     for (let i = 0; i < s.table.count; i++) byPath.set(s.table.relativePath(i), i);
@@ -60,8 +60,8 @@ describe('classify', () => {
     return { s, c, at };
   };
 
-  it('gives every entry exactly one kind', () => {
-    const { c, at } = model();
+  it('gives every entry exactly one kind', async () => {
+    const { c, at } = await model();
     const kind = (rel: string) => KIND_NAMES[c.kind[at(rel)]!];
     assert.equal(kind('os.py'), 'source');
     assert.equal(kind('__pycache__/os.cpython-312.pyc'), 'bytecode-0');
@@ -81,8 +81,8 @@ describe('classify', () => {
     assert.equal(kind(''), 'directory');
   });
 
-  it('names modules relative to their sys.path directory', () => {
-    const { s, c, at } = model();
+  it('names modules relative to their sys.path directory', async () => {
+    const { s, c, at } = await model();
     const top = (rel: string) => c.topNames[c.top[at(rel)]!];
     assert.equal(top('__pycache__/os.cpython-312.opt-1.pyc'), 'os');
     assert.equal(top('email/mime/__pycache__/text.cpython-312.opt-2.pyc'), 'email');
@@ -99,8 +99,8 @@ describe('classify', () => {
     assert.equal(dotted('__pycache__/os.cpython-312.pyc'), 'os');
   });
 
-  it('marks test code', () => {
-    const { c, at } = model();
+  it('marks test code', async () => {
+    const { c, at } = await model();
     for (const rel of [
       'test/test_os.py',
       'test/__pycache__/test_os.cpython-312.pyc',
@@ -114,8 +114,8 @@ describe('classify', () => {
       assert.equal(c.test[at(rel)], 0, rel);
   });
 
-  it('finds the distribution of each site-packages file from RECORD and installed-files.txt', () => {
-    const { c, at } = model();
+  it('finds the distribution of each site-packages file from RECORD and installed-files.txt', async () => {
+    const { c, at } = await model();
     const dist = (rel: string) => {
       const d = c.dist[at(rel)]!;
       return d === -1 ? null : `${c.distributions[d]!.name} ${c.distributions[d]!.version}`;
@@ -130,8 +130,8 @@ describe('classify', () => {
     assert.equal(dist('os.py'), null);
   });
 
-  it('groups caches by module and tag', () => {
-    const { s, c } = model();
+  it('groups caches by module and tag', async () => {
+    const { s, c } = await model();
     const groups: string[] = [];
     for (let g = 0; g < c.bytecode.count; g++) {
       const lv = [0, 1, 2].map((l) => c.bytecode.levels[3 * g + l]!);
@@ -151,7 +151,7 @@ describe('classify', () => {
 });
 
 describe('footprint', () => {
-  it('counts a hardlinked inode once, under the lowest kind, and reports what the link saves', () => {
+  it('counts a hardlinked inode once, under the lowest kind, and reports what the link saves', async () => {
     const root = tempDir();
     try {
       writeTree(root, { 'm.py': 'x = 1\n', '__pycache__/m.cpython-312.opt-1.pyc': 'b'.repeat(10_000) });
@@ -163,7 +163,7 @@ describe('footprint', () => {
         path.join(root, '__pycache__/m.cpython-312.opt-1.pyc'),
         path.join(root, '__pycache__/m.cpython-312.opt-2.pyc'),
       );
-      const s = scan(resolveRoots([{ path: root }]));
+      const s = await scan(resolveRoots([{ path: root }]));
       const c = classify(s);
       const fp = footprint(s, c);
       const totals = fp.all.totals();

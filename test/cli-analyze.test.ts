@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { analyze } from 'pyfloppy';
-import { runCli } from './helpers/cli.js';
+import { BIN, runCli } from './helpers/cli.js';
 import { interpreter } from './helpers/python.js';
 import { duBytes, removeTree, tempDir, writeTree } from './helpers/tree.js';
 
@@ -91,6 +91,21 @@ describe('pyfloppy analyze (the built CLI)', () => {
     assert.match(md.stdout, /^## pyfloppy analyze/m);
     assert.match(md.stdout, /^\| module +\| +\.py +\| +\.pyc +\| +\.opt-1\.pyc +\| +\.opt-2\.pyc +\|/m);
     assert.match(md.stdout, /^\| `os` +\|/m);
+  });
+
+  it('stops quietly when the reader closes the pipe early', () => {
+    const big = tempDir();
+    try {
+      // Enough modules for a report of megabytes: the pipe closes while it is being written.
+      writeTree(big, Object.fromEntries(Array.from({ length: 3000 }, (_, k) => [`m${k}.py`, 'x = 1\n'])));
+      const r = spawnSync('bash', ['-c', `node ${JSON.stringify(BIN)} analyze ${JSON.stringify(big)} --json | head -c 10 >/dev/null`], {
+        encoding: 'utf8',
+      });
+      assert.equal(r.status, 0);
+      assert.equal(r.stderr, '');
+    } finally {
+      removeTree(big);
+    }
   });
 
   it('exits 2 with one clear line for a missing path, a file, a bad interpreter, a bad option', () => {

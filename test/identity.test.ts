@@ -39,7 +39,7 @@ for g in groups.values():
 print(json.dumps(c))
 `;
 
-function countsOf(model: ReturnType<typeof buildModel>) {
+function countsOf(model: Awaited<ReturnType<typeof buildModel>>) {
   const b = model.identity.summary;
   return {
     modules: b.modules,
@@ -59,7 +59,7 @@ describe('bytecode identity', () => {
     'both.py': '"""Dummy module docstring"""\nassert 1\n',
   };
 
-  it("finds exactly the identical levels of the seed's four modules, with every interpreter", (t) => {
+  it("finds exactly the identical levels of the seed's four modules, with every interpreter", async (t) => {
     const all = interpreters();
     if (all.length === 0) return t.skip('no CPython 3 under /root/.pyenv/versions');
     for (const i of all) {
@@ -67,7 +67,7 @@ describe('bytecode identity', () => {
       try {
         writeTree(d, SEED_MODULES);
         compileAllLevels(i, d);
-        const m = buildModel({ paths: [d] });
+        const m = await buildModel({ paths: [d] });
         const bits: Record<string, number> = {};
         const t2 = m.scan.table;
         for (let g = 0; g < m.classification.bytecode.count; g++) {
@@ -92,7 +92,7 @@ describe('bytecode identity', () => {
     }
   });
 
-  it('sees identical files already hardlinked, and never calls equal sizes identical without reading', (t) => {
+  it('sees identical files already hardlinked, and never calls equal sizes identical without reading', async (t) => {
     const i = interpreters().at(-1);
     if (i === undefined) return t.skip('no CPython 3 under /root/.pyenv/versions');
     const d = tempDir();
@@ -112,7 +112,7 @@ describe('bytecode identity', () => {
       const b = fs.readFileSync(f);
       b[b.length - 1] = b[b.length - 1]! ^ 0xff;
       fs.writeFileSync(f, b);
-      const m = buildModel({ paths: [d] });
+      const m = await buildModel({ paths: [d] });
       assert.deepEqual(countsOf(m), {
         modules: 4,
         identical01: 1,
@@ -129,11 +129,11 @@ describe('bytecode identity', () => {
   });
 
   for (const v of ['3.8', '3.11', '3.13']) {
-    it(`on the real ${v} stdlib: totals equal du's and identical pairs equal Python's comparison`, (t) => {
+    it(`on the real ${v} stdlib: totals equal du's and identical pairs equal Python's comparison`, async (t) => {
       const i = interpreter(v);
       if (i === undefined) return t.skip(`no CPython ${v} under /root/.pyenv/versions`);
       const stdlib = stdlibOf(i);
-      const m = buildModel({ paths: [stdlib] });
+      const m = await buildModel({ paths: [stdlib] });
       const all = m.footprint.all.sum();
       const du = duBytes(stdlib);
       assert.equal(all.apparentBytes, du.apparent);

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PyfloppyError } from '../src/errors.js';
+import { LazyPool } from '../src/scan/pool.js';
 import { resolveRoots, scan } from '../src/scan/scan.js';
 import { EntryTable, TYPE_DIR, TYPE_FILE, TYPE_SYMLINK } from '../src/scan/table.js';
 import { duBytes, removeTree, tempDir, writeTree } from './helpers/tree.js';
@@ -42,8 +43,8 @@ describe('scan', () => {
     removeTree(outside);
   });
 
-  it('totals equal du --apparent-size -sb and du -sB1, each inode once', () => {
-    const s = scan(resolveRoots([{ path: root }]));
+  it('totals equal du --apparent-size -sb and du -sB1, each inode once', async () => {
+    const s = await scan(resolveRoots([{ path: root }]));
     let apparent = 0;
     let allocated = 0;
     const seen = new Set<string>();
@@ -60,8 +61,8 @@ describe('scan', () => {
     assert.deepEqual(s.problems, []);
   });
 
-  it('never follows a symlink: the outside tree is not read', () => {
-    const s = scan(resolveRoots([{ path: root }]));
+  it('never follows a symlink: the outside tree is not read', async () => {
+    const s = await scan(resolveRoots([{ path: root }]));
     const names = Array.from({ length: s.table.count }, (_, i) => s.table.displayPath(i));
     assert.ok(!names.some((n) => n.includes('secret.txt') || n.includes('deep.py')), names.join('\n'));
     const link = names.findIndex((n) => n.endsWith('/link-to-outside'));
@@ -69,8 +70,8 @@ describe('scan', () => {
     assert.equal(s.table.type[names.findIndex((n) => n.endsWith('/dangling'))], TYPE_SYMLINK);
   });
 
-  it("records a hardlink's second path with the index of the first", () => {
-    const s = scan(resolveRoots([{ path: root }]));
+  it("records a hardlink's second path with the index of the first", async () => {
+    const s = await scan(resolveRoots([{ path: root }]));
     const t = s.table;
     const idx = (suffix: string): number =>
       Array.from({ length: t.count }, (_, i) => t.displayPath(i)).findIndex((n) => n.endsWith(suffix));
@@ -82,8 +83,8 @@ describe('scan', () => {
     assert.equal(t.firstLink[Math.min(a, b)], -1);
   });
 
-  it('keeps names that are not UTF-8 as their bytes, and can reach them again', () => {
-    const s = scan(resolveRoots([{ path: root }]));
+  it('keeps names that are not UTF-8 as their bytes, and can reach them again', async () => {
+    const s = await scan(resolveRoots([{ path: root }]));
     const t = s.table;
     const bad = Array.from({ length: t.count }, (_, i) => i).filter((i) => typeof t.name[i] !== 'string');
     assert.equal(bad.length, 2);
@@ -96,12 +97,14 @@ describe('scan', () => {
     assert.ok(t.displayPath(bad.find((i) => t.type[i] === TYPE_FILE)!).endsWith('/f\\xff.py'));
   });
 
-  it('counts a directory reached twice once: the same root twice, a root inside another', () => {
-    const once = scan(resolveRoots([{ path: root }])).table.count;
-    const twice = scan(resolveRoots([{ path: root }, { path: `${root}/.` }]));
+  it('counts a directory reached twice once: the same root twice, a root inside another', async () => {
+    const once = (await scan(resolveRoots([{ path: root }]))).table.count;
+    const twice = await scan(resolveRoots([{ path: root }, { path: `${root}/.` }]));
     assert.equal(twice.table.count, once);
     assert.equal(twice.roots.length, 1);
-    const nested = scan(resolveRoots([{ path: root }, { path: path.join(root, 'pkg'), label: 'inner' }]));
+    const nested = await scan(
+      resolveRoots([{ path: root }, { path: path.join(root, 'pkg'), label: 'inner' }]),
+    );
     assert.equal(nested.table.count, once);
     // The nested root is walked first: its files are attributed to it.
     const inner = nested.roots.findIndex((r) => r.labels[0] === 'inner');
@@ -111,14 +114,14 @@ describe('scan', () => {
     assert.equal(nested.roots[inner]!.insideRoot, 1 - inner);
   });
 
-  it('reports an unreadable directory, skips it and counts the rest (run as an unprivileged user)', (t) => {
+  it('reports an unreadable directory, skips it and counts the rest (run as an unprivileged user)', async (t) => {
     const d = tempDir();
     try {
       writeTree(d, { 'ok/a.py': 'a = 1\n', 'locked/hidden.py': 'h = 1\n' });
       fs.chmodSync(path.join(d, 'ok'), 0o755);
       fs.chmodSync(path.join(d, 'ok/a.py'), 0o644);
       fs.chmodSync(path.join(d, 'locked'), 0o000);
-      const script = `import('${new URL('../src/scan/scan.js', import.meta.url).href}').then(m => { const s = m.scan(m.resolveRoots([{ path: ${JSON.stringify(d)} }])); console.log(JSON.stringify({ n: s.table.count, problems: s.problems })); })`;
+      const script = `import('${new URL('../src/scan/scan.js', import.meta.url).href}').then(async m => { const s = await m.scan(m.resolveRoots([{ path: ${JSON.stringify(d)} }])); console.log(JSON.stringify({ n: s.table.count, problems: s.problems })); })`;
       const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', uid: 65534, gid: 65534 });
       if (r.error !== undefined || (r.status !== 0 && /EPERM/.test(r.stderr)))
         return t.skip('cannot run as another user here');
@@ -137,7 +140,7 @@ describe('scan', () => {
     }
   });
 
-  it('refuses a missing root, a file root, with typed errors', () => {
+  it('refuses a missing root, a file root, with typed errors', async () => {
     assert.throws(
       () => resolveRoots([{ path: '/nonexistent/pyfloppy' }]),
       (e: unknown) =>
@@ -151,16 +154,62 @@ describe('scan', () => {
     );
   });
 
-  it('follows a symlink given as the root itself, and nothing below it', () => {
-    const s = scan(resolveRoots([{ path: path.join(root, 'link-to-outside') }]));
+  it('follows a symlink given as the root itself, and nothing below it', async () => {
+    const s = await scan(resolveRoots([{ path: path.join(root, 'link-to-outside') }]));
     assert.equal(s.roots[0]!.realPath, fs.realpathSync(outside));
     assert.equal(s.table.type[0], TYPE_DIR);
     assert.equal(s.table.count, 4);
   });
 });
 
+describe('scan with worker threads', () => {
+  it('records exactly what a walk by one thread records, however the work is shared out', async () => {
+    const root = tempDir();
+    try {
+      const files: Record<string, string> = {};
+      for (let a = 0; a < 6; a++) {
+        for (let b = 0; b < 5; b++) {
+          for (let c = 0; c < 4; c++) files[`p${a}/q${b}/r${c}/m${c}.py`] = 'x'.repeat(a * 100 + b * 10 + c);
+          files[`p${a}/q${b}/__init__.py`] = '';
+        }
+      }
+      writeTree(root, files);
+      fs.linkSync(path.join(root, 'p0/q0/r0/m0.py'), path.join(root, 'p5/hard.py'));
+      fs.symlinkSync('../p1', path.join(root, 'p0/up'));
+      const describe = (s: Awaited<ReturnType<typeof scan>>): string[] =>
+        Array.from({ length: s.table.count }, (_, i) => {
+          const t = s.table;
+          const f = t.firstLink[i]!;
+          return `${t.relativePath(i)} ${t.type[i]} ${t.size[i]} ${t.inodeKey(i)} ${t.parent[i] === -1 ? '' : t.relativePath(t.parent[i]!)} ${f === -1 ? '' : t.relativePath(f)}`;
+        }).sort();
+      const alone = await scan(resolveRoots([{ path: root }]));
+      for (const workers of [1, 2, 3]) {
+        const pool = new LazyPool(workers);
+        try {
+          const shared = await scan(resolveRoots([{ path: root }]), { pool, mainDirs: 1, batchDirs: 2 });
+          assert.ok(pool.get() !== undefined);
+          const a = describe(alone);
+          const b = describe(shared);
+          // The hardlink's first path depends on walk order; compare everything else exactly.
+          assert.deepEqual(
+            b.map((l) => l.split(' ').slice(0, 5).join(' ')),
+            a.map((l) => l.split(' ').slice(0, 5).join(' ')),
+          );
+          assert.equal(b.filter((l) => l.split(' ')[5] !== '').length, 1);
+          // Parents precede children, whatever order the batches came back in.
+          for (let i = 0; i < shared.table.count; i++) assert.ok(shared.table.parent[i]! < i);
+        } finally {
+          await pool.close();
+        }
+      }
+    } finally {
+      removeTree(root);
+    }
+  });
+});
+
 describe('entry table', () => {
-  it('holds a million entries in well under 1 GiB', () => {
+  it('holds a million entries in well under 1 GiB', async () => {
     const before = process.memoryUsage();
     const t = new EntryTable(1024);
     for (let i = 0; i < 1_000_000; i++) {

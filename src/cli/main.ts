@@ -32,6 +32,10 @@ export async function main(
   io: Io = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
   const program = buildProgram(io);
+  // Why: `pyfloppy analyze | head` closes the pipe early; that is the reader's choice, not an error to print.
+  io.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+  });
   try {
     await program.parseAsync(argv);
     return 0;

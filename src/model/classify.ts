@@ -248,8 +248,16 @@ function assignDistributions(
 ): Distribution[] {
   const distributions: Distribution[] = [];
   if (metaDirs.length === 0) return distributions;
-  // Relative path (from the sys.path directory) -> distribution, per sys.path directory entry.
-  const listed = new Map<number, Map<string, number>>();
+  // The listed paths of each sys.path directory as a trie of path components (a Map of child names per node),
+  // so that the table is matched component by component instead of building every entry's relative path.
+  const children: Array<Map<string, number>> = [];
+  const nodeDist: number[] = [];
+  const newNode = (): number => {
+    children.push(new Map());
+    nodeDist.push(-1);
+    return children.length - 1;
+  };
+  const rootNode = new Map<number, number>(); // sys.path directory entry -> trie node
   for (const m of metaDirs) {
     const raw = t.name[m]!;
     const dirName = typeof raw === 'string' ? raw : raw.toString('utf8');
@@ -264,10 +272,10 @@ function assignDistributions(
     });
     dist[m] = d;
     const sysPathDir = t.parent[m]!;
-    let map = listed.get(sysPathDir);
-    if (map === undefined) {
-      map = new Map();
-      listed.set(sysPathDir, map);
+    let top = rootNode.get(sysPathDir);
+    if (top === undefined) {
+      top = newNode();
+      rootNode.set(sysPathDir, top);
     }
     const dirPath = t.fsPath(m);
     const listFile = isDistInfo ? 'RECORD' : 'installed-files.txt';
@@ -286,45 +294,59 @@ function assignDistributions(
       continue;
     }
     for (const line of text.split('\n')) {
-      if (line === '') continue;
+      if (line === '' || line === '\r') continue;
       let rel = isDistInfo ? firstCsvField(line) : line.trim();
       if (!isDistInfo) rel = `${dirName}/${rel}`;
-      rel = path.posix.normalize(rel);
-      if (rel.startsWith('../') || rel === '..') continue; // scripts and data outside the sys.path entry
-      map.set(rel, d);
+      if (rel.includes('..') || rel.includes('./') || rel.includes('//')) rel = path.posix.normalize(rel);
+      if (rel.startsWith('../') || rel === '..' || rel.startsWith('/')) continue; // outside the sys.path entry
+      let node = top;
+      let from = 0;
+      while (from <= rel.length) {
+        let to = rel.indexOf('/', from);
+        if (to === -1) to = rel.length;
+        const part = rel.slice(from, to);
+        from = to + 1;
+        let next = children[node]!.get(part);
+        if (next === undefined) {
+          next = newNode();
+          children[node]!.set(part, next);
+        }
+        node = next;
+      }
+      nodeDist[node] = d;
     }
   }
-  // Mark listed entries (files and symlinks) by their path relative to their sys.path directory.
-  const relOf = new Map<number, string>(); // directory entry -> relative path from its sys.path dir
-  const sysDirOf = new Map<number, number>();
-  const dirDist = new Map<number, number>();
-  for (const sp of listed.keys()) {
-    relOf.set(sp, '');
-    sysDirOf.set(sp, sp);
+  // Match entries below those sys.path directories against the trie.
+  const node = new Int32Array(t.count).fill(-1);
+  const under = new Uint8Array(t.count);
+  for (const [sp, n] of rootNode) {
+    node[sp] = n;
+    under[sp] = 1;
   }
+  const dirDist = new Map<number, number>();
   const unlisted: number[] = [];
   for (let i = 0; i < t.count; i++) {
     const p = t.parent[i]!;
-    if (p === -1) continue;
-    const sp = sysDirOf.get(p);
-    if (sp === undefined) continue;
-    const raw = t.name[i]!;
-    const name = typeof raw === 'string' ? raw : raw.toString('utf8');
-    const parentRel = relOf.get(p)!;
-    const rel = parentRel === '' ? name : `${parentRel}/${name}`;
-    if (kind[i] === K_DIRECTORY) {
-      if (!listed.has(i)) {
-        relOf.set(i, rel);
-        sysDirOf.set(i, sp);
+    if (p === -1 || under[p] === 0) continue;
+    under[i] = 1;
+    const pn = node[p]!;
+    let d = -1;
+    if (pn !== -1) {
+      const raw = t.name[i]!;
+      const c = children[pn]!.get(typeof raw === 'string' ? raw : raw.toString('utf8'));
+      if (c !== undefined) {
+        node[i] = c;
+        d = nodeDist[c]!;
       }
+    }
+    if (kind[i] === K_DIRECTORY) {
       if (dist[i] === -1) unlisted.push(i);
       continue;
     }
-    const d = listed.get(sp)!.get(rel);
-    if (d !== undefined) {
+    if (d !== -1) {
       dist[i] = d;
       // A sys.path directory holds many distributions' files: it never passes one on.
-      if (!dirDist.has(p) && !listed.has(p)) dirDist.set(p, d);
+      if (!dirDist.has(p) && !rootNode.has(p)) dirDist.set(p, d);
     } else unlisted.push(i);
   }
   // Unlisted entries: inherit from their directory (or, for __pycache__ and its files, the directory above).

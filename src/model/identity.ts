@@ -4,7 +4,8 @@
  * to one inode are identical without reading; files of different sizes cannot be; files of equal size are
  * compared byte for byte.
  */
-import fs from 'node:fs';
+import { type CompareResult, compareFiles } from '../scan/compare.js';
+import type { LazyPool, WorkerReply } from '../scan/pool.js';
 import type { ScanResult } from '../scan/scan.js';
 import type { Classification } from './classify.js';
 import type { Bytes } from './footprint.js';
@@ -33,18 +34,66 @@ export interface BytecodeIdentity {
   unreadable: Array<{ path: string; code: string; message: string }>;
 }
 
-/** Per-group results, 2 bits per pair: bit 0 = levels 0/1 identical, bit 1 = 1/2, bit 2 = 0/2. */
 export interface IdentityDetail {
   summary: BytecodeIdentity;
   /** Per group: bit 0: 0=1, bit 1: 1=2, bit 2: 0=2 (byte-identical); bits 3-5: the same pairs already linked. */
   pairBits: Uint8Array;
 }
 
-export function bytecodeIdentity(scan: ScanResult, c: Classification): IdentityDetail {
+/** Pairs per request sent to a worker. */
+const COMPARE_BATCH = 256;
+/** Below this many candidate pairs, comparing in this thread is cheaper than waking workers. */
+const POOL_MIN_PAIRS = 4096;
+
+export async function bytecodeIdentity(
+  scan: ScanResult,
+  c: Classification,
+  lazyPool?: LazyPool,
+): Promise<IdentityDetail> {
   const t = scan.table;
   const g = c.bytecode;
-  const pairBits = new Uint8Array(g.count);
   const unreadable: BytecodeIdentity['unreadable'] = [];
+  const sameInode = (a: number, b: number): boolean =>
+    t.dev[a] === t.dev[b] && t.inodeKey(a) === t.inodeKey(b);
+
+  // Phase 1: settle what names and sizes settle; collect the pairs that need reading.
+  // Per group and pair (0-1, 1-2, 0-2): 0 different, 1 identical, 2 identical and one inode, 3 to compare.
+  const state = new Uint8Array(g.count * 3);
+  const candA: number[] = [];
+  const candB: number[] = [];
+  const candSlot: number[] = [];
+  const settle = (slot: number, a: number, b: number): void => {
+    if (a === -1 || b === -1) return;
+    if (sameInode(a, b)) state[slot] = 2;
+    else if (t.size[a] === t.size[b]) {
+      state[slot] = 3;
+      candA.push(a);
+      candB.push(b);
+      candSlot.push(slot);
+    }
+  };
+  for (let k = 0; k < g.count; k++) {
+    const l0 = g.levels[3 * k]!;
+    const l1 = g.levels[3 * k + 1]!;
+    const l2 = g.levels[3 * k + 2]!;
+    settle(3 * k, l0, l1);
+    settle(3 * k + 1, l1, l2);
+    // 0 and 2 are compared only where compileall compares them: when level 1 is absent.
+    if (l1 === -1) settle(3 * k + 2, l0, l2);
+  }
+
+  // Phase 2: compare bytes, in workers when there are many pairs.
+  const results = await compareAll(t, candA, candB, lazyPool);
+  results.forEach((r, n) => {
+    if ('equal' in r) state[candSlot[n]!] = r.equal ? 1 : 0;
+    else {
+      state[candSlot[n]!] = 0;
+      unreadable.push({ path: r.path, code: r.code, message: r.error });
+    }
+  });
+
+  // Phase 3: tally.
+  const pairBits = new Uint8Array(g.count);
   const withLevel: [number, number, number] = [0, 0, 0];
   const tags: Record<string, number> = {};
   let identical01 = 0;
@@ -52,51 +101,16 @@ export function bytecodeIdentity(scan: ScanResult, c: Classification): IdentityD
   let identical012 = 0;
   let alreadyLinked = 0;
   const dedupable = { pairs: 0, apparentBytes: 0, allocatedBytes: 0 };
-  const bufs: Array<Buffer | null | undefined> = [undefined, undefined, undefined];
-
-  const read = (slot: number, i: number): Buffer | null => {
-    let b = bufs[slot];
-    if (b === undefined) {
-      try {
-        b = fs.readFileSync(t.fsPath(i));
-      } catch (e) {
-        unreadable.push({
-          path: t.displayPath(i),
-          code: (e as NodeJS.ErrnoException).code ?? 'EIO',
-          message: (e as Error).message,
-        });
-        b = null;
-      }
-      bufs[slot] = b;
-    }
-    return b;
-  };
-  const sameInode = (a: number, b: number): boolean =>
-    t.dev[a] === t.dev[b] && t.inodeKey(a) === t.inodeKey(b);
-  // 0: different, 1: identical, 2: identical and already one inode
-  const compare = (la: number, a: number, lb: number, b: number): number => {
-    if (sameInode(a, b)) return 2;
-    if (t.size[a] !== t.size[b]) return 0;
-    const x = read(la, a);
-    const y = read(lb, b);
-    return x !== null && y !== null && x.equals(y) ? 1 : 0;
-  };
-
   for (let k = 0; k < g.count; k++) {
-    const l0 = g.levels[3 * k]!;
     const l1 = g.levels[3 * k + 1]!;
     const l2 = g.levels[3 * k + 2]!;
     const tag = c.tags[g.tag[k]!]!;
     tags[tag] = (tags[tag] ?? 0) + 1;
-    if (l0 !== -1) withLevel[0]++;
-    if (l1 !== -1) withLevel[1]++;
-    if (l2 !== -1) withLevel[2]++;
-    bufs[0] = bufs[1] = bufs[2] = undefined;
+    for (let l = 0; l < 3; l++) if (g.levels[3 * k + l] !== -1) withLevel[l]!++;
+    const r01 = state[3 * k]!;
+    const r12 = state[3 * k + 1]!;
+    const r02 = state[3 * k + 2]!;
     let bits = 0;
-    const r01 = l0 !== -1 && l1 !== -1 ? compare(0, l0, 1, l1) : 0;
-    const r12 = l1 !== -1 && l2 !== -1 ? compare(1, l1, 2, l2) : 0;
-    // 0 and 2 are compared only where compileall compares them: when level 1 is absent.
-    const r02 = l0 !== -1 && l2 !== -1 && l1 === -1 ? compare(0, l0, 2, l2) : 0;
     if (r01 > 0) bits |= 1 | (r01 === 2 ? 8 : 0);
     if (r12 > 0) bits |= 2 | (r12 === 2 ? 16 : 0);
     if (r02 > 0) bits |= 4 | (r02 === 2 ? 32 : 0);
@@ -133,4 +147,33 @@ export function bytecodeIdentity(scan: ScanResult, c: Classification): IdentityD
     },
     pairBits,
   };
+}
+
+async function compareAll(
+  t: ScanResult['table'],
+  a: number[],
+  b: number[],
+  lazyPool?: LazyPool,
+): Promise<CompareResult[]> {
+  const n = a.length;
+  const pool = n >= POOL_MIN_PAIRS ? lazyPool?.get() : undefined;
+  if (pool === undefined) return a.map((x, k) => compareFiles(t.fsPath(x), t.fsPath(b[k]!), t.size[x]!));
+  const out: CompareResult[] = new Array(n);
+  const requests: Array<Promise<void>> = [];
+  for (let s = 0; s < n; s += COMPARE_BATCH) {
+    const e = Math.min(n, s + COMPARE_BATCH);
+    const pairs: Array<[string | Buffer, string | Buffer, number]> = [];
+    for (let k = s; k < e; k++) pairs.push([t.fsPath(a[k]!), t.fsPath(b[k]!), t.size[a[k]!]!]);
+    requests.push(
+      pool
+        .request<Extract<WorkerReply, { op: 'compare' }>>((id) => ({ op: 'compare', id, pairs }))
+        .then((r) => {
+          r.results.forEach((res, k) => {
+            out[s + k] = res;
+          });
+        }),
+    );
+  }
+  await Promise.all(requests);
+  return out;
 }

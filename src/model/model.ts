@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import { PyfloppyError } from '../errors.js';
 import { describeInterpreter, type InterpreterInfo } from '../python/interpreter.js';
+import { defaultWorkerCount, LazyPool } from '../scan/pool.js';
 import { type RootSpec, resolveRoots, type ScanProblem, type ScanResult, scan } from '../scan/scan.js';
 import { type Classification, classify } from './classify.js';
 import { type Footprint, footprint } from './footprint.js';
@@ -17,6 +18,8 @@ export interface TargetOptions {
   python?: string;
   /** Scan progress: entries seen and their apparent bytes. */
   onProgress?: (entries: number, apparentBytes: number) => void;
+  /** Worker threads for large trees: default one per core (at most 4); 0 walks and compares in this thread. */
+  workers?: number;
 }
 
 export interface Model {
@@ -33,7 +36,7 @@ export interface Model {
 
 const PATH_LABELS = ['stdlib', 'platstdlib', 'purelib', 'platlib'] as const;
 
-export function buildModel(options: TargetOptions = {}): Model {
+export async function buildModel(options: TargetOptions = {}): Promise<Model> {
   const paths = options.paths ?? [];
   let interpreter: InterpreterInfo | null = null;
   if (options.python !== undefined || paths.length === 0) {
@@ -64,10 +67,21 @@ export function buildModel(options: TargetOptions = {}): Model {
     }
   }
   const roots = resolveRoots(specs);
-  const scanned = scan(roots, options.onProgress === undefined ? {} : { onProgress: options.onProgress });
-  const classification = classify(scanned);
+  const pool = new LazyPool(options.workers ?? defaultWorkerCount());
+  let scanned: ScanResult;
+  let classification: Classification;
+  let identity: IdentityDetail;
+  try {
+    scanned = await scan(roots, {
+      pool,
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+    });
+    classification = classify(scanned);
+    identity = await bytecodeIdentity(scanned, classification, pool);
+  } finally {
+    await pool.close();
+  }
   const fp = footprint(scanned, classification);
-  const identity = bytecodeIdentity(scanned, classification);
   const problems: ScanProblem[] = [
     ...scanned.problems,
     ...classification.problems,

@@ -5,15 +5,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { errnoCode, PyfloppyError } from '../errors.js';
-import {
-  displayName,
-  type EntryName,
-  EntryTable,
-  TYPE_DIR,
-  TYPE_FILE,
-  TYPE_OTHER,
-  TYPE_SYMLINK,
-} from './table.js';
+import type { LazyPool, WorkerReply } from './pool.js';
+import { EntryTable, type TableTransfer, TYPE_DIR } from './table.js';
+import { type DirJob, problem, recordStats, type ScanProblem, walkBatch } from './walk.js';
+
+export type { ScanProblem } from './walk.js';
 
 export interface RootSpec {
   /** The path as the user or the interpreter gave it. */
@@ -35,13 +31,6 @@ export interface ScannedRoot {
   insideRoot: number;
 }
 
-export interface ScanProblem {
-  path: string;
-  /** errno code such as EACCES, ENOENT (removed during the walk), ELOOP. */
-  code: string;
-  message: string;
-}
-
 export interface ScanResult {
   table: EntryTable;
   roots: ScannedRoot[];
@@ -51,6 +40,12 @@ export interface ScanResult {
 export interface ScanOptions {
   /** Called every few thousand entries with the entries seen and their apparent bytes so far. */
   onProgress?: (entries: number, apparentBytes: number) => void;
+  /** Worker threads to share a large walk with; without it, this thread walks alone. */
+  pool?: LazyPool;
+  /** Directories this thread walks before sharing the rest out (default 1000; tests make it small). */
+  mainDirs?: number;
+  /** Directories a worker batch walks at most (default 96). */
+  batchDirs?: number;
 }
 
 /**
@@ -120,70 +115,32 @@ function rootError(p: string, e: unknown): PyfloppyError {
   return new PyfloppyError('ENOTFOUND', `cannot open ${p}: ${(e as Error).message}`, { cause: e });
 }
 
-const S_IFMT = 0o170000;
-const S_IFDIR = 0o040000;
-const S_IFREG = 0o100000;
-const S_IFLNK = 0o120000;
-const PROGRESS_EVERY = 4096;
-const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+/** Directories the main thread walks before it shares the rest out to workers. */
+const MAIN_FIRST_DIRS = 1000;
+/** After this many directories, start the workers (they load while this thread walks on). */
+const POOL_START_DIRS = 150;
+/** Directories one worker batch walks at most before handing its leftovers back. */
+const BATCH_DIRS = 96;
 
 /**
- * Walk the roots. Roots nested in other roots are walked first, so their files are attributed to the innermost
- * root (site-packages inside the stdlib directory counts as site-packages), and a directory reached twice
- * (the same inode) is walked once.
+ * Walk the roots. A root nested in another root is walked as its own root and skipped by the outer one, so
+ * its files are attributed to the innermost root (site-packages inside the stdlib directory counts as
+ * site-packages); a directory reached twice (the same inode) is walked once.
+ *
+ * Small trees are walked by this thread alone. Past MAIN_FIRST_DIRS directories, the remaining ones are
+ * shared out in bounded batches to the pool's workers (when a pool is given), each batch handing back the
+ * directories it found but did not walk: the work balances itself whatever the tree's shape.
  */
-export function scan(roots: ScannedRoot[], options: ScanOptions = {}): ScanResult {
+export async function scan(roots: ScannedRoot[], options: ScanOptions = {}): Promise<ScanResult> {
   const table = new EntryTable(4096);
   const problems: ScanProblem[] = [];
-  const seenDirs = new Set<string>();
-  const firstPathOfInode = new Map<string, number>();
   const onProgress = options.onProgress;
   let apparent = 0;
-  let nextProgress = PROGRESS_EVERY;
 
-  // Fill slot i from a Stats; returns the entry's type. The one place stat fields are read.
-  const record = (
-    i: number,
-    p: string | Buffer,
-    st: fs.Stats,
-    parent: number,
-    root: number,
-    name: EntryName,
-  ): number => {
-    table.parent[i] = parent;
-    table.root[i] = root;
-    table.name[i] = name;
-    table.dev[i] = st.dev;
-    let ino = st.ino;
-    if (ino > MAX_SAFE) {
-      // Why: a double cannot hold every 64-bit inode number; two distinct inodes could compare equal.
-      const big = fs.lstatSync(p, { bigint: true });
-      table.bigIno.set(i, big.ino);
-      ino = Number(big.ino);
-    }
-    table.ino[i] = ino;
-    table.size[i] = st.size;
-    table.blocks[i] = st.blocks;
-    table.nlink[i] = st.nlink;
-    table.mode[i] = st.mode;
-    table.mtimeMs[i] = st.mtimeMs;
-    table.firstLink[i] = -1;
-    apparent += st.size;
-    const fmt = st.mode & S_IFMT;
-    const type =
-      fmt === S_IFREG ? TYPE_FILE : fmt === S_IFDIR ? TYPE_DIR : fmt === S_IFLNK ? TYPE_SYMLINK : TYPE_OTHER;
-    table.type[i] = type;
-    if (type !== TYPE_DIR && st.nlink > 1) {
-      const key = table.inodeKey(i);
-      const first = firstPathOfInode.get(key);
-      if (first === undefined) firstPathOfInode.set(key, i);
-      else table.firstLink[i] = first;
-    }
-    return type;
-  };
-
+  // The roots first: each root's directory is recorded once, and outer roots skip inner ones.
   const order = roots.map((_, k) => k).sort((a, b) => roots[b]!.realPath.length - roots[a]!.realPath.length);
-  const stack: Array<{ path: string | Buffer; entry: number }> = [];
+  const rootKeys = new Set<string>();
+  let queue: DirJob[] = [];
   for (const rootIndex of order) {
     const root = roots[rootIndex]!;
     let st: fs.Stats;
@@ -194,83 +151,145 @@ export function scan(roots: ScannedRoot[], options: ScanOptions = {}): ScanResul
       continue;
     }
     const key = `${st.dev}:${st.ino}`;
-    if (seenDirs.has(key)) continue;
-    seenDirs.add(key);
+    if (rootKeys.has(key)) continue;
+    rootKeys.add(key);
     const i = table.add();
-    record(i, root.realPath, st, -1, rootIndex, root.realPath);
+    table.parent[i] = -1;
+    table.root[i] = rootIndex;
+    table.name[i] = root.realPath;
+    recordStats(table, i, root.realPath, st);
+    apparent += st.size;
     root.entry = i;
-    stack.push({ path: root.realPath, entry: i });
-
-    while (stack.length > 0) {
-      const dir = stack.pop()!;
-      const dirPath = dir.path;
-      let names: EntryName[];
-      try {
-        names = readNames(dirPath);
-      } catch (e) {
-        problems.push(problem(dirPath, e));
-        continue;
-      }
-      const bufferDir = typeof dirPath !== 'string';
-      for (const name of names) {
-        const p =
-          !bufferDir && typeof name === 'string'
-            ? `${dirPath}/${name}`
-            : Buffer.concat([asBuffer(dirPath), Buffer.from('/'), asBuffer(name)]);
-        let est: fs.Stats | undefined;
-        try {
-          est = fs.lstatSync(p, { throwIfNoEntry: false });
-        } catch (e) {
-          problems.push(problem(p, e));
-          continue;
-        }
-        if (est === undefined) continue; // Why: removed between readdir and lstat; it is not there to count.
-        if ((est.mode & S_IFMT) === S_IFDIR) {
-          const dkey = `${est.dev}:${est.ino}`;
-          if (seenDirs.has(dkey)) continue; // Why: a root nested in this one, already walked and counted.
-          seenDirs.add(dkey);
-          const j = table.add();
-          record(j, p, est, dir.entry, rootIndex, name);
-          stack.push({ path: p, entry: j });
-        } else {
-          const j = table.add();
-          record(j, p, est, dir.entry, rootIndex, name);
-        }
-        if (onProgress !== undefined && table.count >= nextProgress) {
-          nextProgress += PROGRESS_EVERY;
-          onProgress(table.count, apparent);
-        }
-      }
-    }
+    queue.push({ path: root.realPath, ref: i, root: rootIndex });
   }
-  onProgress?.(table.count, apparent);
+
+  const merge = (seg: {
+    table: TableTransfer;
+    leftovers: DirJob[];
+    problems: ScanProblem[];
+    apparentBytes: number;
+  }): void => {
+    const base = table.append(seg.table);
+    for (const job of seg.leftovers) queue.push(job.ref >= 0 ? job : { ...job, ref: base + (-job.ref - 2) });
+    for (const p of seg.problems) problems.push(p);
+    apparent += seg.apparentBytes;
+    onProgress?.(table.count, apparent);
+  };
+
+  const seenDirs = new Set<string>();
+  const walkHere = (maxDirs: number): void => {
+    const seg = walkBatch(queue.splice(0), maxDirs, rootKeys, seenDirs);
+    merge({ ...seg, table: seg.table.toTransfer() });
+  };
+  const mainDirs = options.mainDirs ?? MAIN_FIRST_DIRS;
+  walkHere(Math.min(mainDirs, POOL_START_DIRS));
+  // A tree still going after the first directories is large: start the workers now, so that they load
+  // while this thread walks on.
+  const pool = queue.length > 0 ? options.pool?.get() : undefined;
+  if (mainDirs > POOL_START_DIRS && queue.length > 0) walkHere(mainDirs - POOL_START_DIRS);
+  if (pool === undefined) {
+    while (queue.length > 0) walkHere(Number.MAX_SAFE_INTEGER);
+  } else {
+    pool.broadcast({ op: 'init', skipDirs: [...rootKeys, ...seenDirs] });
+    await new Promise<void>((resolve, reject) => {
+      let inflight = 0;
+      const pump = (): void => {
+        // Two batches in flight per worker: one at work, one queued, so no worker waits for this thread.
+        while (queue.length > 0 && inflight < pool.size * 2) {
+          // Share the queue out: each request takes its part of what is waiting.
+          const take = Math.max(1, Math.ceil(queue.length / (pool.size * 3)));
+          const jobs = queue.splice(queue.length - take, take);
+          inflight++;
+          pool
+            .request<Extract<WorkerReply, { op: 'walk' }>>((id) => ({
+              op: 'walk',
+              id,
+              jobs,
+              maxDirs: options.batchDirs ?? BATCH_DIRS,
+            }))
+            .then((r) => {
+              inflight--;
+              merge(r);
+              pump();
+            }, reject);
+        }
+        if (queue.length === 0 && inflight === 0) resolve();
+      };
+      pump();
+    });
+  }
+  const excluded = dropDuplicateDirs(table);
+  linkInodes(table);
+  onProgress?.(table.count, apparent - excluded);
   return { table, roots, problems };
 }
 
-function asBuffer(p: string | Buffer): Buffer {
-  return typeof p === 'string' ? Buffer.from(p) : p;
+/** Mark the second and later paths of each multiply-linked inode with the index of its first path. */
+function linkInodes(t: EntryTable): void {
+  const first = new Map<string, number>();
+  for (let i = 0; i < t.count; i++) {
+    if (t.nlink[i]! < 2 || t.type[i] === TYPE_DIR) continue;
+    const key = t.inodeKey(i);
+    const f = first.get(key);
+    if (f === undefined) first.set(key, i);
+    else t.firstLink[i] = f;
+  }
 }
 
 /**
- * Read a directory's names. Names are read as UTF-8 strings (fast); if one decodes with a replacement
- * character, the directory is read again as bytes so that a name that is not UTF-8 keeps its exact bytes
- * (a lossy string would name a file that does not exist).
+ * Workers each keep their own set of walked directories; a directory reachable twice (bind mounts) in
+ * batches of two workers would be recorded twice. Drop the later copy and everything below it. Rare: the
+ * table is only rebuilt when it happens. Returns the apparent bytes dropped.
  */
-function readNames(dirPath: string | Buffer): EntryName[] {
-  if (typeof dirPath === 'string') {
-    const names = fs.readdirSync(dirPath);
-    if (!names.some((n) => n.includes('\uFFFD'))) return names;
+function dropDuplicateDirs(t: EntryTable): number {
+  const seen = new Set<string>();
+  let drop: Uint8Array | undefined;
+  for (let i = 0; i < t.count; i++) {
+    const p = t.parent[i]!;
+    if (drop !== undefined && p !== -1 && drop[p] === 1) {
+      drop[i] = 1;
+      continue;
+    }
+    if (t.type[i] !== TYPE_DIR) continue;
+    const key = t.inodeKey(i);
+    if (seen.has(key)) {
+      drop ??= new Uint8Array(t.count);
+      drop[i] = 1;
+    } else seen.add(key);
   }
-  const raw = fs.readdirSync(dirPath, { encoding: 'buffer' });
-  return raw.map((b) => {
-    const s = b.toString('utf8');
-    return Buffer.byteLength(s) === b.length && Buffer.from(s).equals(b) ? s : b;
-  });
-}
-
-function problem(p: string | Buffer, e: unknown): ScanProblem {
-  const code = errnoCode(e) ?? 'EIO';
-  const shown = displayName(p);
-  const reason = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (e as Error).message;
-  return { path: shown, code, message: reason };
+  if (drop === undefined) return 0;
+  const keep = new Int32Array(t.count).fill(-1);
+  const src = t.toTransfer();
+  let dropped = 0;
+  let n = 0;
+  for (let i = 0; i < src.count; i++) {
+    if (drop[i] === 1) {
+      dropped += src.size[i]!;
+      continue;
+    }
+    keep[i] = n++;
+  }
+  const out = new EntryTable(n + 1);
+  for (let i = 0; i < src.count; i++) {
+    const j = keep[i]!;
+    if (j === -1) continue;
+    out.add();
+    const p = src.parent[i]!;
+    out.parent[j] = p === -1 ? -1 : keep[p]!;
+    out.root[j] = src.root[i]!;
+    out.type[j] = src.type[i]!;
+    out.dev[j] = src.dev[i]!;
+    out.ino[j] = src.ino[i]!;
+    out.size[j] = src.size[i]!;
+    out.blocks[j] = src.blocks[i]!;
+    out.nlink[j] = src.nlink[i]!;
+    out.mode[j] = src.mode[i]!;
+    out.mtimeMs[j] = src.mtimeMs[i]!;
+    out.firstLink[j] = -1;
+    out.name[j] = t.name[i]!;
+    const big = t.bigIno.get(i);
+    if (big !== undefined) out.bigIno.set(j, big);
+  }
+  Object.assign(t, out);
+  return dropped;
 }

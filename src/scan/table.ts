@@ -69,8 +69,15 @@ export class EntryTable {
   /** Reserve a slot and return its index; the caller fills the arrays. */
   add(): number {
     const i = this.count;
-    if (i === this.parent.length) {
-      const n = i * 2;
+    if (i === this.parent.length) this.reserve(i * 2);
+    this.count = i + 1;
+    return i;
+  }
+
+  /** Make room for at least n slots. */
+  reserve(want: number): void {
+    if (want > this.parent.length) {
+      const n = Math.max(want, this.parent.length * 2);
       this.parent = grow(this.parent, n);
       this.root = grow(this.root, n);
       this.type = grow(this.type, n);
@@ -83,8 +90,63 @@ export class EntryTable {
       this.mtimeMs = grow(this.mtimeMs, n);
       this.firstLink = grow(this.firstLink, n);
     }
-    this.count = i + 1;
-    return i;
+  }
+
+  /** The filled part of every array, copied, for sending to another thread (buffers are transferable). */
+  toTransfer(): TableTransfer {
+    const n = this.count;
+    return {
+      count: n,
+      parent: this.parent.slice(0, n),
+      root: this.root.slice(0, n),
+      type: this.type.slice(0, n),
+      dev: this.dev.slice(0, n),
+      ino: this.ino.slice(0, n),
+      size: this.size.slice(0, n),
+      blocks: this.blocks.slice(0, n),
+      nlink: this.nlink.slice(0, n),
+      mode: this.mode.slice(0, n),
+      mtimeMs: this.mtimeMs.slice(0, n),
+      name: this.name.slice(0, n),
+      bigIno: [...this.bigIno],
+    };
+  }
+
+  /**
+   * Append a segment walked elsewhere. Its parent links are either indexes into this table (>= 0: a directory
+   * that was handed out to be walked) or -(k + 2) for the segment's own entry k; they are rebased here.
+   * Returns the index of the segment's first entry.
+   */
+  append(seg: TableTransfer): number {
+    const base = this.count;
+    const n = seg.count;
+    this.reserve(base + n);
+    for (let k = 0; k < n; k++) {
+      const p = seg.parent[k]!;
+      this.parent[base + k] = p >= 0 ? p : base + (-p - 2);
+    }
+    this.root.set(seg.root, base);
+    this.type.set(seg.type, base);
+    this.dev.set(seg.dev, base);
+    this.ino.set(seg.ino, base);
+    this.size.set(seg.size, base);
+    this.blocks.set(seg.blocks, base);
+    this.nlink.set(seg.nlink, base);
+    this.mode.set(seg.mode, base);
+    this.mtimeMs.set(seg.mtimeMs, base);
+    this.firstLink.fill(-1, base, base + n);
+    for (let k = 0; k < n; k++) {
+      const nm = seg.name[k]!;
+      // A Buffer sent between threads arrives as a plain Uint8Array.
+      this.name.push(
+        typeof nm === 'string' || Buffer.isBuffer(nm)
+          ? nm
+          : Buffer.from(nm.buffer, nm.byteOffset, nm.byteLength),
+      );
+    }
+    for (const [k, v] of seg.bigIno) this.bigIno.set(base + k, v);
+    this.count = base + n;
+    return base;
   }
 
   /** A key that identifies the inode of entry i: device and inode number. */
@@ -129,6 +191,23 @@ export class EntryTable {
     }
     return perSlot * this.parent.length + names + 8 * this.name.length;
   }
+}
+
+/** The filled part of an EntryTable as plain transferable data. */
+export interface TableTransfer {
+  count: number;
+  parent: Int32Array;
+  root: Uint16Array;
+  type: Uint8Array;
+  dev: Float64Array;
+  ino: Float64Array;
+  size: Float64Array;
+  blocks: Float64Array;
+  nlink: Uint32Array;
+  mode: Uint32Array;
+  mtimeMs: Float64Array;
+  name: Array<string | Uint8Array>;
+  bigIno: Array<[number, bigint]>;
 }
 
 function toBuffer(p: EntryName): Buffer {

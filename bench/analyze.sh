@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# analyze against du -s on the benchmark corpora (design: "the stat walk: du -s on the same tree is the floor").
+# usage: bench/analyze.sh [small|large ...] [reps]     (default: large, 5 reps; corpora from ../shared/bench/corpus.sh)
+# Runs alternate, on a warm page cache (one untimed run of each first); prints median wall seconds and the ratio.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+base=${BENCH_DIR:-/tmp/pyfloppy-bench}
+corpora=()
+reps=5
+for a in "$@"; do
+  case $a in small | large) corpora+=("$a") ;; *) reps=$a ;; esac
+done
+[ ${#corpora[@]} -gt 0 ] || corpora=(large)
+[ -d "$base/large" ] && [ -d "$base/small" ] || bash "$repo/../shared/bench/corpus.sh" >&2
+[ -f "$repo/dist/src/cli/main.js" ] || (cd "$repo" && npm run build >&2)
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+timeit() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc; }
+
+for c in "${corpora[@]}"; do
+  tree="$base/$c"
+  files=$(find "$tree" | wc -l)
+  du -s "$tree" >/dev/null; node "$repo/bin/pyfloppy.js" analyze "$tree" --json >/dev/null
+  dus=(); ans=()
+  for _ in $(seq "$reps"); do
+    dus+=("$(timeit du -s "$tree")")
+    ans+=("$(timeit node "$repo/bin/pyfloppy.js" analyze "$tree" --json)")
+  done
+  d=$(printf '%s\n' "${dus[@]}" | median); a=$(printf '%s\n' "${ans[@]}" | median)
+  printf '%-6s entries=%-7s du_s=%-6.3f analyze_s=%-6.3f ratio=%.2f  (du: %s | analyze: %s)\n' \
+    "$c" "$files" "$d" "$a" "$(echo "$a / $d" | bc -l)" "${dus[*]}" "${ans[*]}"
+done

@@ -1,0 +1,57 @@
+/**
+ * A scan worker thread: walks batches of directories and compares candidate file pairs for the main
+ * thread, so that both cores do stat and read system calls. Read-only.
+ */
+import { parentPort } from 'node:worker_threads';
+import { compareFiles } from './compare.js';
+import type { WorkerReply, WorkerRequest } from './pool.js';
+import { type DirJob, walkBatch } from './walk.js';
+
+const port = parentPort!;
+let skipDirs = new Set<string>();
+let seenDirs = new Set<string>();
+
+const asPath = (p: string | Uint8Array): string | Buffer =>
+  typeof p === 'string' ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength);
+
+port.on('message', (msg: WorkerRequest) => {
+  if (msg.op === 'init') {
+    skipDirs = new Set(msg.skipDirs);
+    seenDirs = new Set();
+    return;
+  }
+  if (msg.op === 'walk') {
+    const jobs: DirJob[] = msg.jobs.map((j) => ({ ...j, path: asPath(j.path) }));
+    const seg = walkBatch(jobs, msg.maxDirs, skipDirs, seenDirs);
+    const table = seg.table.toTransfer();
+    const reply: WorkerReply = {
+      id: msg.id,
+      op: 'walk',
+      table,
+      leftovers: seg.leftovers,
+      problems: seg.problems,
+      apparentBytes: seg.apparentBytes,
+    };
+    const arrays = [
+      table.parent,
+      table.root,
+      table.type,
+      table.dev,
+      table.ino,
+      table.size,
+      table.blocks,
+      table.nlink,
+      table.mode,
+      table.mtimeMs,
+    ];
+    // slice() made each array its own ArrayBuffer: moving them costs nothing.
+    port.postMessage(
+      reply,
+      arrays.map((a) => a.buffer as ArrayBuffer),
+    );
+    return;
+  }
+  const results = msg.pairs.map(([a, b, size]) => compareFiles(asPath(a), asPath(b), size));
+  const reply: WorkerReply = { id: msg.id, op: 'compare', results };
+  port.postMessage(reply);
+});
