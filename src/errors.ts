@@ -38,13 +38,6 @@ export function isPyfloppyError(e: unknown): e is PyfloppyError {
 
 /** The errno code of a Node.js system error, or undefined. */
 export function errnoCode(e: unknown): string | undefined {
-  if (
-    typeof e === 'object' &&
-    e !== null &&
-    'code' in e &&
-    typeof (e as { code: unknown }).code === 'string'
-  ) {
-    return (e as { code: string }).code;
-  }
-  return undefined;
+  if (typeof e !== 'object' || e === null || !('code' in e)) return undefined;
+  return typeof e.code === 'string' ? e.code : undefined;
 }

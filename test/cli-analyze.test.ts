@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { analyze } from 'pyfloppy';
+import { analyze, type AnalyzeReport } from 'pyfloppy';
 import { BIN, runCli } from './helpers/cli.js';
 import { interpreter } from './helpers/python.js';
 import { duBytes, removeTree, tempDir, writeTree } from './helpers/tree.js';
@@ -46,7 +46,7 @@ describe('pyfloppy analyze (the built CLI)', () => {
     const r = runCli(['analyze', root, '--json']);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stderr, ''); // piped: no progress line
-    const report = JSON.parse(r.stdout);
+    const report = JSON.parse(r.stdout) as AnalyzeReport;
     assert.equal(report.schema, 'pyfloppy.analyze/1');
     const du = duBytes(root);
     assert.equal(report.grandTotal.apparentBytes, du.apparent);
@@ -73,8 +73,8 @@ describe('pyfloppy analyze (the built CLI)', () => {
       },
       { modules: 2, identical01: 1, identical12: 0 },
     );
-    assert.deepEqual(report.modules.map((m: { name: string }) => m.name).sort(), ['', 'email', 'os', 'test']);
-    assert.equal(report.modules.find((m: { name: string }) => m.name === 'test').test, true);
+    assert.deepEqual(report.modules.map((m) => m.name).sort(), ['', 'email', 'os', 'test']);
+    assert.equal(report.modules.find((m) => m.name === 'test')?.test, true);
     const lib = await analyze({ paths: [root] });
     assert.deepEqual(JSON.parse(JSON.stringify(lib)), report);
   });
@@ -98,9 +98,13 @@ describe('pyfloppy analyze (the built CLI)', () => {
     try {
       // Enough modules for a report of megabytes: the pipe closes while it is being written.
       writeTree(big, Object.fromEntries(Array.from({ length: 3000 }, (_, k) => [`m${k}.py`, 'x = 1\n'])));
-      const r = spawnSync('bash', ['-c', `node ${JSON.stringify(BIN)} analyze ${JSON.stringify(big)} --json | head -c 10 >/dev/null`], {
-        encoding: 'utf8',
-      });
+      const r = spawnSync(
+        'bash',
+        ['-c', `node ${JSON.stringify(BIN)} analyze ${JSON.stringify(big)} --json | head -c 10 >/dev/null`],
+        {
+          encoding: 'utf8',
+        },
+      );
       assert.equal(r.status, 0);
       assert.equal(r.stderr, '');
     } finally {
@@ -145,9 +149,9 @@ describe('pyfloppy analyze (the built CLI)', () => {
     if (which.status !== 0) return t.skip('no python3 on PATH');
     const r = runCli(['analyze', '--json']);
     assert.equal(r.status, 0, r.stderr);
-    const report = JSON.parse(r.stdout);
-    assert.equal(report.interpreter.version, which.stdout.trim());
-    assert.ok(report.roots.some((x: { labels: string[] }) => x.labels.includes('stdlib')));
+    const report = JSON.parse(r.stdout) as AnalyzeReport;
+    assert.equal(report.interpreter?.version, which.stdout.trim());
+    assert.ok(report.roots.some((x) => x.labels.includes('stdlib')));
     assert.ok(report.totals.source.files > 100);
     const text = runCli(['analyze', '--top', '3']);
     assert.match(
@@ -163,8 +167,8 @@ describe('pyfloppy analyze (the built CLI)', () => {
     if (py2 === undefined) return t.skip('no CPython 2.7 under /root/.pyenv/versions');
     const r = runCli(['analyze', '--python', py2.exe, '--json']);
     assert.equal(r.status, 0, r.stderr);
-    const report = JSON.parse(r.stdout);
-    assert.equal(report.interpreter.cacheTag, null);
+    const report = JSON.parse(r.stdout) as AnalyzeReport;
+    assert.equal(report.interpreter?.cacheTag, null);
     assert.ok(report.totals['legacy-bytecode'].files > 100);
   });
 
@@ -178,9 +182,9 @@ describe('pyfloppy analyze (the built CLI)', () => {
       const r = runCli(['analyze', d, '--json'], { uid: 65534, gid: 65534 });
       if (r.status === null) return t.skip('cannot run as another user here');
       assert.equal(r.status, 0, r.stderr);
-      const report = JSON.parse(r.stdout);
+      const report = JSON.parse(r.stdout) as AnalyzeReport;
       assert.equal(report.problems.length, 1);
-      assert.equal(report.problems[0].path, `${fs.realpathSync(d)}/locked`);
+      assert.equal(report.problems[0]!.path, `${fs.realpathSync(d)}/locked`);
       assert.equal(report.totals.source.files, 1);
       assert.match(
         r.stderr,

@@ -114,7 +114,7 @@ describe('scan', () => {
     assert.equal(nested.roots[inner]!.insideRoot, 1 - inner);
   });
 
-  it('reports an unreadable directory, skips it and counts the rest (run as an unprivileged user)', async (t) => {
+  it('reports an unreadable directory, skips it and counts the rest (run as an unprivileged user)', (t) => {
     const d = tempDir();
     try {
       writeTree(d, { 'ok/a.py': 'a = 1\n', 'locked/hidden.py': 'h = 1\n' });
@@ -140,7 +140,7 @@ describe('scan', () => {
     }
   });
 
-  it('refuses a missing root, a file root, with typed errors', async () => {
+  it('refuses a missing root, a file root, with typed errors', () => {
     assert.throws(
       () => resolveRoots([{ path: '/nonexistent/pyfloppy' }]),
       (e: unknown) =>
@@ -209,7 +209,7 @@ describe('scan with worker threads', () => {
 });
 
 describe('entry table', () => {
-  it('holds a million entries in well under 1 GiB', async () => {
+  it('holds a million entries in well under 1 GiB', () => {
     const before = process.memoryUsage();
     const t = new EntryTable(1024);
     for (let i = 0; i < 1_000_000; i++) {

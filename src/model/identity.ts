@@ -158,7 +158,7 @@ async function compareAll(
   const n = a.length;
   const pool = n >= POOL_MIN_PAIRS ? lazyPool?.get() : undefined;
   if (pool === undefined) return a.map((x, k) => compareFiles(t.fsPath(x), t.fsPath(b[k]!), t.size[x]!));
-  const out: CompareResult[] = new Array(n);
+  const out = new Array<CompareResult>(n);
   const requests: Array<Promise<void>> = [];
   for (let s = 0; s < n; s += COMPARE_BATCH) {
     const e = Math.min(n, s + COMPARE_BATCH);

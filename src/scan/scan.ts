@@ -140,7 +140,7 @@ export async function scan(roots: ScannedRoot[], options: ScanOptions = {}): Pro
   // The roots first: each root's directory is recorded once, and outer roots skip inner ones.
   const order = roots.map((_, k) => k).sort((a, b) => roots[b]!.realPath.length - roots[a]!.realPath.length);
   const rootKeys = new Set<string>();
-  let queue: DirJob[] = [];
+  const queue: DirJob[] = [];
   for (const rootIndex of order) {
     const root = roots[rootIndex]!;
     let st: fs.Stats;

@@ -165,7 +165,7 @@ export class EntryTable {
   /** The path to use with the file system: a string, or a Buffer when a component is not valid UTF-8. */
   fsPath(i: number): string | Buffer {
     const parts = this.components(i);
-    if (parts.every((p) => typeof p === 'string')) return (parts as string[]).join('/');
+    if (parts.every((p) => typeof p === 'string')) return parts.join('/');
     return Buffer.concat(
       parts.flatMap((p, k) => (k === 0 ? [toBuffer(p)] : [Buffer.from('/'), toBuffer(p)])),
     );

@@ -13,7 +13,7 @@ export interface Interpreter {
 
 /** Interpreters under /root/.pyenv/versions, oldest first (Python 2 only when asked for). */
 export function interpreters(options: { includePython2?: boolean } = {}): Interpreter[] {
-  let names: string[] = [];
+  let names: string[];
   try {
     names = fs.readdirSync(PYENV);
   } catch {
