@@ -1,5 +1,13 @@
 /** pyfloppy as a library: the same data as the JSON reports, with their types. */
 export { type AnalyzeOptions, analyze } from './analyze.js';
+export {
+  DEDUP_SCHEMA,
+  type DedupOptions,
+  type DedupReport,
+  dedup,
+  type LinkedPair,
+  type SkippedPair,
+} from './dedup/dedup.js';
 export { type ErrorCode, isPyfloppyError, PyfloppyError } from './errors.js';
 export type { Bytes, KindTotal, KindTotals } from './model/footprint.js';
 export type { BytecodeIdentity } from './model/identity.js';

@@ -6,13 +6,19 @@ import { Command, CommanderError } from 'commander';
 import { isPyfloppyError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { registerAnalyze } from './analyze.js';
+import { registerDedup } from './dedup.js';
 
 export interface Io {
   stdout: NodeJS.WriteStream;
   stderr: NodeJS.WriteStream;
 }
 
-export function buildProgram(io: Io): Command {
+/** What a command's action reports back to main(): 1 for findings or a job that partly failed. */
+export interface RunState {
+  exitCode: number;
+}
+
+export function buildProgram(io: Io, state: RunState = { exitCode: 0 }): Command {
   const program = new Command('pyfloppy')
     .description('Measure and shrink Python installations.')
     .version(VERSION, '-V, --version')
@@ -23,6 +29,7 @@ export function buildProgram(io: Io): Command {
     })
     .exitOverride();
   registerAnalyze(program, io);
+  registerDedup(program, io, state);
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;
 }
@@ -31,14 +38,15 @@ export async function main(
   argv: string[],
   io: Io = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
-  const program = buildProgram(io);
+  const state: RunState = { exitCode: 0 };
+  const program = buildProgram(io, state);
   // Why: `pyfloppy analyze | head` closes the pipe early; that is the reader's choice, not an error to print.
   io.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code !== 'EPIPE') throw e;
   });
   try {
     await program.parseAsync(argv);
-    return 0;
+    return state.exitCode;
   } catch (e) {
     if (e instanceof CommanderError) {
       // Help and version are not errors; every parsing error is a usage error (2). Commander printed it.

@@ -149,15 +149,21 @@ export async function bytecodeIdentity(
   };
 }
 
-async function compareAll(
+/**
+ * Compare pairs of entries (a[k], b[k]) of equal size, in this thread or, for many pairs, in the pool.
+ * With fingerprints, each result carries both files' identity as read (for acting on them later).
+ */
+export async function compareAll(
   t: ScanResult['table'],
   a: number[],
   b: number[],
   lazyPool?: LazyPool,
+  fingerprints = false,
 ): Promise<CompareResult[]> {
   const n = a.length;
   const pool = n >= POOL_MIN_PAIRS ? lazyPool?.get() : undefined;
-  if (pool === undefined) return a.map((x, k) => compareFiles(t.fsPath(x), t.fsPath(b[k]!), t.size[x]!));
+  if (pool === undefined)
+    return a.map((x, k) => compareFiles(t.fsPath(x), t.fsPath(b[k]!), t.size[x]!, fingerprints));
   const out = new Array<CompareResult>(n);
   const requests: Array<Promise<void>> = [];
   for (let s = 0; s < n; s += COMPARE_BATCH) {
@@ -166,7 +172,12 @@ async function compareAll(
     for (let k = s; k < e; k++) pairs.push([t.fsPath(a[k]!), t.fsPath(b[k]!), t.size[a[k]!]!]);
     requests.push(
       pool
-        .request<Extract<WorkerReply, { op: 'compare' }>>((id) => ({ op: 'compare', id, pairs }))
+        .request<Extract<WorkerReply, { op: 'compare' }>>((id) => ({
+          op: 'compare',
+          id,
+          pairs,
+          fingerprints,
+        }))
         .then((r) => {
           r.results.forEach((res, k) => {
             out[s + k] = res;

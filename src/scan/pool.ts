@@ -13,7 +13,7 @@ type WirePath = string | Uint8Array;
 export type WorkerRequest =
   | { op: 'init'; skipDirs: string[] }
   | { op: 'walk'; id: number; jobs: Array<Omit<DirJob, 'path'> & { path: WirePath }>; maxDirs: number }
-  | { op: 'compare'; id: number; pairs: Array<[WirePath, WirePath, number]> };
+  | { op: 'compare'; id: number; pairs: Array<[WirePath, WirePath, number]>; fingerprints: boolean };
 
 export type WorkerReply =
   | {

@@ -284,6 +284,8 @@ function dropDuplicateDirs(t: EntryTable): number {
     out.blocks[j] = src.blocks[i]!;
     out.nlink[j] = src.nlink[i]!;
     out.mode[j] = src.mode[i]!;
+    out.uid[j] = src.uid[i]!;
+    out.gid[j] = src.gid[i]!;
     out.mtimeMs[j] = src.mtimeMs[i]!;
     out.firstLink[j] = -1;
     out.name[j] = t.name[i]!;

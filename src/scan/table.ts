@@ -38,6 +38,8 @@ export class EntryTable {
   blocks: Float64Array;
   nlink: Uint32Array;
   mode: Uint32Array;
+  uid: Uint32Array;
+  gid: Uint32Array;
   mtimeMs: Float64Array;
   /**
    * For the second and later paths to an inode met before (a hardlink), the index of the first path;
@@ -62,6 +64,8 @@ export class EntryTable {
     this.blocks = new Float64Array(capacity);
     this.nlink = new Uint32Array(capacity);
     this.mode = new Uint32Array(capacity);
+    this.uid = new Uint32Array(capacity);
+    this.gid = new Uint32Array(capacity);
     this.mtimeMs = new Float64Array(capacity);
     this.firstLink = new Int32Array(capacity);
   }
@@ -87,6 +91,8 @@ export class EntryTable {
       this.blocks = grow(this.blocks, n);
       this.nlink = grow(this.nlink, n);
       this.mode = grow(this.mode, n);
+      this.uid = grow(this.uid, n);
+      this.gid = grow(this.gid, n);
       this.mtimeMs = grow(this.mtimeMs, n);
       this.firstLink = grow(this.firstLink, n);
     }
@@ -106,6 +112,8 @@ export class EntryTable {
       blocks: this.blocks.slice(0, n),
       nlink: this.nlink.slice(0, n),
       mode: this.mode.slice(0, n),
+      uid: this.uid.slice(0, n),
+      gid: this.gid.slice(0, n),
       mtimeMs: this.mtimeMs.slice(0, n),
       name: this.name.slice(0, n),
       bigIno: [...this.bigIno],
@@ -133,6 +141,8 @@ export class EntryTable {
     this.blocks.set(seg.blocks, base);
     this.nlink.set(seg.nlink, base);
     this.mode.set(seg.mode, base);
+    this.uid.set(seg.uid, base);
+    this.gid.set(seg.gid, base);
     this.mtimeMs.set(seg.mtimeMs, base);
     this.firstLink.fill(-1, base, base + n);
     for (let k = 0; k < n; k++) {
@@ -183,7 +193,7 @@ export class EntryTable {
 
   /** The approximate memory the table holds, in bytes (typed arrays plus an estimate for names). */
   approximateBytes(): number {
-    const perSlot = 4 + 2 + 1 + 8 * 5 + 4 + 4 + 4;
+    const perSlot = 4 + 2 + 1 + 8 * 5 + 4 * 5;
     let names = 0;
     for (let i = 0; i < this.count; i++) {
       const n = this.name[i]!;
@@ -205,6 +215,8 @@ export interface TableTransfer {
   blocks: Float64Array;
   nlink: Uint32Array;
   mode: Uint32Array;
+  uid: Uint32Array;
+  gid: Uint32Array;
   mtimeMs: Float64Array;
   name: Array<string | Uint8Array>;
   bigIno: Array<[number, bigint]>;

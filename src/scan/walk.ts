@@ -62,6 +62,8 @@ export function recordStats(t: EntryTable, i: number, p: string | Buffer, st: fs
   t.blocks[i] = st.blocks;
   t.nlink[i] = st.nlink;
   t.mode[i] = st.mode;
+  t.uid[i] = st.uid;
+  t.gid[i] = st.gid;
   t.mtimeMs[i] = st.mtimeMs;
   t.firstLink[i] = -1;
   const fmt = st.mode & S_IFMT;

@@ -42,6 +42,8 @@ port.on('message', (msg: WorkerRequest) => {
       table.blocks,
       table.nlink,
       table.mode,
+      table.uid,
+      table.gid,
       table.mtimeMs,
     ];
     // slice() made each array its own ArrayBuffer: moving them costs nothing.
@@ -51,7 +53,7 @@ port.on('message', (msg: WorkerRequest) => {
     );
     return;
   }
-  const results = msg.pairs.map(([a, b, size]) => compareFiles(asPath(a), asPath(b), size));
+  const results = msg.pairs.map(([a, b, size]) => compareFiles(asPath(a), asPath(b), size, msg.fingerprints));
   const reply: WorkerReply = { id: msg.id, op: 'compare', results };
   port.postMessage(reply);
 });

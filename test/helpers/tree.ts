@@ -1,14 +1,28 @@
 /** Fixture trees built by code in temporary directories (no committed binary blobs). */
 import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 /** A fresh temporary directory (mode 0755 so that a test can run a command as another user in it). */
-export function tempDir(prefix = 'pyfloppy-test-'): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+export function tempDir(prefix = 'pyfloppy-test-', base = os.tmpdir()): string {
+  const d = fs.mkdtempSync(path.join(base, prefix));
   fs.chmodSync(d, 0o755);
   return d;
+}
+
+/**
+ * A temporary directory on a memory file system (/dev/shm) where there is one: for tests that create and copy
+ * thousands of files many times, which a disk-backed journal makes slow. Falls back to tempDir().
+ */
+export function fastTempDir(prefix = 'pyfloppy-test-'): string {
+  try {
+    fs.accessSync('/dev/shm', fs.constants.W_OK);
+    return tempDir(prefix, '/dev/shm');
+  } catch {
+    return tempDir(prefix);
+  }
 }
 
 export function removeTree(d: string): void {
@@ -35,4 +49,68 @@ export function duBytes(...roots: string[]): { apparent: number; allocated: numb
     return Number(lines[lines.length - 1]!.split('\t')[0]);
   };
   return { apparent: run(['--apparent-size', '-sbc']), allocated: run(['-sB1', '-c']) };
+}
+
+export interface FileState {
+  ino: number;
+  nlink: number;
+  mode: number;
+  sha256: string;
+}
+
+/** Every regular file and symlink below root: relative path -> inode, link count, mode, content hash. */
+export function snapshot(root: string): Map<string, FileState> {
+  const out = new Map<string, FileState>();
+  const walk = (dir: string): void => {
+    for (const name of fs.readdirSync(dir)) {
+      const p = path.join(dir, name);
+      const st = fs.lstatSync(p);
+      if (st.isDirectory()) walk(p);
+      else {
+        const content = st.isSymbolicLink() ? Buffer.from(fs.readlinkSync(p)) : fs.readFileSync(p);
+        out.set(path.relative(root, p), {
+          ino: st.ino,
+          nlink: st.nlink,
+          mode: st.mode,
+          sha256: crypto.createHash('sha256').update(content).digest('hex'),
+        });
+      }
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/** Groups of relative paths that share an inode (only groups of two or more), sorted: the shape links give a tree. */
+export function linkGroups(root: string, filter: (rel: string) => boolean = () => true): string[][] {
+  const byIno = new Map<number, string[]>();
+  for (const [rel, s] of snapshot(root)) {
+    if (!filter(rel)) continue;
+    const g = byIno.get(s.ino);
+    if (g === undefined) byIno.set(s.ino, [rel]);
+    else g.push(rel);
+  }
+  return [...byIno.values()]
+    .filter((g) => g.length > 1)
+    .map((g) => g.sort())
+    .sort((a, b) => (a[0]! < b[0]! ? -1 : 1));
+}
+
+/**
+ * Copy a directory preserving metadata (cp -a), leaving out top-level entries named in `exclude`. With
+ * `links`, the copy's files are new names of the same inodes (cp -al): only for trees whose files are then
+ * replaced by rename, never written in place.
+ */
+export function copyTree(
+  from: string,
+  to: string,
+  options: { exclude?: string[]; links?: boolean } = {},
+): void {
+  fs.mkdirSync(to);
+  const names = fs.readdirSync(from).filter((n) => !(options.exclude ?? []).includes(n));
+  if (names.length === 0) return;
+  const r = spawnSync('cp', [options.links ? '-al' : '-a', ...names.map((n) => path.join(from, n)), to], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`cp failed: ${r.stderr}`);
 }

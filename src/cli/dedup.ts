@@ -1,0 +1,112 @@
+/** `pyfloppy dedup`: argument parsing and output; the work is the library's dedup(). */
+import type { Command } from 'commander';
+import { type DedupReport, dedup } from '../dedup/dedup.js';
+import { formatBytes, formatCount } from '../report/format.js';
+import type { Io, RunState } from './main.js';
+import { scanProgress } from './progress.js';
+
+interface DedupFlags {
+  all?: boolean;
+  dryRun?: boolean;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+export function registerDedup(program: Command, io: Io, state: RunState): void {
+  program
+    .command('dedup')
+    .summary('hardlink byte-identical bytecode across optimization levels (as compileall --hardlink-dupes)')
+    .description(
+      [
+        'Hardlink byte-identical bytecode caches of one module across optimization levels: exactly the pairs',
+        '`python -m compileall --hardlink-dupes` links (levels sorted, each compared with the previous one',
+        "present), on trees compiled by anyone. The lower level's file survives and keeps its metadata.",
+        '',
+        'Safe: candidates are chosen by name and size, bytes decide; right before each link both files are',
+        'checked against what they were when compared (device, inode, size, mtime, ctime) and a changed file is',
+        'left alone; a file is replaced by linking to a temporary sibling and renaming it over the name, so every',
+        'path holds its old or its new identical content at every instant. Symlinks are never followed; nothing',
+        'is copied or symlinked instead of linked. A second run changes nothing.',
+      ].join('\n'),
+    )
+    .argument('<path...>', 'directories to deduplicate')
+    .option(
+      '--all',
+      'also link any byte-identical regular files on one device with the same owner, mode and mtime (never empty files); identical files whose metadata differ are reported',
+    )
+    .option('-n, --dry-run', 'decide everything, change nothing, and list what would be linked')
+    .option('--json', 'print the report as JSON (schema pyfloppy.dedup/1)')
+    .option('-v, --verbose', 'list every pair linked')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  pyfloppy dedup /usr/lib64/python3.12               # as compileall -o0 -o1 -o2 --hardlink-dupes would',
+        '  pyfloppy dedup --dry-run ./buildroot/usr/lib/python3.12',
+        '  pyfloppy dedup --all --json /opt/venv > dedup.json',
+        '',
+        'Exit status: 0 done (also when there was nothing to do), 1 some pairs were skipped for errors',
+        '(a file changed, cross-device, too many links, read-only, no space, ...: each is listed), 2 usage error.',
+      ].join('\n'),
+    )
+    .action(async (paths: string[], flags: DedupFlags) => {
+      const progress = scanProgress(io.stderr);
+      let report: DedupReport;
+      try {
+        report = await dedup({
+          paths,
+          all: flags.all === true,
+          dryRun: flags.dryRun === true,
+          onProgress: (n, b) => progress.update(n, b),
+        });
+      } finally {
+        progress.done();
+      }
+      if (flags.json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      else io.stdout.write(renderDedup(report, flags.verbose === true || report.dryRun));
+      const errors = report.skipped.filter((s) => s.reason !== 'metadata').length;
+      if (report.problems.length > 0) {
+        io.stderr.write(
+          `pyfloppy: warning: ${report.problems.length} path(s) could not be read and were skipped (first: ${report.problems[0]!.path}: ${report.problems[0]!.message})\n`,
+        );
+      }
+      if (errors > 0) state.exitCode = 1;
+    });
+}
+
+export function renderDedup(r: DedupReport, list: boolean): string {
+  const out: string[] = [];
+  const verb = r.dryRun ? 'would link' : 'linked';
+  const byRule = (rule: string) => r.linked.filter((p) => p.rule === rule).length;
+  const rules = [
+    `${formatCount(byRule('bytecode'))} bytecode`,
+    ...(r.all ? [`${formatCount(byRule('identical'))} identical files`] : []),
+  ];
+  out.push(
+    `pyfloppy dedup${r.dryRun ? ' (dry run: nothing changed)' : ''}: ${verb} ${formatCount(r.saved.pairs)} pairs (${rules.join(', ')}), ${r.dryRun ? 'would free' : 'freed'} ${formatBytes(r.saved.allocatedBytes)} on disk (${formatBytes(r.saved.apparentBytes)} apparent)`,
+  );
+  out.push(`already linked: ${formatCount(r.alreadyLinked)} pairs`);
+  const withDiff = r.linked.filter((p) => p.metadataDiffers.length > 0);
+  if (withDiff.length > 0) {
+    const count = (k: string) => withDiff.filter((p) => (p.metadataDiffers as string[]).includes(k)).length;
+    out.push(
+      `${verb} although metadata differ (the survivor's is kept): ${formatCount(withDiff.length)} pairs (mode ${count('mode')}, owner ${count('owner')}, mtime ${count('mtime')})`,
+    );
+  }
+  if (r.leftoversRemoved.length > 0) {
+    out.push(`removed ${r.leftoversRemoved.length} temporary name(s) left by an interrupted run`);
+  }
+  if (list && r.linked.length > 0) {
+    out.push('', r.dryRun ? 'would link (target => survivor):' : 'linked (target => survivor):');
+    for (const p of r.linked) {
+      const diff = p.metadataDiffers.length > 0 ? ` [${p.metadataDiffers.join(', ')} differ]` : '';
+      out.push(`  ${p.target} => ${p.survivor}${diff}`);
+    }
+  }
+  if (r.skipped.length > 0) {
+    out.push('', `skipped ${formatCount(r.skipped.length)} pairs:`);
+    for (const s of r.skipped) out.push(`  ${s.target} => ${s.survivor}: ${s.message} (${s.reason})`);
+  }
+  return `${out.join('\n')}\n`;
+}

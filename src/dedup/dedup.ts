@@ -1,0 +1,389 @@
+/**
+ * `dedup`: hardlink byte-identical files. By default exactly the pairs `compileall --hardlink-dupes` links:
+ * in each module cache group (one module, one __pycache__, one cache tag) the levels present, sorted, each
+ * compared with the previous one present and linked to it when byte-identical. With `all`, then any
+ * byte-identical regular files on one device with the same owner, mode and mtime (never empty files).
+ *
+ * Plan, then act: names and sizes choose candidate pairs, bytes decide (read once, with the fingerprints
+ * the files had while they were read), and every link goes through src/fsops, which re-checks those
+ * fingerprints right before it acts. Dry runs stop before the first change.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { type Fingerprint, metadataDifferences } from '../fsops/fingerprint.js';
+import {
+  type FsCalls,
+  realCalls,
+  removeLeftover,
+  replaceWithLink,
+  type SkipReason,
+  TEMP_NAME,
+} from '../fsops/link.js';
+import { classify } from '../model/classify.js';
+import { compareAll } from '../model/identity.js';
+import type { CompareResult } from '../scan/compare.js';
+import { defaultWorkerCount, LazyPool } from '../scan/pool.js';
+import { resolveRoots, type ScanProblem, scan } from '../scan/scan.js';
+import { type EntryTable, TYPE_FILE } from '../scan/table.js';
+import { VERSION } from '../version.js';
+
+export const DEDUP_SCHEMA = 'pyfloppy.dedup/1';
+
+export interface DedupOptions {
+  paths: readonly string[];
+  /** Also link any byte-identical regular files (same device, owner, mode, mtime; never empty). */
+  all?: boolean;
+  /** Decide everything, change nothing. */
+  dryRun?: boolean;
+  workers?: number;
+  onProgress?: (entries: number, apparentBytes: number) => void;
+  /** The system calls (a seam for fault-injection tests). */
+  calls?: FsCalls;
+}
+
+export interface LinkedPair {
+  /** The name whose inode survives (its metadata is kept). */
+  survivor: string;
+  /** The name that now points to the survivor's inode. */
+  target: string;
+  /** 'bytecode': a compileall --hardlink-dupes pair; 'identical': found by --all. */
+  rule: 'bytecode' | 'identical';
+  /** Bytes freed: the target's inode, when this name was its last. */
+  apparentBytes: number;
+  allocatedBytes: number;
+  /** Metadata of the target that differed from the survivor's and is now the survivor's (bytecode only). */
+  metadataDiffers: Array<'mode' | 'owner' | 'mtime'>;
+}
+
+export interface SkippedPair {
+  survivor: string;
+  target: string;
+  /** An errno code, 'changed', 'unreadable', or 'metadata' (--all: identical bytes, other owner/mode/mtime). */
+  reason: SkipReason | 'unreadable' | 'metadata';
+  message: string;
+}
+
+export interface DedupReport {
+  schema: typeof DEDUP_SCHEMA;
+  generator: { name: 'pyfloppy'; version: string };
+  dryRun: boolean;
+  all: boolean;
+  roots: string[];
+  /** Pairs linked (or, in a dry run, that would be). */
+  linked: LinkedPair[];
+  /** Pairs not linked, with the reason. */
+  skipped: SkippedPair[];
+  saved: { pairs: number; apparentBytes: number; allocatedBytes: number };
+  /** Identical pairs (by the bytecode rule) that were already one inode. */
+  alreadyLinked: number;
+  /** Temporary names left by a killed run, removed (each was another name of a file that has one). */
+  leftoversRemoved: string[];
+  problems: ScanProblem[];
+}
+
+interface Op {
+  survivor: number;
+  target: number;
+  rule: LinkedPair['rule'];
+  expectSurvivor: Fingerprint;
+  expectTarget: Fingerprint;
+}
+
+export async function dedup(options: DedupOptions): Promise<DedupReport> {
+  const calls = options.calls ?? realCalls;
+  const dryRun = options.dryRun === true;
+  const roots = resolveRoots(options.paths.map((p) => ({ path: p })));
+  const pool = new LazyPool(options.workers ?? defaultWorkerCount());
+  const report: DedupReport = {
+    schema: DEDUP_SCHEMA,
+    generator: { name: 'pyfloppy', version: VERSION },
+    dryRun,
+    all: options.all === true,
+    roots: roots.map((r) => r.realPath),
+    linked: [],
+    skipped: [],
+    saved: { pairs: 0, apparentBytes: 0, allocatedBytes: 0 },
+    alreadyLinked: 0,
+    leftoversRemoved: [],
+    problems: [],
+  };
+  try {
+    const scanned = await scan(roots, {
+      pool,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+    report.problems.push(...scanned.problems);
+    const t = scanned.table;
+    const excluded = new Uint8Array(t.count);
+    for (let i = 0; i < t.count; i++) {
+      const n = t.name[i]!;
+      if (t.type[i] !== TYPE_FILE || typeof n !== 'string' || !TEMP_NAME.test(n)) continue;
+      excluded[i] = 1;
+      // A temporary name left by a killed run: another name of a file, never content of its own.
+      if (!dryRun && removeLeftover(t.fsPath(i), calls)) report.leftoversRemoved.push(t.displayPath(i));
+    }
+    const exec = new Executor(t, report, calls, dryRun);
+
+    // 1. The compileall --hardlink-dupes pairs.
+    const c = classify(scanned);
+    const pa: number[] = [];
+    const pb: number[] = [];
+    for (let g = 0; g < c.bytecode.count; g++) {
+      let prev = -1;
+      for (let l = 0; l < 3; l++) {
+        const cur = c.bytecode.levels[3 * g + l]!;
+        if (cur === -1 || excluded[cur] === 1 || t.type[cur] !== TYPE_FILE) continue;
+        if (prev !== -1) {
+          if (t.dev[prev] === t.dev[cur] && t.inodeKey(prev) === t.inodeKey(cur)) {
+            // Already one inode: compileall's filecmp would find them equal; nothing to do.
+            report.alreadyLinked++;
+          } else if (t.size[prev] === t.size[cur]) {
+            pa.push(prev);
+            pb.push(cur);
+          }
+        }
+        prev = cur;
+      }
+    }
+    const results = await compareAll(t, pa, pb, pool, true);
+    results.forEach((r, k) => {
+      const op = exec.opFromCompare(pa[k]!, pb[k]!, r, 'bytecode');
+      if (op !== undefined) exec.run(op);
+    });
+
+    // 2. --all: any byte-identical regular files.
+    if (options.all === true) await dedupAll(t, excluded, exec, pool);
+  } finally {
+    await pool.close();
+  }
+  return report;
+}
+
+/** Carries out (or, dry, records) link operations, keeping each file's expected fingerprint current. */
+class Executor {
+  /** The latest known fingerprint per entry, after the links made so far. */
+  private readonly current = new Map<number, Fingerprint>();
+
+  constructor(
+    private readonly t: EntryTable,
+    private readonly report: DedupReport,
+    private readonly calls: FsCalls,
+    private readonly dryRun: boolean,
+  ) {}
+
+  /** Turn a comparison into an operation, or record why there is none. */
+  opFromCompare(survivor: number, target: number, r: CompareResult, rule: Op['rule']): Op | undefined {
+    if ('error' in r) {
+      this.skip(survivor, target, 'unreadable', `${r.path}: ${r.error}`);
+      return undefined;
+    }
+    if (r.changed === true) {
+      this.skip(survivor, target, 'changed', 'changed while it was compared');
+      return undefined;
+    }
+    if (!r.equal) return undefined;
+    return { survivor, target, rule, expectSurvivor: r.a!, expectTarget: r.b! };
+  }
+
+  skip(survivor: number, target: number, reason: SkippedPair['reason'], message: string): void {
+    this.report.skipped.push({
+      survivor: this.t.displayPath(survivor),
+      target: this.t.displayPath(target),
+      reason,
+      message,
+    });
+  }
+
+  run(op: Op): void {
+    const t = this.t;
+    const expectSurvivor = this.current.get(op.survivor) ?? op.expectSurvivor;
+    const expectTarget = this.current.get(op.target) ?? op.expectTarget;
+    let survivor = op.survivor;
+    let target = op.target;
+    let sFp = expectSurvivor;
+    let tFp = expectTarget;
+    if (!this.dryRun) {
+      let r = replaceWithLink(
+        t.fsPath(survivor),
+        t.fsPath(target),
+        { survivor: sFp, target: tFp },
+        this.calls,
+      );
+      if (!r.ok && r.reason === 'EMLINK') {
+        // The survivor's inode has as many names as the file system allows: let the other file survive.
+        const swapped = replaceWithLink(
+          t.fsPath(target),
+          t.fsPath(survivor),
+          { survivor: tFp, target: sFp },
+          this.calls,
+        );
+        if (swapped.ok) {
+          [survivor, target, sFp, tFp] = [target, survivor, tFp, sFp];
+          r = swapped;
+        }
+      }
+      if (!r.ok) {
+        if (r.reason === 'already-linked') this.report.alreadyLinked++;
+        else this.skip(survivor, target, r.reason, r.message);
+        return;
+      }
+      // Why: a link changes the survivor's ctime and link count; later operations on it expect that.
+      // Its size and mtime must not have moved: then it is still the content that was compared.
+      if (r.survivor.size !== sFp.size || r.survivor.mtimeNs !== sFp.mtimeNs) {
+        this.skip(survivor, target, 'changed', 'survivor changed while linking');
+        return;
+      }
+      sFp = r.survivor;
+    }
+    this.current.set(survivor, sFp);
+    this.current.set(target, sFp);
+    const freed = tFp.nlink === 1n;
+    const apparent = freed ? Number(tFp.size) : 0;
+    const allocated = freed ? t.blocks[target]! * 512 : 0;
+    this.report.linked.push({
+      survivor: t.displayPath(survivor),
+      target: t.displayPath(target),
+      rule: op.rule,
+      apparentBytes: apparent,
+      allocatedBytes: allocated,
+      metadataDiffers: metadataDifferences(sFp, tFp),
+    });
+    this.report.saved.pairs++;
+    this.report.saved.apparentBytes += apparent;
+    this.report.saved.allocatedBytes += allocated;
+    // The table follows: the target is now a name of the survivor's inode.
+    t.dev[target] = t.dev[survivor]!;
+    t.ino[target] = t.ino[survivor]!;
+    const big = t.bigIno.get(survivor);
+    if (big !== undefined) t.bigIno.set(target, big);
+  }
+}
+
+/**
+ * --all: regular, non-empty files grouped by (device, size); within a group of several inodes, content
+ * classes (two inodes: compared directly; more: a SHA-256 picks candidates, bytes decide); within a class,
+ * files with the same owner, mode and mtime are linked to the one with the most names. Identical files that
+ * differ in owner, mode or mtime are reported, not linked: linking would change those of one name (a new
+ * mtime on a .py makes its cached bytecode stale).
+ */
+async function dedupAll(t: EntryTable, excluded: Uint8Array, exec: Executor, pool: LazyPool): Promise<void> {
+  const groups = new Map<string, number[]>();
+  const seenInode = new Set<string>();
+  for (let i = 0; i < t.count; i++) {
+    if (t.type[i] !== TYPE_FILE || t.size[i] === 0 || excluded[i] === 1) continue;
+    const inode = t.inodeKey(i);
+    if (seenInode.has(inode)) continue; // another name of an inode already in a group
+    seenInode.add(inode);
+    const key = `${t.dev[i]}:${t.size[i]}`;
+    const g = groups.get(key);
+    if (g === undefined) groups.set(key, [i]);
+    else g.push(i);
+  }
+  // Candidate pairs (member, representative) whose bytes decide.
+  const pa: number[] = [];
+  const pb: number[] = [];
+  for (const g of groups.values()) {
+    if (g.length < 2) continue;
+    if (g.length === 2) {
+      pa.push(g[0]!);
+      pb.push(g[1]!);
+      continue;
+    }
+    const byHash = new Map<string, number[]>();
+    for (const i of g) {
+      const h = hashFile(t.fsPath(i));
+      if (h === undefined) continue;
+      const cls = byHash.get(h);
+      if (cls === undefined) byHash.set(h, [i]);
+      else cls.push(i);
+    }
+    for (const cls of byHash.values()) {
+      for (let k = 1; k < cls.length; k++) {
+        pa.push(cls[0]!);
+        pb.push(cls[k]!);
+      }
+    }
+  }
+  const results = await compareAll(t, pa, pb, pool, true);
+  // Gather verified classes: representative -> members with their fingerprints.
+  const classes = new Map<number, Array<{ entry: number; fp: Fingerprint }>>();
+  results.forEach((r, k) => {
+    const rep = pa[k]!;
+    const member = pb[k]!;
+    if ('error' in r) return exec.skip(rep, member, 'unreadable', `${r.path}: ${r.error}`);
+    if (r.changed === true) return exec.skip(rep, member, 'changed', 'changed while it was compared');
+    if (!r.equal) return;
+    let cls = classes.get(rep);
+    if (cls === undefined) {
+      cls = [{ entry: rep, fp: r.a! }];
+      classes.set(rep, cls);
+    }
+    cls.push({ entry: member, fp: r.b! });
+  });
+  for (const cls of classes.values()) {
+    // The survivor is the file with the most names (fewest links to make), then the first by path: the
+    // choice does not depend on directory order. Partition by owner, mode, mtime, the survivor's first.
+    const paths = new Map(cls.map((m) => [m.entry, t.displayPath(m.entry)]));
+    cls.sort((x, y) =>
+      x.fp.nlink === y.fp.nlink
+        ? paths.get(x.entry)! < paths.get(y.entry)!
+          ? -1
+          : 1
+        : x.fp.nlink > y.fp.nlink
+          ? -1
+          : 1,
+    );
+    const parts = new Map<string, Array<{ entry: number; fp: Fingerprint }>>();
+    for (const m of cls) {
+      const key = `${m.fp.uid}:${m.fp.gid}:${m.fp.mode}:${m.fp.mtimeNs}`;
+      const p = parts.get(key);
+      if (p === undefined) parts.set(key, [m]);
+      else p.push(m);
+    }
+    let first: { entry: number; fp: Fingerprint } | undefined;
+    for (const part of parts.values()) {
+      const best = part[0]!;
+      if (first === undefined) first = best;
+      else {
+        const diff = metadataDifferences(first.fp, best.fp).join(', ');
+        exec.skip(
+          first.entry,
+          best.entry,
+          'metadata',
+          `identical bytes, but ${diff} differ${diff.includes(',') ? '' : 's'}`,
+        );
+      }
+      for (const m of part) {
+        if (m === best) continue;
+        exec.run({
+          survivor: best.entry,
+          target: m.entry,
+          rule: 'identical',
+          expectSurvivor: best.fp,
+          expectTarget: m.fp,
+        });
+      }
+    }
+  }
+}
+
+function hashFile(p: string | Buffer): string | undefined {
+  try {
+    const fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    try {
+      const h = crypto.createHash('sha256');
+      const buf = Buffer.allocUnsafe(1 << 20);
+      for (;;) {
+        const n = fs.readSync(fd, buf, 0, buf.length, null);
+        if (n === 0) break;
+        h.update(buf.subarray(0, n));
+      }
+      return h.digest('hex');
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    // Why: an unreadable file simply is no candidate; the byte comparison would report it if it were one.
+    return undefined;
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * The only code that writes to the file system (with its siblings in src/fsops/). Every change is atomic:
+ * a file is replaced by linking the survivor to a temporary sibling of the target and renaming that over the
+ * target, so the target path holds its old or its new (byte-identical) content at every instant, also if
+ * the process is killed. Right before acting, both files are checked against the fingerprints they had when
+ * they were compared; a file that changed is never touched. Nothing is ever copied or symlinked instead.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { errnoCode } from '../errors.js';
+import { type Fingerprint, fingerprintOf, isRegular, sameInode, unchanged } from './fingerprint.js';
+
+/** The system calls used, as a seam: tests inject failures (EXDEV, EMLINK, ENOSPC, ...) here. */
+export interface FsCalls {
+  link(existing: string | Buffer, created: string | Buffer): void;
+  rename(from: string | Buffer, to: string | Buffer): void;
+  unlink(p: string | Buffer): void;
+  lstat(p: string | Buffer): fs.BigIntStats | undefined;
+}
+
+export const realCalls: FsCalls = {
+  link: (a, b) => fs.linkSync(a, b),
+  rename: (a, b) => fs.renameSync(a, b),
+  unlink: (p) => fs.unlinkSync(p),
+  lstat: (p) => fs.lstatSync(p, { bigint: true, throwIfNoEntry: false }),
+};
+
+/** Why a link was not made. The errno codes are the ones a file system may answer; the rest are checks. */
+export type SkipReason =
+  | 'changed' // a file changed (or vanished, or became something else) since it was compared
+  | 'already-linked' // the two names are one inode already
+  | 'EXDEV'
+  | 'EMLINK'
+  | 'EPERM'
+  | 'EACCES'
+  | 'EROFS'
+  | 'ENOTSUP'
+  | 'ENOSPC'
+  | 'EIO'
+  | 'OTHER';
+
+export type LinkResult =
+  | {
+      ok: true;
+      /** The survivor's fingerprint after the link (its ctime and link count change). */ survivor: Fingerprint;
+    }
+  | { ok: false; reason: SkipReason; message: string };
+
+/** Names of pyfloppy's temporary siblings: recognizable, so a run after a crash can clean them up. */
+export const TEMP_NAME = /^\.pyfloppy-\d+-\d+\.tmp$/;
+let tempCounter = 0;
+
+function join(dir: string | Buffer, name: string): string | Buffer {
+  return typeof dir === 'string' ? path.join(dir, name) : Buffer.concat([dir, Buffer.from(`/${name}`)]);
+}
+
+function dirOf(p: string | Buffer): string | Buffer {
+  if (typeof p === 'string') return path.dirname(p);
+  const slash = p.lastIndexOf(0x2f);
+  return slash <= 0 ? Buffer.from(slash === 0 ? '/' : '.') : p.subarray(0, slash);
+}
+
+const KNOWN: readonly SkipReason[] = [
+  'EXDEV',
+  'EMLINK',
+  'EPERM',
+  'EACCES',
+  'EROFS',
+  'ENOTSUP',
+  'ENOSPC',
+  'EIO',
+];
+
+function failure(e: unknown, what: string): LinkResult {
+  let code = errnoCode(e) ?? 'OTHER';
+  if (code === 'EOPNOTSUPP') code = 'ENOTSUP';
+  const reason = (KNOWN as readonly string[]).includes(code) ? (code as SkipReason) : 'OTHER';
+  return { ok: false, reason, message: `${what}: ${(e as Error).message}` };
+}
+
+/**
+ * Make `target` another name of `survivor`'s inode, atomically, if and only if both are still the files
+ * described by `expect` (same device, inode, size, mtime and ctime). Never throws for file-system errors:
+ * the result says why nothing was done. On any failure the target is untouched and no temporary is left.
+ */
+export function replaceWithLink(
+  survivor: string | Buffer,
+  target: string | Buffer,
+  expect: { survivor: Fingerprint; target: Fingerprint },
+  calls: FsCalls = realCalls,
+): LinkResult {
+  let s: fs.BigIntStats | undefined;
+  let t: fs.BigIntStats | undefined;
+  try {
+    s = calls.lstat(survivor);
+    t = calls.lstat(target);
+  } catch (e) {
+    return failure(e, 'lstat');
+  }
+  if (s === undefined || t === undefined)
+    return { ok: false, reason: 'changed', message: 'no longer exists' };
+  const sf = fingerprintOf(s);
+  const tf = fingerprintOf(t);
+  if (!isRegular(sf) || !isRegular(tf))
+    return { ok: false, reason: 'changed', message: 'no longer a regular file' };
+  if (!unchanged(sf, expect.survivor) || !unchanged(tf, expect.target)) {
+    return { ok: false, reason: 'changed', message: 'changed since it was compared' };
+  }
+  if (sameInode(sf, tf)) return { ok: false, reason: 'already-linked', message: 'already one inode' };
+  // Why: a hard link cannot cross file systems; say so rather than fail in link().
+  if (sf.dev !== tf.dev) return { ok: false, reason: 'EXDEV', message: 'on different devices' };
+
+  // 1. A new name for the survivor beside the target. link() never overwrites: an existing name (ours from
+  //    a crashed run, or anybody's) answers EEXIST and the next name is tried.
+  const dir = dirOf(target);
+  let tmp: string | Buffer | undefined;
+  for (let attempt = 0; attempt < 100 && tmp === undefined; attempt++) {
+    const candidate = join(dir, `.pyfloppy-${process.pid}-${tempCounter++}.tmp`);
+    try {
+      calls.link(survivor, candidate);
+      tmp = candidate;
+    } catch (e) {
+      if (errnoCode(e) !== 'EEXIST') return failure(e, 'link');
+    }
+  }
+  if (tmp === undefined) return { ok: false, reason: 'OTHER', message: 'no free temporary name' };
+
+  const dropTmp = (): void => {
+    try {
+      calls.unlink(tmp);
+    } catch {
+      // Why: best effort; the temporary is another name of an unchanged file, it holds nothing unique.
+    }
+  };
+  // 2. The closest re-check before the rename: the temporary must be the survivor's inode (the survivor
+  //    path was not swapped between lstat and link), and the target must still be what was compared.
+  try {
+    const tmpSt = calls.lstat(tmp);
+    const t2 = calls.lstat(target);
+    if (tmpSt === undefined || !sameInode(fingerprintOf(tmpSt), sf)) {
+      dropTmp();
+      return { ok: false, reason: 'changed', message: 'survivor replaced while linking' };
+    }
+    if (t2 === undefined || !unchanged(fingerprintOf(t2), expect.target)) {
+      dropTmp();
+      return { ok: false, reason: 'changed', message: 'changed since it was compared' };
+    }
+  } catch (e) {
+    dropTmp();
+    return failure(e, 'lstat');
+  }
+  // 3. rename() replaces the target atomically.
+  try {
+    calls.rename(tmp, target);
+  } catch (e) {
+    dropTmp();
+    return failure(e, 'rename');
+  }
+  // Why: rename() of two names of one inode succeeds and does nothing (POSIX), leaving the temporary.
+  try {
+    if (calls.lstat(tmp) !== undefined) dropTmp();
+    const after = calls.lstat(survivor);
+    return { ok: true, survivor: after === undefined ? sf : fingerprintOf(after) };
+  } catch {
+    return { ok: true, survivor: sf };
+  }
+}
+
+/**
+ * Remove a temporary name left by a killed run, only when it is still another name of a file that has one
+ * (link count 2 or more): then it holds nothing that is not also elsewhere.
+ */
+export function removeLeftover(p: string | Buffer, calls: FsCalls = realCalls): boolean {
+  const st = calls.lstat(p);
+  if (st === undefined || !st.isFile() || st.nlink < 2n) return false;
+  calls.unlink(p);
+  return true;
+}
