@@ -206,6 +206,43 @@ describe('scan with worker threads', () => {
       removeTree(root);
     }
   });
+  it('counts a directory reached twice through a bind mount once, also when two workers reach it', async (t) => {
+    const root = tempDir();
+    // x/a and y/b are one directory, in two subtrees that go to two different workers.
+    const b = path.join(root, 'y/b');
+    let mounted = false;
+    try {
+      const files: Record<string, string> = {};
+      for (let k = 0; k < 20; k++) files[`x/a/d${k}/f.py`] = `x = ${k}\n`;
+      writeTree(root, files);
+      fs.mkdirSync(b, { recursive: true });
+      if (spawnSync('mount', ['--bind', path.join(root, 'x/a'), b]).status !== 0)
+        return t.skip('mount --bind not permitted here');
+      mounted = true;
+      const alone = await scan(resolveRoots([{ path: root }]));
+      // root, x, y, a (once) and its 40 entries.
+      assert.equal(alone.table.count, 1 + 2 + 1 + 40);
+      for (let round = 0; round < 5; round++) {
+        const pool = new LazyPool(2);
+        try {
+          const shared = await scan(resolveRoots([{ path: root }]), { pool, mainDirs: 1, batchDirs: 1 });
+          assert.equal(shared.table.count, alone.table.count);
+          const dirs = new Set<string>();
+          for (let i = 0; i < shared.table.count; i++) {
+            if (shared.table.type[i] !== TYPE_DIR) continue;
+            assert.ok(!dirs.has(shared.table.inodeKey(i)), 'a directory recorded twice');
+            dirs.add(shared.table.inodeKey(i));
+          }
+          for (let i = 0; i < shared.table.count; i++) assert.ok(shared.table.parent[i]! < i);
+        } finally {
+          await pool.close();
+        }
+      }
+    } finally {
+      if (mounted) spawnSync('umount', [b]);
+      removeTree(root);
+    }
+  });
 });
 
 describe('entry table', () => {

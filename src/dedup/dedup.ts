@@ -24,7 +24,7 @@ import { compareAll } from '../model/identity.js';
 import type { CompareResult } from '../scan/compare.js';
 import { defaultWorkerCount, LazyPool } from '../scan/pool.js';
 import { resolveRoots, type ScanProblem, scan } from '../scan/scan.js';
-import { type EntryTable, TYPE_FILE } from '../scan/table.js';
+import { displayName, type EntryTable, pathOf, TYPE_FILE } from '../scan/table.js';
 import { VERSION } from '../version.js';
 
 export const DEDUP_SCHEMA = 'pyfloppy.dedup/1';
@@ -120,7 +120,7 @@ export async function dedup(options: DedupOptions): Promise<DedupReport> {
       if (t.type[i] !== TYPE_FILE || typeof n !== 'string' || !TEMP_NAME.test(n)) continue;
       excluded[i] = 1;
       // A temporary name left by a killed run: another name of a file, never content of its own.
-      if (!dryRun && removeLeftover(t.fsPath(i), calls)) report.leftoversRemoved.push(t.displayPath(i));
+      if (!dryRun && removeLeftover(pathOf(t, i), calls)) report.leftoversRemoved.push(shown(t, i));
     }
     const exec = new Executor(t, report, calls, dryRun);
 
@@ -187,8 +187,8 @@ class Executor {
 
   skip(survivor: number, target: number, reason: SkippedPair['reason'], message: string): void {
     this.report.skipped.push({
-      survivor: this.t.displayPath(survivor),
-      target: this.t.displayPath(target),
+      survivor: shown(this.t, survivor),
+      target: shown(this.t, target),
       reason,
       message,
     });
@@ -204,16 +204,16 @@ class Executor {
     let tFp = expectTarget;
     if (!this.dryRun) {
       let r = replaceWithLink(
-        t.fsPath(survivor),
-        t.fsPath(target),
+        pathOf(t, survivor),
+        pathOf(t, target),
         { survivor: sFp, target: tFp },
         this.calls,
       );
       if (!r.ok && r.reason === 'EMLINK') {
         // The survivor's inode has as many names as the file system allows: let the other file survive.
         const swapped = replaceWithLink(
-          t.fsPath(target),
-          t.fsPath(survivor),
+          pathOf(t, target),
+          pathOf(t, survivor),
           { survivor: tFp, target: sFp },
           this.calls,
         );
@@ -241,8 +241,8 @@ class Executor {
     const apparent = freed ? Number(tFp.size) : 0;
     const allocated = freed ? t.blocks[target]! * 512 : 0;
     this.report.linked.push({
-      survivor: t.displayPath(survivor),
-      target: t.displayPath(target),
+      survivor: shown(t, survivor),
+      target: shown(t, target),
       rule: op.rule,
       apparentBytes: apparent,
       allocatedBytes: allocated,
@@ -291,7 +291,7 @@ async function dedupAll(t: EntryTable, excluded: Uint8Array, exec: Executor, poo
     }
     const byHash = new Map<string, number[]>();
     for (const i of g) {
-      const h = hashFile(t.fsPath(i));
+      const h = hashFile(pathOf(t, i));
       if (h === undefined) continue;
       const cls = byHash.get(h);
       if (cls === undefined) byHash.set(h, [i]);
@@ -323,7 +323,7 @@ async function dedupAll(t: EntryTable, excluded: Uint8Array, exec: Executor, poo
   for (const cls of classes.values()) {
     // The survivor is the file with the most names (fewest links to make), then the first by path: the
     // choice does not depend on directory order. Partition by owner, mode, mtime, the survivor's first.
-    const paths = new Map(cls.map((m) => [m.entry, t.displayPath(m.entry)]));
+    const paths = new Map(cls.map((m) => [m.entry, shown(t, m.entry)]));
     cls.sort((x, y) =>
       x.fp.nlink === y.fp.nlink
         ? paths.get(x.entry)! < paths.get(y.entry)!
@@ -365,6 +365,12 @@ async function dedupAll(t: EntryTable, excluded: Uint8Array, exec: Executor, poo
       }
     }
   }
+}
+
+/** A path for people: the file-system path, not-UTF-8 bytes shown as \xNN. */
+function shown(t: EntryTable, i: number): string {
+  const p = pathOf(t, i);
+  return typeof p === 'string' ? p : displayName(p);
 }
 
 function hashFile(p: string | Buffer): string | undefined {

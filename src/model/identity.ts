@@ -7,6 +7,7 @@
 import { type CompareResult, compareFiles } from '../scan/compare.js';
 import type { LazyPool, WorkerReply } from '../scan/pool.js';
 import type { ScanResult } from '../scan/scan.js';
+import { pathOf } from '../scan/table.js';
 import type { Classification } from './classify.js';
 import type { Bytes } from './footprint.js';
 
@@ -42,8 +43,8 @@ export interface IdentityDetail {
 
 /** Pairs per request sent to a worker. */
 const COMPARE_BATCH = 256;
-/** Below this many candidate pairs, comparing in this thread is cheaper than waking workers. */
-const POOL_MIN_PAIRS = 4096;
+/** Below this many candidate pairs, comparing in this thread is cheaper than starting workers. */
+const POOL_MIN_PAIRS = 1024;
 
 export async function bytecodeIdentity(
   scan: ScanResult,
@@ -169,7 +170,7 @@ export async function compareAll(
   for (let s = 0; s < n; s += COMPARE_BATCH) {
     const e = Math.min(n, s + COMPARE_BATCH);
     const pairs: Array<[string | Buffer, string | Buffer, number]> = [];
-    for (let k = s; k < e; k++) pairs.push([t.fsPath(a[k]!), t.fsPath(b[k]!), t.size[a[k]!]!]);
+    for (let k = s; k < e; k++) pairs.push([pathOf(t, a[k]!), pathOf(t, b[k]!), t.size[a[k]!]!]);
     requests.push(
       pool
         .request<Extract<WorkerReply, { op: 'compare' }>>((id) => ({

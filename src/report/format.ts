@@ -14,9 +14,10 @@ export function formatBytes(n: number): string {
   return `${v.toFixed(1)} ${UNITS[u]}`;
 }
 
-/** A count with thin grouping: 110 482 -> '110,482'. */
+/** A count with thousands separators: 110482 -> '110,482'. */
 export function formatCount(n: number): string {
-  return n.toLocaleString('en-US');
+  // Not toLocaleString: loading ICU's locale data costs tens of milliseconds at the first call.
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
 
 /** A share as a percentage with one decimal; '-' when the whole is 0. */

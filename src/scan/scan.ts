@@ -258,40 +258,12 @@ function dropDuplicateDirs(t: EntryTable): number {
     } else seen.add(key);
   }
   if (drop === undefined) return 0;
-  const keep = new Int32Array(t.count).fill(-1);
-  const src = t.toTransfer();
   let dropped = 0;
-  let n = 0;
-  for (let i = 0; i < src.count; i++) {
-    if (drop[i] === 1) {
-      dropped += src.size[i]!;
-      continue;
-    }
-    keep[i] = n++;
+  const keep = new Uint8Array(t.count);
+  for (let i = 0; i < t.count; i++) {
+    if (drop[i] === 1) dropped += t.size[i]!;
+    else keep[i] = 1;
   }
-  const out = new EntryTable(n + 1);
-  for (let i = 0; i < src.count; i++) {
-    const j = keep[i]!;
-    if (j === -1) continue;
-    out.add();
-    const p = src.parent[i]!;
-    out.parent[j] = p === -1 ? -1 : keep[p]!;
-    out.root[j] = src.root[i]!;
-    out.type[j] = src.type[i]!;
-    out.dev[j] = src.dev[i]!;
-    out.ino[j] = src.ino[i]!;
-    out.size[j] = src.size[i]!;
-    out.blocks[j] = src.blocks[i]!;
-    out.nlink[j] = src.nlink[i]!;
-    out.mode[j] = src.mode[i]!;
-    out.uid[j] = src.uid[i]!;
-    out.gid[j] = src.gid[i]!;
-    out.mtimeMs[j] = src.mtimeMs[i]!;
-    out.firstLink[j] = -1;
-    out.name[j] = t.name[i]!;
-    const big = t.bigIno.get(i);
-    if (big !== undefined) out.bigIno.set(j, big);
-  }
-  Object.assign(t, out);
+  Object.assign(t, t.filter(keep));
   return dropped;
 }

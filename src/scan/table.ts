@@ -15,37 +15,64 @@ export const TYPE_OTHER = 3;
 /** A name as read from the directory: a string when it is valid UTF-8, else the raw bytes. */
 export type EntryName = string | Buffer;
 
-function grow<T extends Float64Array | Int32Array | Uint32Array | Uint16Array | Uint8Array>(
-  a: T,
-  n: number,
-): T {
-  const b = new (a.constructor as new (n: number) => T)(n);
-  b.set(a);
-  return b;
-}
-
-export class EntryTable {
-  count = 0;
+/**
+ * The numeric columns, one typed array each. Everything that creates, grows, copies or sends a table loops
+ * over this list, so a new column is one line here and one field below.
+ */
+const COLUMNS = {
   /** Index of the parent directory entry; -1 for a root. */
-  parent: Int32Array;
+  parent: Int32Array,
   /** Index of the root (in the scan's root list) the entry was reached from. */
-  root: Uint16Array;
-  type: Uint8Array;
-  dev: Float64Array;
-  ino: Float64Array;
-  size: Float64Array;
+  root: Uint16Array,
+  type: Uint8Array,
+  dev: Float64Array,
+  ino: Float64Array,
+  size: Float64Array,
   /** st_blocks: 512-byte units allocated. */
-  blocks: Float64Array;
-  nlink: Uint32Array;
-  mode: Uint32Array;
-  uid: Uint32Array;
-  gid: Uint32Array;
-  mtimeMs: Float64Array;
+  blocks: Float64Array,
+  nlink: Uint32Array,
+  mode: Uint32Array,
+  uid: Uint32Array,
+  gid: Uint32Array,
+  mtimeMs: Float64Array,
   /**
    * For the second and later paths to an inode met before (a hardlink), the index of the first path;
    * -1 otherwise. The footprint counts each inode once.
    */
-  firstLink: Int32Array;
+  firstLink: Int32Array,
+} as const;
+
+type ColumnName = keyof typeof COLUMNS;
+type Columns = Pick<EntryTable, ColumnName>;
+type AnyColumn = Columns[ColumnName];
+const COLUMN_NAMES = Object.keys(COLUMNS) as ColumnName[];
+
+/** The filled part of an EntryTable as plain transferable data. */
+export type TableTransfer = Omit<Columns, 'firstLink'> & {
+  count: number;
+  name: Array<string | Uint8Array>;
+  bigIno: Array<[number, bigint]>;
+};
+
+function sized<C extends AnyColumn>(like: C, n: number): C {
+  return new (like.constructor as new (n: number) => C)(n);
+}
+
+export class EntryTable {
+  count = 0;
+  parent!: Int32Array;
+  root!: Uint16Array;
+  type!: Uint8Array;
+  dev!: Float64Array;
+  ino!: Float64Array;
+  size!: Float64Array;
+  blocks!: Float64Array;
+  nlink!: Uint32Array;
+  mode!: Uint32Array;
+  uid!: Uint32Array;
+  gid!: Uint32Array;
+  mtimeMs!: Float64Array;
+  firstLink!: Int32Array;
   /** Names; for a root, its absolute path. */
   name: EntryName[] = [];
   /**
@@ -55,19 +82,8 @@ export class EntryTable {
   bigIno = new Map<number, bigint>();
 
   constructor(capacity = 1024) {
-    this.parent = new Int32Array(capacity);
-    this.root = new Uint16Array(capacity);
-    this.type = new Uint8Array(capacity);
-    this.dev = new Float64Array(capacity);
-    this.ino = new Float64Array(capacity);
-    this.size = new Float64Array(capacity);
-    this.blocks = new Float64Array(capacity);
-    this.nlink = new Uint32Array(capacity);
-    this.mode = new Uint32Array(capacity);
-    this.uid = new Uint32Array(capacity);
-    this.gid = new Uint32Array(capacity);
-    this.mtimeMs = new Float64Array(capacity);
-    this.firstLink = new Int32Array(capacity);
+    const self = this as unknown as Record<ColumnName, AnyColumn>;
+    for (const c of COLUMN_NAMES) self[c] = new COLUMNS[c](capacity);
   }
 
   /** Reserve a slot and return its index; the caller fills the arrays. */
@@ -78,46 +94,29 @@ export class EntryTable {
     return i;
   }
 
-  /** Make room for at least n slots. */
+  /** Make room for at least `want` slots. */
   reserve(want: number): void {
-    if (want > this.parent.length) {
-      const n = Math.max(want, this.parent.length * 2);
-      this.parent = grow(this.parent, n);
-      this.root = grow(this.root, n);
-      this.type = grow(this.type, n);
-      this.dev = grow(this.dev, n);
-      this.ino = grow(this.ino, n);
-      this.size = grow(this.size, n);
-      this.blocks = grow(this.blocks, n);
-      this.nlink = grow(this.nlink, n);
-      this.mode = grow(this.mode, n);
-      this.uid = grow(this.uid, n);
-      this.gid = grow(this.gid, n);
-      this.mtimeMs = grow(this.mtimeMs, n);
-      this.firstLink = grow(this.firstLink, n);
+    if (want <= this.parent.length) return;
+    const n = Math.max(want, this.parent.length * 2);
+    const self = this as unknown as Record<ColumnName, AnyColumn>;
+    for (const c of COLUMN_NAMES) {
+      const grown = sized(self[c], n);
+      grown.set(self[c]);
+      self[c] = grown;
     }
   }
 
   /** The filled part of every array, copied, for sending to another thread (buffers are transferable). */
   toTransfer(): TableTransfer {
     const n = this.count;
-    return {
-      count: n,
-      parent: this.parent.slice(0, n),
-      root: this.root.slice(0, n),
-      type: this.type.slice(0, n),
-      dev: this.dev.slice(0, n),
-      ino: this.ino.slice(0, n),
-      size: this.size.slice(0, n),
-      blocks: this.blocks.slice(0, n),
-      nlink: this.nlink.slice(0, n),
-      mode: this.mode.slice(0, n),
-      uid: this.uid.slice(0, n),
-      gid: this.gid.slice(0, n),
-      mtimeMs: this.mtimeMs.slice(0, n),
-      name: this.name.slice(0, n),
-      bigIno: [...this.bigIno],
-    };
+    const out: Record<string, unknown> = { count: n, name: this.name.slice(0, n), bigIno: [...this.bigIno] };
+    for (const c of COLUMN_NAMES) if (c !== 'firstLink') out[c] = this[c].slice(0, n);
+    return out as TableTransfer;
+  }
+
+  /** The typed arrays of a transfer, for the transfer list of postMessage. */
+  static buffers(t: TableTransfer): ArrayBuffer[] {
+    return COLUMN_NAMES.filter((c) => c !== 'firstLink').map((c) => t[c].buffer as ArrayBuffer);
   }
 
   /**
@@ -129,21 +128,14 @@ export class EntryTable {
     const base = this.count;
     const n = seg.count;
     this.reserve(base + n);
+    for (const c of COLUMN_NAMES) {
+      if (c === 'parent' || c === 'firstLink') continue;
+      (this[c] as AnyColumn).set(seg[c], base);
+    }
     for (let k = 0; k < n; k++) {
       const p = seg.parent[k]!;
       this.parent[base + k] = p >= 0 ? p : base + (-p - 2);
     }
-    this.root.set(seg.root, base);
-    this.type.set(seg.type, base);
-    this.dev.set(seg.dev, base);
-    this.ino.set(seg.ino, base);
-    this.size.set(seg.size, base);
-    this.blocks.set(seg.blocks, base);
-    this.nlink.set(seg.nlink, base);
-    this.mode.set(seg.mode, base);
-    this.uid.set(seg.uid, base);
-    this.gid.set(seg.gid, base);
-    this.mtimeMs.set(seg.mtimeMs, base);
     this.firstLink.fill(-1, base, base + n);
     for (let k = 0; k < n; k++) {
       const nm = seg.name[k]!;
@@ -157,6 +149,31 @@ export class EntryTable {
     for (const [k, v] of seg.bigIno) this.bigIno.set(base + k, v);
     this.count = base + n;
     return base;
+  }
+
+  /** A new table with only the entries where keep[i] is 1, parent links renumbered (parents must be kept). */
+  filter(keep: Uint8Array): EntryTable {
+    const map = new Int32Array(this.count).fill(-1);
+    let n = 0;
+    for (let i = 0; i < this.count; i++) if (keep[i] === 1) map[i] = n++;
+    const out = new EntryTable(Math.max(n, 1));
+    out.count = n;
+    for (const c of COLUMN_NAMES) {
+      const from = this[c];
+      const to = out[c];
+      for (let i = 0; i < this.count; i++) if (map[i] !== -1) to[map[i]!] = from[i]!;
+    }
+    for (let i = 0; i < this.count; i++) {
+      const j = map[i]!;
+      if (j === -1) continue;
+      const p = this.parent[i]!;
+      out.parent[j] = p === -1 ? -1 : map[p]!;
+      out.firstLink[j] = -1;
+      out.name[j] = this.name[i]!;
+      const big = this.bigIno.get(i);
+      if (big !== undefined) out.bigIno.set(j, big);
+    }
+    return out;
   }
 
   /** A key that identifies the inode of entry i: device and inode number. */
@@ -203,27 +220,28 @@ export class EntryTable {
   }
 }
 
-/** The filled part of an EntryTable as plain transferable data. */
-export interface TableTransfer {
-  count: number;
-  parent: Int32Array;
-  root: Uint16Array;
-  type: Uint8Array;
-  dev: Float64Array;
-  ino: Float64Array;
-  size: Float64Array;
-  blocks: Float64Array;
-  nlink: Uint32Array;
-  mode: Uint32Array;
-  uid: Uint32Array;
-  gid: Uint32Array;
-  mtimeMs: Float64Array;
-  name: Array<string | Uint8Array>;
-  bigIno: Array<[number, bigint]>;
-}
-
 function toBuffer(p: EntryName): Buffer {
   return typeof p === 'string' ? Buffer.from(p) : p;
+}
+
+const pathCache = new WeakMap<EntryTable, Map<number, string | Buffer>>();
+
+/**
+ * t.fsPath(i), remembered per table: the commands that act on files (dedup) name each file several times
+ * (compare, re-check, link, report), and building a path walks the parent links.
+ */
+export function pathOf(t: EntryTable, i: number): string | Buffer {
+  let m = pathCache.get(t);
+  if (m === undefined) {
+    m = new Map();
+    pathCache.set(t, m);
+  }
+  let p = m.get(i);
+  if (p === undefined) {
+    p = t.fsPath(i);
+    m.set(i, p);
+  }
+  return p;
 }
 
 /** A name for people: valid UTF-8 as is, other bytes as \xNN. */

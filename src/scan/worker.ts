@@ -5,6 +5,7 @@
 import { parentPort } from 'node:worker_threads';
 import { compareFiles } from './compare.js';
 import type { WorkerReply, WorkerRequest } from './pool.js';
+import { EntryTable } from './table.js';
 import { type DirJob, walkBatch } from './walk.js';
 
 const port = parentPort!;
@@ -32,25 +33,8 @@ port.on('message', (msg: WorkerRequest) => {
       problems: seg.problems,
       apparentBytes: seg.apparentBytes,
     };
-    const arrays = [
-      table.parent,
-      table.root,
-      table.type,
-      table.dev,
-      table.ino,
-      table.size,
-      table.blocks,
-      table.nlink,
-      table.mode,
-      table.uid,
-      table.gid,
-      table.mtimeMs,
-    ];
-    // slice() made each array its own ArrayBuffer: moving them costs nothing.
-    port.postMessage(
-      reply,
-      arrays.map((a) => a.buffer as ArrayBuffer),
-    );
+    // Each array was sliced into its own ArrayBuffer: moving them costs nothing.
+    port.postMessage(reply, EntryTable.buffers(table));
     return;
   }
   const results = msg.pairs.map(([a, b, size]) => compareFiles(asPath(a), asPath(b), size, msg.fingerprints));
