@@ -1,10 +1,19 @@
 /**
- * The library entry for `analyze`: the footprint of a Python tree as the versioned JSON report.
+ * The library entry for `analyze`: the footprint of a Python tree and every strategy's estimate, as the
+ * versioned JSON report.
  */
 import { buildModel, type TargetOptions } from './model/model.js';
+import { defaultWorkerCount, LazyPool } from './scan/pool.js';
 import { type AnalyzeReport, buildAnalyzeReport } from './report/analyze-report.js';
+import type { Subset } from './strategies/context.js';
+import { estimateStrategies } from './strategies/estimate.js';
 
-export type AnalyzeOptions = TargetOptions;
+export interface AnalyzeOptions extends TargetOptions {
+  /** Estimate the strategies (default true). Compression is measured by compressing: it reads the files. */
+  strategies?: boolean;
+  /** Compute strategy estimates and percentages over a subset, e.g. a python3-libs-like package. */
+  baselineSubset?: Subset;
+}
 
 /**
  * Analyze directories (options.paths) or an interpreter's library (options.python, or the python3 on PATH
@@ -12,5 +21,18 @@ export type AnalyzeOptions = TargetOptions;
  * Throws PyfloppyError for a missing path, a file where a directory was expected, or a bad interpreter.
  */
 export async function analyze(options: AnalyzeOptions = {}): Promise<AnalyzeReport> {
-  return buildAnalyzeReport(await buildModel(options));
+  const pool = new LazyPool(options.workers ?? defaultWorkerCount());
+  try {
+    const model = await buildModel({ ...options, pool });
+    const estimates =
+      options.strategies === false
+        ? undefined
+        : await estimateStrategies(model, {
+            pool,
+            ...(options.baselineSubset ? { subset: options.baselineSubset } : {}),
+          });
+    return buildAnalyzeReport(model, estimates);
+  } finally {
+    await pool.close();
+  }
 }

@@ -112,6 +112,62 @@ describe('pyfloppy analyze (the built CLI)', () => {
     }
   });
 
+  it('prints the savings table in text and markdown, and strategies in the JSON; --no-strategies skips them', () => {
+    const text = runCli(['analyze', root]);
+    assert.match(text.stdout, /^Savings of each strategy, disk usage .*, of the whole tree \(/m);
+    assert.match(text.stdout, /^dedup +\| 001 Solution 9; 002 +\|.*\| none$/m);
+    assert.match(
+      text.stdout,
+      /^sourceless +\| 001 Solution 7; 000 Minimal 2 .*\(1\) tracebacks show no source lines/m,
+    );
+    const md = runCli(['analyze', root, '--format', 'markdown']);
+    assert.match(md.stdout, /^### Savings of each strategy/m);
+    assert.match(md.stdout, /^\| `drop-opt2\+dedup` +\|/m);
+    const json = JSON.parse(runCli(['analyze', root, '--json']).stdout) as AnalyzeReport;
+    const dedup = json.strategies.find((s) => s.id === 'dedup')!;
+    assert.deepEqual(Object.keys(dedup).sort(), [
+      'actionable',
+      'after',
+      'id',
+      'note',
+      'risks',
+      'saved',
+      'seedRef',
+      'title',
+    ]);
+    // os: level 1 is identical to level 0 and not linked: dedup frees exactly that file's blocks.
+    assert.equal(dedup.saved.apparentBytes, 6000);
+    assert.equal(json.baseline?.apparentBytes, json.grandTotal.apparentBytes);
+    const none = JSON.parse(runCli(['analyze', root, '--json', '--no-strategies']).stdout) as AnalyzeReport;
+    assert.deepEqual(none.strategies, []);
+    assert.equal(none.baseline, null);
+  });
+
+  it('--baseline-exclude and --baseline-no-tests make percentages of a subset', () => {
+    const r = JSON.parse(
+      runCli(['analyze', root, '--json', '--baseline-exclude', 'email', '--baseline-no-tests']).stdout,
+    ) as AnalyzeReport;
+    const b = r.baseline!;
+    assert.deepEqual([b.excludeModules, b.excludeTests], [['email'], true]);
+    const emailAndTests = r.modules
+      .filter((m) => m.name === 'email' || m.name === 'test')
+      .reduce((s, m) => s + m.apparentBytes, 0);
+    assert.equal(b.apparentBytes, r.grandTotal.apparentBytes - emailAndTests);
+  });
+
+  it('--output writes the report atomically, and an unwritable place is one clear error', () => {
+    const out = path.join(root, 'out', 'report.json');
+    const missing = runCli(['analyze', root, '--json', '--output', out]);
+    assert.equal(missing.status, 2);
+    assert.equal(missing.stderr, `pyfloppy: error: cannot write ${out}: no such directory\n`);
+    fs.mkdirSync(path.dirname(out));
+    const ok = runCli(['analyze', root, '--json', '--output', out]);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal((JSON.parse(fs.readFileSync(out, 'utf8')) as AnalyzeReport).schema, 'pyfloppy.analyze/1');
+    assert.deepEqual(fs.readdirSync(path.dirname(out)), ['report.json']); // no temporary left
+    fs.rmSync(path.dirname(out), { recursive: true });
+  });
+
   it('exits 2 with one clear line for a missing path, a file, a bad interpreter, a bad option', () => {
     const cases: Array<[string[], RegExp]> = [
       [

@@ -1,13 +1,21 @@
 /** `pyfloppy analyze`: argument parsing and output; the work is the library's analyze(). */
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { analyze } from '../analyze.js';
+import { PYTHON3_LIBS } from '../strategies/catalog.js';
+import { writeFileAtomic } from '../fsops/write.js';
+import { renderAnalyzeHtml } from '../report/analyze-html.js';
 import { renderAnalyze } from '../report/analyze-text.js';
 import type { Io } from './main.js';
 import { scanProgress } from './progress.js';
 
 interface AnalyzeFlags {
   python?: string;
-  format: 'text' | 'markdown' | 'json';
+  strategies: boolean;
+  baselineSubset?: string;
+  baselineExclude?: string[];
+  baselineNoTests?: boolean;
+  format: 'text' | 'markdown' | 'json' | 'html';
+  output?: string;
   json?: boolean;
   top: number;
   apparent?: boolean;
@@ -37,11 +45,34 @@ export function registerAnalyze(program: Command, io: Io): void {
     .argument('[path...]', "directories to analyze (default: the interpreter's library directories)")
     .option('--python <exe>', 'the interpreter to describe (and to analyze when no PATH is given)')
     .addOption(
-      new Option('--format <format>', 'output format').choices(['text', 'markdown', 'json']).default('text'),
+      new Option('--format <format>', 'output format (html: one self-contained page)')
+        .choices(['text', 'markdown', 'json', 'html'])
+        .default('text'),
     )
     .option('--json', 'same as --format json')
+    .option('-o, --output <file>', 'write the report to this file (atomically) instead of standard output')
     .option('--top <n>', 'rows in the module and distribution tables', positiveInt, 20)
     .option('--apparent', 'show apparent sizes (st_size) first instead of disk usage')
+    .option('--no-strategies', 'skip the strategy estimates (they read the files to measure compression)')
+    .addOption(
+      new Option(
+        '--baseline-subset <name>',
+        'estimate over a named subset: python3-libs = the stdlib without tests, idlelib, tkinter, turtle, turtledemo, config-* and site-packages (as the seeds count)',
+      ).choices(['python3-libs']),
+    )
+    .option(
+      '--baseline-exclude <modules>',
+      'estimate over the tree without these top-level modules (comma-separated)',
+      (v) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== ''),
+    )
+    .option(
+      '--baseline-no-tests',
+      'estimate over the tree without test code (test, tests, idle_test packages)',
+    )
     .addHelpText(
       'after',
       [
@@ -51,6 +82,8 @@ export function registerAnalyze(program: Command, io: Io): void {
         '  pyfloppy analyze --python /usr/bin/python3.12 --top 10',
         '  pyfloppy analyze /usr/lib64/python3.12 --format markdown',
         '  pyfloppy analyze ./image-root/usr/lib/python3.12 --json > footprint.json',
+        '  pyfloppy analyze --format html --output report.html',
+        '  pyfloppy analyze /usr/lib64/python3.12 --baseline-subset python3-libs   # percentages as the seeds count',
         '',
         'Exit status: 0 analyzed (also when parts were unreadable: they are listed), 2 bad path or interpreter.',
       ].join('\n'),
@@ -59,8 +92,19 @@ export function registerAnalyze(program: Command, io: Io): void {
       const progress = scanProgress(io.stderr);
       let report: Awaited<ReturnType<typeof analyze>>;
       try {
+        const subset =
+          flags.baselineSubset === 'python3-libs'
+            ? {
+                ...PYTHON3_LIBS,
+                excludeModules: [...PYTHON3_LIBS.excludeModules, ...(flags.baselineExclude ?? [])],
+              }
+            : flags.baselineExclude !== undefined || flags.baselineNoTests === true
+              ? { excludeModules: flags.baselineExclude ?? [], excludeTests: flags.baselineNoTests === true }
+              : undefined;
         report = await analyze({
           paths,
+          strategies: flags.strategies,
+          ...(subset === undefined ? {} : { baselineSubset: subset }),
           ...(flags.python === undefined ? {} : { python: flags.python }),
           onProgress: (n, b) => progress.update(n, b),
         });
@@ -68,11 +112,20 @@ export function registerAnalyze(program: Command, io: Io): void {
         progress.done();
       }
       const format = flags.json ? 'json' : flags.format;
-      if (format === 'json') io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      else
-        io.stdout.write(
-          renderAnalyze(report, format, { top: flags.top, size: flags.apparent ? 'apparent' : 'allocated' }),
-        );
+      const text =
+        format === 'json'
+          ? `${JSON.stringify(report, null, 2)}\n`
+          : format === 'html'
+            ? renderAnalyzeHtml(report)
+            : renderAnalyze(report, format, {
+                top: flags.top,
+                size: flags.apparent ? 'apparent' : 'allocated',
+              });
+      if (flags.output === undefined) io.stdout.write(text);
+      else {
+        writeFileAtomic(flags.output, text);
+        io.stderr.write(`pyfloppy: wrote ${flags.output}\n`);
+      }
       if (report.problems.length > 0) {
         io.stderr.write(
           `pyfloppy: warning: ${report.problems.length} path(s) could not be read and were skipped (first: ${report.problems[0]!.path}: ${report.problems[0]!.message})\n`,

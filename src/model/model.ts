@@ -20,6 +20,8 @@ export interface TargetOptions {
   onProgress?: (entries: number, apparentBytes: number) => void;
   /** Worker threads for large trees: default one per core (at most 4); 0 walks and compares in this thread. */
   workers?: number;
+  /** A pool to use (and leave open) instead of one made and closed here. */
+  pool?: LazyPool;
 }
 
 export interface Model {
@@ -67,7 +69,7 @@ export async function buildModel(options: TargetOptions = {}): Promise<Model> {
     }
   }
   const roots = resolveRoots(specs);
-  const pool = new LazyPool(options.workers ?? defaultWorkerCount());
+  const pool = options.pool ?? new LazyPool(options.workers ?? defaultWorkerCount());
   let scanned: ScanResult;
   let classification: Classification;
   let identity: IdentityDetail;
@@ -79,7 +81,7 @@ export async function buildModel(options: TargetOptions = {}): Promise<Model> {
     classification = classify(scanned);
     identity = await bytecodeIdentity(scanned, classification, pool);
   } finally {
-    await pool.close();
+    if (options.pool === undefined) await pool.close();
   }
   const fp = footprint(scanned, classification);
   const problems: ScanProblem[] = [

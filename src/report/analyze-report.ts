@@ -7,6 +7,7 @@ import { type Bytes, type KindTotals, moduleKey, type Tally } from '../model/foo
 import type { BytecodeIdentity } from '../model/identity.js';
 import type { Model } from '../model/model.js';
 import type { InterpreterInfo } from '../python/interpreter.js';
+import type { Baseline, StrategyEstimate } from '../strategies/estimate.js';
 import { VERSION } from '../version.js';
 
 export const ANALYZE_SCHEMA = 'pyfloppy.analyze/1';
@@ -64,6 +65,10 @@ export interface AnalyzeReport {
   /** Distributions found through dist-info / egg-info, biggest first. */
   distributions: DistributionReport[];
   bytecode: Omit<BytecodeIdentity, 'unreadable'>;
+  /** What strategy percentages are of: the whole tree, or the subset given (e.g. python3-libs-like). */
+  baseline: Baseline | null;
+  /** Every seed strategy's estimate on this tree ([] when estimates were not asked for). */
+  strategies: StrategyEstimate[];
   /** Interpreter paths that do not exist and were skipped. */
   skippedPaths: Array<{ label: string; path: string }>;
   /** Unreadable directories and files: reported, skipped, not fatal. */
@@ -74,7 +79,10 @@ function bytesOf(t: Tally): Bytes & { files: number } {
   return t.sum();
 }
 
-export function buildAnalyzeReport(model: Model): AnalyzeReport {
+export function buildAnalyzeReport(
+  model: Model,
+  estimates?: { baseline: Baseline; strategies: StrategyEstimate[] },
+): AnalyzeReport {
   const { scan, classification: c, footprint: fp, identity } = model;
   const t = scan.table;
   const rootPath = (r: number): string => scan.roots[r]!.realPath;
@@ -154,6 +162,8 @@ export function buildAnalyzeReport(model: Model): AnalyzeReport {
     modules,
     distributions,
     bytecode,
+    baseline: estimates?.baseline ?? null,
+    strategies: estimates?.strategies ?? [],
     skippedPaths: model.skippedPaths,
     problems: model.problems,
   };

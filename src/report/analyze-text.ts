@@ -156,6 +156,38 @@ export function renderAnalyze(report: AnalyzeReport, style: Style, options: Rend
     );
   }
 
+  if (report.strategies.length > 0 && report.baseline !== null) {
+    const b = report.baseline;
+    const of =
+      b.excludeModules.length > 0 || b.excludeTests || b.excludeSitePackages
+        ? `of the baseline: the tree without ${[...b.excludeModules, ...(b.excludeTests ? ['test code'] : []), ...(b.excludeSitePackages ? ['site-packages'] : [])].join(', ')}`
+        : 'of the whole tree';
+    out.push(heading(`Savings of each strategy, ${sizeWord}, ${of} (${formatBytes(b[key])})`, style), '');
+    const srows = [['strategy', 'seed', 'size after', 'saved', 'saved %', 'risks (constraints of seed 001)']];
+    for (const s of report.strategies) {
+      const risks =
+        s.risks.length === 0 ? 'none' : s.risks.map((r) => `(${r.constraint}) ${r.why}`).join('; ');
+      srows.push([
+        `${code(s.id)}${s.actionable ? '' : ' *'}`,
+        s.seedRef,
+        formatBytes(s.after[key]),
+        formatBytes(s.saved[key]),
+        formatPercent(s.saved[key], b[key]),
+        risks,
+      ]);
+    }
+    out.push(table(srows, ['l', 'l', 'r', 'r', 'r', 'l'], style), '');
+    out.push(
+      '* needs a change in CPython; the others pyfloppy can carry out on an unmodified CPython. Constraints: (1) Python',
+      "users' expectations, (2) the distribution's users' expectations, (3) packagers' expectations, (4) no larger default",
+      'footprint, (5) no divergence from upstream. Compression is measured by compressing the files.',
+      '',
+    );
+    const notes = report.strategies.filter((s) => s.note !== undefined);
+    for (const s of notes) out.push(`- ${code(s.id)}: ${s.note}`);
+    if (notes.length > 0) out.push('');
+  }
+
   if (report.distributions.length > 0) {
     const shownD = report.distributions.slice(0, options.top);
     out.push(

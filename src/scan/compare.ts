@@ -7,6 +7,7 @@
  * checked again after: a file that changed while it was read is not called identical.
  */
 import fs from 'node:fs';
+import zlib from 'node:zlib';
 import { type Fingerprint, fingerprintOf, unchanged } from '../fsops/fingerprint.js';
 
 const CHUNK = 1 << 20;
@@ -82,4 +83,21 @@ function readFull(fd: number, buf: Buffer, want: number, pos: number): number {
     got += n;
   }
   return got;
+}
+
+/**
+ * The size of a file's content compressed with raw deflate at `level` (measured by compressing it), or -1
+ * when it cannot be read (O_NOFOLLOW: a name that became a symlink is not followed).
+ */
+export function deflatedSize(p: string | Buffer, level: number): number {
+  let fd = -1;
+  try {
+    fd = fs.openSync(p, OPEN_FLAGS);
+    const data = fs.readFileSync(fd);
+    return zlib.deflateRawSync(data, { level }).length;
+  } catch {
+    return -1;
+  } finally {
+    if (fd !== -1) fs.closeSync(fd);
+  }
 }

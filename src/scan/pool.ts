@@ -13,7 +13,8 @@ type WirePath = string | Uint8Array;
 export type WorkerRequest =
   | { op: 'init'; skipDirs: string[] }
   | { op: 'walk'; id: number; jobs: Array<Omit<DirJob, 'path'> & { path: WirePath }>; maxDirs: number }
-  | { op: 'compare'; id: number; pairs: Array<[WirePath, WirePath, number]>; fingerprints: boolean };
+  | { op: 'compare'; id: number; pairs: Array<[WirePath, WirePath, number]>; fingerprints: boolean }
+  | { op: 'deflate'; id: number; paths: WirePath[]; level: number };
 
 export type WorkerReply =
   | {
@@ -24,7 +25,8 @@ export type WorkerReply =
       problems: ScanProblem[];
       apparentBytes: number;
     }
-  | { id: number; op: 'compare'; results: CompareResult[] };
+  | { id: number; op: 'compare'; results: CompareResult[] }
+  | { id: number; op: 'deflate'; sizes: number[] };
 
 type Pending = { resolve: (r: WorkerReply) => void; reject: (e: Error) => void };
 

@@ -3,7 +3,7 @@
  * thread, so that both cores do stat and read system calls. Read-only.
  */
 import { parentPort } from 'node:worker_threads';
-import { compareFiles } from './compare.js';
+import { compareFiles, deflatedSize } from './compare.js';
 import type { WorkerReply, WorkerRequest } from './pool.js';
 import { EntryTable } from './table.js';
 import { type DirJob, walkBatch } from './walk.js';
@@ -35,6 +35,15 @@ port.on('message', (msg: WorkerRequest) => {
     };
     // Each array was sliced into its own ArrayBuffer: moving them costs nothing.
     port.postMessage(reply, EntryTable.buffers(table));
+    return;
+  }
+  if (msg.op === 'deflate') {
+    const reply: WorkerReply = {
+      id: msg.id,
+      op: 'deflate',
+      sizes: msg.paths.map((p) => deflatedSize(asPath(p), msg.level)),
+    };
+    port.postMessage(reply);
     return;
   }
   const results = msg.pairs.map(([a, b, size]) => compareFiles(asPath(a), asPath(b), size, msg.fingerprints));

@@ -1,0 +1,56 @@
+/**
+ * Writing a new file (a report, a plan) atomically: the data goes to a temporary sibling created exclusively
+ * (O_EXCL: never an existing name), is flushed, and is renamed over the destination, so a reader sees the
+ * old file or the whole new one, never a part. Part of src/fsops, the only code that writes.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { errnoCode, PyfloppyError } from '../errors.js';
+
+let counter = 0;
+
+export function writeFileAtomic(dest: string, data: string | Uint8Array, mode = 0o644): void {
+  const dir = path.dirname(path.resolve(dest));
+  let tmp = '';
+  let fd = -1;
+  for (let attempt = 0; attempt < 100 && fd === -1; attempt++) {
+    tmp = path.join(dir, `.pyfloppy-${process.pid}-w${counter++}.tmp`);
+    try {
+      fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
+    } catch (e) {
+      if (errnoCode(e) === 'EEXIST') continue;
+      throw writeError(dest, e);
+    }
+  }
+  if (fd === -1) throw new PyfloppyError('EUSAGE', `cannot write ${dest}: no free temporary name`);
+  try {
+    fs.writeFileSync(fd, data);
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = -1;
+    fs.renameSync(tmp, dest);
+  } catch (e) {
+    if (fd !== -1) fs.closeSync(fd);
+    try {
+      fs.unlinkSync(tmp);
+    } catch {
+      // Why: best effort; the temporary holds only our own partial output.
+    }
+    throw writeError(dest, e);
+  }
+}
+
+function writeError(dest: string, e: unknown): PyfloppyError {
+  const code = errnoCode(e);
+  const why =
+    code === 'EACCES' || code === 'EPERM'
+      ? 'permission denied'
+      : code === 'ENOENT'
+        ? 'no such directory'
+        : (e as Error).message;
+  return new PyfloppyError(
+    code === 'EACCES' || code === 'EPERM' ? 'EACCES' : 'ENOTFOUND',
+    `cannot write ${dest}: ${why}`,
+    { cause: e },
+  );
+}
