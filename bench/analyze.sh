@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # analyze against du -s on the benchmark corpora (design: "the stat walk: du -s on the same tree is the floor").
+# Times the footprint (analyze --no-strategies: scan, classify, byte identity) and the full analyze (with
+# every strategy estimate, which compresses every source and cache).
 # usage: bench/analyze.sh [small|large ...] [reps]     (default: large, 5 reps; corpora from ../shared/bench/corpus.sh)
 # Runs alternate, on a warm page cache (one untimed run of each first); prints median wall seconds and the ratio.
 set -euo pipefail
@@ -21,13 +23,14 @@ timeit() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); 
 for c in "${corpora[@]}"; do
   tree="$base/$c"
   files=$(find "$tree" | wc -l)
-  du -s "$tree" >/dev/null; node "$repo/bin/pyfloppy.js" analyze "$tree" --json >/dev/null
-  dus=(); ans=()
+  du -s "$tree" >/dev/null; node "$repo/bin/pyfloppy.js" analyze "$tree" --json --no-strategies >/dev/null
+  dus=(); ans=(); fulls=()
   for _ in $(seq "$reps"); do
     dus+=("$(timeit du -s "$tree")")
-    ans+=("$(timeit node "$repo/bin/pyfloppy.js" analyze "$tree" --json)")
+    ans+=("$(timeit node "$repo/bin/pyfloppy.js" analyze "$tree" --json --no-strategies)")
+    fulls+=("$(timeit node "$repo/bin/pyfloppy.js" analyze "$tree" --json)")
   done
-  d=$(printf '%s\n' "${dus[@]}" | median); a=$(printf '%s\n' "${ans[@]}" | median)
-  printf '%-6s entries=%-7s du_s=%-6.3f analyze_s=%-6.3f ratio=%.2f  (du: %s | analyze: %s)\n' \
-    "$c" "$files" "$d" "$a" "$(echo "$a / $d" | bc -l)" "${dus[*]}" "${ans[*]}"
+  d=$(printf '%s\n' "${dus[@]}" | median); a=$(printf '%s\n' "${ans[@]}" | median); f=$(printf '%s\n' "${fulls[@]}" | median)
+  printf '%-6s entries=%-7s du_s=%-6.3f footprint_s=%-6.3f ratio=%.2f full_s=%-6.3f  (du: %s | footprint: %s | full: %s)\n' \
+    "$c" "$files" "$d" "$a" "$(echo "$a / $d" | bc -l)" "$f" "${dus[*]}" "${ans[*]}" "${fulls[*]}"
 done

@@ -11,23 +11,22 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { type Fingerprint, metadataDifferences } from '../fsops/fingerprint.js';
-import {
-  type FsCalls,
-  realCalls,
-  removeLeftover,
-  replaceWithLink,
-  type SkipReason,
-  TEMP_NAME,
-} from '../fsops/link.js';
+import { type ChainOp, type ChainOutcome, runChain } from '../fsops/chain.js';
+import { type FsCalls, realCalls, removeLeftover, type SkipReason, TEMP_NAME } from '../fsops/link.js';
 import { classify } from '../model/classify.js';
 import { compareAll } from '../model/identity.js';
 import type { CompareResult } from '../scan/compare.js';
-import { defaultWorkerCount, LazyPool } from '../scan/pool.js';
+import { defaultWorkerCount, LazyPool, type WorkerReply } from '../scan/pool.js';
 import { resolveRoots, type ScanProblem, scan } from '../scan/scan.js';
 import { displayName, type EntryTable, pathOf, TYPE_FILE } from '../scan/table.js';
 import { VERSION } from '../version.js';
 
 export const DEDUP_SCHEMA = 'pyfloppy.dedup/1';
+
+/** Below this many links, carrying them out in this thread is cheaper than handing them to workers. */
+const POOL_MIN_LINKS = 512;
+/** Chains per request sent to a worker. */
+const LINK_BATCH = 128;
 
 export interface DedupOptions {
   paths: readonly string[];
@@ -146,10 +145,16 @@ export async function dedup(options: DedupOptions): Promise<DedupReport> {
       }
     }
     const results = await compareAll(t, pa, pb, pool, true);
+    // One chain per cache group: its pairs are consecutive in pa/pb and share the middle level.
+    const chains: Op[][] = [];
     results.forEach((r, k) => {
       const op = exec.opFromCompare(pa[k]!, pb[k]!, r, 'bytecode');
-      if (op !== undefined) exec.run(op);
+      if (op === undefined) return;
+      const last = chains.at(-1)?.at(-1);
+      if (last !== undefined && last.target === op.survivor) chains.at(-1)!.push(op);
+      else chains.push([op]);
     });
+    await exec.runChains(chains, pool);
 
     // 2. --all: any byte-identical regular files.
     if (options.all === true) await dedupAll(t, excluded, exec, pool);
@@ -161,9 +166,6 @@ export async function dedup(options: DedupOptions): Promise<DedupReport> {
 
 /** Carries out (or, dry, records) link operations, keeping each file's expected fingerprint current. */
 class Executor {
-  /** The latest known fingerprint per entry, after the links made so far. */
-  private readonly current = new Map<number, Fingerprint>();
-
   constructor(
     private readonly t: EntryTable,
     private readonly report: DedupReport,
@@ -194,59 +196,67 @@ class Executor {
     });
   }
 
-  run(op: Op): void {
+  /**
+   * Carry out chains of operations (each chain in order; chains share no file). Many chains go to the worker
+   * pool, so that the kernel's work on two directories proceeds on two cores; dry runs, injected system
+   * calls (tests) and small jobs stay in this thread. Results are recorded in the order of the chains.
+   */
+  async runChains(chains: Op[][], pool: LazyPool): Promise<void> {
     const t = this.t;
-    const expectSurvivor = this.current.get(op.survivor) ?? op.expectSurvivor;
-    const expectTarget = this.current.get(op.target) ?? op.expectTarget;
-    let survivor = op.survivor;
-    let target = op.target;
-    let sFp = expectSurvivor;
-    let tFp = expectTarget;
-    if (!this.dryRun) {
-      let r = replaceWithLink(
-        pathOf(t, survivor),
-        pathOf(t, target),
-        { survivor: sFp, target: tFp },
-        this.calls,
-      );
-      if (!r.ok && r.reason === 'EMLINK') {
-        // The survivor's inode has as many names as the file system allows: let the other file survive.
-        const swapped = replaceWithLink(
-          pathOf(t, target),
-          pathOf(t, survivor),
-          { survivor: tFp, target: sFp },
-          this.calls,
+    const wire = chains.map((ops) =>
+      ops.map((op): ChainOp => ({
+        survivor: op.survivor,
+        target: op.target,
+        survivorPath: pathOf(t, op.survivor),
+        targetPath: pathOf(t, op.target),
+        expectSurvivor: op.expectSurvivor,
+        expectTarget: op.expectTarget,
+      })),
+    );
+    const total = chains.reduce((s, c) => s + c.length, 0);
+    const workers =
+      this.dryRun || this.calls !== realCalls || total < POOL_MIN_LINKS ? undefined : pool.get();
+    let outcomes: ChainOutcome[][];
+    if (workers === undefined) outcomes = wire.map((ops) => runChain(ops, this.dryRun, this.calls));
+    else {
+      const out = new Array<ChainOutcome[]>(wire.length);
+      const jobs: Array<Promise<void>> = [];
+      for (let s = 0; s < wire.length; s += LINK_BATCH) {
+        const part = wire.slice(s, s + LINK_BATCH);
+        jobs.push(
+          workers
+            .request<Extract<WorkerReply, { op: 'link' }>>((id) => ({ op: 'link', id, chains: part }))
+            .then((r) => {
+              r.outcomes.forEach((o, k) => {
+                out[s + k] = o;
+              });
+            }),
         );
-        if (swapped.ok) {
-          [survivor, target, sFp, tFp] = [target, survivor, tFp, sFp];
-          r = swapped;
-        }
       }
-      if (!r.ok) {
-        if (r.reason === 'already-linked') this.report.alreadyLinked++;
-        else this.skip(survivor, target, r.reason, r.message);
-        return;
-      }
-      // Why: a link changes the survivor's ctime and link count; later operations on it expect that.
-      // Its size and mtime must not have moved: then it is still the content that was compared.
-      if (r.survivor.size !== sFp.size || r.survivor.mtimeNs !== sFp.mtimeNs) {
-        this.skip(survivor, target, 'changed', 'survivor changed while linking');
-        return;
-      }
-      sFp = r.survivor;
+      await Promise.all(jobs);
+      outcomes = out;
     }
-    this.current.set(survivor, sFp);
-    this.current.set(target, sFp);
-    const freed = tFp.nlink === 1n;
-    const apparent = freed ? Number(tFp.size) : 0;
+    chains.forEach((ops, k) => outcomes[k]!.forEach((o, j) => this.record(ops[j]!.rule, o)));
+  }
+
+  private record(rule: Op['rule'], o: ChainOutcome): void {
+    const t = this.t;
+    if (!o.ok) {
+      if (o.reason === 'already-linked') this.report.alreadyLinked++;
+      else this.skip(o.survivor, o.target, o.reason, o.message);
+      return;
+    }
+    const { survivor, target } = o;
+    const freed = o.targetBefore.nlink === 1n;
+    const apparent = freed ? Number(o.targetBefore.size) : 0;
     const allocated = freed ? t.blocks[target]! * 512 : 0;
     this.report.linked.push({
       survivor: shown(t, survivor),
       target: shown(t, target),
-      rule: op.rule,
+      rule,
       apparentBytes: apparent,
       allocatedBytes: allocated,
-      metadataDiffers: metadataDifferences(sFp, tFp),
+      metadataDiffers: metadataDifferences(o.survivorAfter, o.targetBefore),
     });
     this.report.saved.pairs++;
     this.report.saved.apparentBytes += apparent;
@@ -320,6 +330,7 @@ async function dedupAll(t: EntryTable, excluded: Uint8Array, exec: Executor, poo
     }
     cls.push({ entry: member, fp: r.b! });
   });
+  const chains: Op[][] = [];
   for (const cls of classes.values()) {
     // The survivor is the file with the most names (fewest links to make), then the first by path: the
     // choice does not depend on directory order. Partition by owner, mode, mtime, the survivor's first.
@@ -353,18 +364,22 @@ async function dedupAll(t: EntryTable, excluded: Uint8Array, exec: Executor, poo
           `identical bytes, but ${diff} differ${diff.includes(',') ? '' : 's'}`,
         );
       }
+      const chain: Op[] = [];
       for (const m of part) {
-        if (m === best) continue;
-        exec.run({
-          survivor: best.entry,
-          target: m.entry,
-          rule: 'identical',
-          expectSurvivor: best.fp,
-          expectTarget: m.fp,
-        });
+        if (m !== best) {
+          chain.push({
+            survivor: best.entry,
+            target: m.entry,
+            rule: 'identical',
+            expectSurvivor: best.fp,
+            expectTarget: m.fp,
+          });
+        }
       }
+      if (chain.length > 0) chains.push(chain);
     }
   }
+  await exec.runChains(chains, pool);
 }
 
 /** A path for people: the file-system path, not-UTF-8 bytes shown as \xNN. */

@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
+import type { ChainOp, ChainOutcome } from '../fsops/chain.js';
 import type { CompareResult } from './compare.js';
 import type { TableTransfer } from './table.js';
 import type { DirJob, ScanProblem } from './walk.js';
@@ -14,7 +15,8 @@ export type WorkerRequest =
   | { op: 'init'; skipDirs: string[] }
   | { op: 'walk'; id: number; jobs: Array<Omit<DirJob, 'path'> & { path: WirePath }>; maxDirs: number }
   | { op: 'compare'; id: number; pairs: Array<[WirePath, WirePath, number]>; fingerprints: boolean }
-  | { op: 'deflate'; id: number; paths: WirePath[]; level: number };
+  | { op: 'deflate'; id: number; paths: WirePath[]; level: number }
+  | { op: 'link'; id: number; chains: ChainOp[][] };
 
 export type WorkerReply =
   | {
@@ -26,7 +28,8 @@ export type WorkerReply =
       apparentBytes: number;
     }
   | { id: number; op: 'compare'; results: CompareResult[] }
-  | { id: number; op: 'deflate'; sizes: number[] };
+  | { id: number; op: 'deflate'; sizes: number[] }
+  | { id: number; op: 'link'; outcomes: ChainOutcome[][] };
 
 type Pending = { resolve: (r: WorkerReply) => void; reject: (e: Error) => void };
 

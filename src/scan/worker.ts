@@ -3,6 +3,7 @@
  * thread, so that both cores do stat and read system calls. Read-only.
  */
 import { parentPort } from 'node:worker_threads';
+import { runChain } from '../fsops/chain.js';
 import { compareFiles, deflatedSize } from './compare.js';
 import type { WorkerReply, WorkerRequest } from './pool.js';
 import { EntryTable } from './table.js';
@@ -35,6 +36,19 @@ port.on('message', (msg: WorkerRequest) => {
     };
     // Each array was sliced into its own ArrayBuffer: moving them costs nothing.
     port.postMessage(reply, EntryTable.buffers(table));
+    return;
+  }
+  if (msg.op === 'link') {
+    // The only writing a worker does, through src/fsops like every write.
+    const chains = msg.chains.map((ops) =>
+      ops.map((op) => ({ ...op, survivorPath: asPath(op.survivorPath), targetPath: asPath(op.targetPath) })),
+    );
+    const reply: WorkerReply = {
+      id: msg.id,
+      op: 'link',
+      outcomes: chains.map((ops) => runChain(ops, false)),
+    };
+    port.postMessage(reply);
     return;
   }
   if (msg.op === 'deflate') {
