@@ -6,7 +6,7 @@ import { writeFileAtomic } from '../fsops/write.js';
 import { renderAnalyzeHtml } from '../report/analyze-html.js';
 import { renderAnalyze } from '../report/analyze-text.js';
 import type { Io } from './main.js';
-import { scanProgress } from './progress.js';
+import { scanProgress, warnUnreadable } from './progress.js';
 
 interface AnalyzeFlags {
   python?: string;
@@ -126,10 +126,6 @@ export function registerAnalyze(program: Command, io: Io): void {
         writeFileAtomic(flags.output, text);
         io.stderr.write(`pyfloppy: wrote ${flags.output}\n`);
       }
-      if (report.problems.length > 0) {
-        io.stderr.write(
-          `pyfloppy: warning: ${report.problems.length} path(s) could not be read and were skipped (first: ${report.problems[0]!.path}: ${report.problems[0]!.message})\n`,
-        );
-      }
+      warnUnreadable(io, report.problems);
     });
 }

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { type DedupReport, dedup } from '../dedup/dedup.js';
 import { formatBytes, formatCount } from '../report/format.js';
 import type { Io, RunState } from './main.js';
-import { scanProgress } from './progress.js';
+import { scanProgress, warnUnreadable } from './progress.js';
 
 interface DedupFlags {
   all?: boolean;
@@ -66,11 +66,7 @@ export function registerDedup(program: Command, io: Io, state: RunState): void {
       if (flags.json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       else io.stdout.write(renderDedup(report, flags.verbose === true || report.dryRun));
       const errors = report.skipped.filter((s) => s.reason !== 'metadata').length;
-      if (report.problems.length > 0) {
-        io.stderr.write(
-          `pyfloppy: warning: ${report.problems.length} path(s) could not be read and were skipped (first: ${report.problems[0]!.path}: ${report.problems[0]!.message})\n`,
-        );
-      }
+      warnUnreadable(io, report.problems);
       if (errors > 0) state.exitCode = 1;
     });
 }

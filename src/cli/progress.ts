@@ -1,5 +1,5 @@
 /**
- * A progress line on stderr, only on a TTY, only once an operation has run for about a second, redrawn at most
+ * Diagnostics on stderr: a progress line, only on a TTY, only once an operation has run for about a second, redrawn at most
  * ten times a second. Hand-written on Node's tty API (clearLine/cursorTo) rather than a progress-bar library:
  * a scan has no known total, so a bar has nothing to fill, and this is the whole of what is needed.
  */
@@ -33,4 +33,15 @@ export function scanProgress(stream: NodeJS.WriteStream = process.stderr, delayM
       stream.clearLine(0);
     },
   };
+}
+
+/** The one-line warning for parts of a tree that could not be read (they are listed in the report). */
+export function warnUnreadable(
+  io: { stderr: NodeJS.WriteStream },
+  problems: ReadonlyArray<{ path: string; message: string }>,
+): void {
+  if (problems.length === 0) return;
+  io.stderr.write(
+    `pyfloppy: warning: ${problems.length} path(s) could not be read and were skipped (first: ${problems[0]!.path}: ${problems[0]!.message})\n`,
+  );
 }
