@@ -130,6 +130,32 @@ describe('classify', () => {
     assert.equal(dist('os.py'), null);
   });
 
+  it("never reads a distribution's file list through a symlink", async () => {
+    const d = tempDir();
+    const outside = tempDir();
+    try {
+      writeTree(outside, { RECORD: 'evil/__init__.py,,\n' });
+      writeTree(d, {
+        'site-packages/evil/__init__.py': '',
+        'site-packages/evil-1.0.dist-info/METADATA': 'Name: evil\n',
+      });
+      fs.symlinkSync(path.join(outside, 'RECORD'), path.join(d, 'site-packages/evil-1.0.dist-info/RECORD'));
+      const s = await scan(resolveRoots([{ path: d }]));
+      const c = classify(s);
+      const init = Array.from({ length: s.table.count }, (_, i) => i).find(
+        (i) => s.table.relativePath(i) === 'site-packages/evil/__init__.py',
+      )!;
+      assert.equal(c.dist[init], -1);
+      assert.deepEqual(
+        c.problems.map((p) => [p.code, p.message]),
+        [['ELOOP', 'is a symlink (not followed)']],
+      );
+    } finally {
+      removeTree(d);
+      removeTree(outside);
+    }
+  });
+
   it('groups caches by module and tag', async () => {
     const { s, c } = await model();
     const groups: string[] = [];

@@ -280,18 +280,23 @@ function assignDistributions(
     const dirPath = t.fsPath(m);
     const listFile = isDistInfo ? 'RECORD' : 'installed-files.txt';
     let text: string;
+    let fd = -1;
     try {
-      text = fs.readFileSync(
+      // O_NOFOLLOW: a file list that is a symlink could point outside the roots; it is not read through.
+      fd = fs.openSync(
         typeof dirPath === 'string'
           ? `${dirPath}/${listFile}`
           : Buffer.concat([dirPath, Buffer.from(`/${listFile}`)]),
-        'utf8',
+        fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW,
       );
+      text = fs.readFileSync(fd, 'utf8');
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
-      if (code !== 'ENOENT')
-        problems.push({ path: `${t.displayPath(m)}/${listFile}`, code, message: (e as Error).message });
+      const message = code === 'ELOOP' ? 'is a symlink (not followed)' : (e as Error).message;
+      if (code !== 'ENOENT') problems.push({ path: `${t.displayPath(m)}/${listFile}`, code, message });
       continue;
+    } finally {
+      if (fd !== -1) fs.closeSync(fd);
     }
     for (const line of text.split('\n')) {
       if (line === '' || line === '\r') continue;

@@ -207,17 +207,6 @@ export class EntryTable {
   relativePath(i: number): string {
     return this.components(i).slice(1).map(displayName).join('/');
   }
-
-  /** The approximate memory the table holds, in bytes (typed arrays plus an estimate for names). */
-  approximateBytes(): number {
-    const perSlot = 4 + 2 + 1 + 8 * 5 + 4 * 5;
-    let names = 0;
-    for (let i = 0; i < this.count; i++) {
-      const n = this.name[i]!;
-      names += 16 + (typeof n === 'string' ? n.length : 96 + n.length);
-    }
-    return perSlot * this.parent.length + names + 8 * this.name.length;
-  }
 }
 
 function toBuffer(p: EntryName): Buffer {
