@@ -1,6 +1,14 @@
 /** pyfloppy as a library: the same data as the JSON reports, with their types. */
 export { type AnalyzeOptions, analyze } from './analyze.js';
 export {
+  type CheckInterpreter,
+  type CheckOptions,
+  type CheckReport,
+  check,
+  type Finding,
+} from './check/check.js';
+export { FINDING_IDS, FINDINGS, type FindingId, type Severity } from './check/findings.js';
+export {
   DEDUP_SCHEMA,
   type DedupOptions,
   type DedupReport,

@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { isPyfloppyError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { registerAnalyze } from './analyze.js';
+import { registerCheck } from './check.js';
 import { registerDedup } from './dedup.js';
 
 export interface Io {
@@ -30,6 +31,7 @@ export function buildProgram(io: Io, state: RunState = { exitCode: 0 }): Command
     .exitOverride();
   registerAnalyze(program, io);
   registerDedup(program, io, state);
+  registerCheck(program, io, state);
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;
 }

@@ -219,22 +219,12 @@ class Executor {
     let outcomes: ChainOutcome[][];
     if (workers === undefined) outcomes = wire.map((ops) => runChain(ops, this.dryRun, this.calls));
     else {
-      const out = new Array<ChainOutcome[]>(wire.length);
-      const jobs: Array<Promise<void>> = [];
-      for (let s = 0; s < wire.length; s += LINK_BATCH) {
-        const part = wire.slice(s, s + LINK_BATCH);
-        jobs.push(
-          workers
-            .request<Extract<WorkerReply, { op: 'link' }>>((id) => ({ op: 'link', id, chains: part }))
-            .then((r) => {
-              r.outcomes.forEach((o, k) => {
-                out[s + k] = o;
-              });
-            }),
-        );
-      }
-      await Promise.all(jobs);
-      outcomes = out;
+      outcomes = await workers.mapBatches(
+        wire,
+        LINK_BATCH,
+        (id, chains) => ({ op: 'link', id, chains }),
+        (r: Extract<WorkerReply, { op: 'link' }>) => r.outcomes,
+      );
     }
     chains.forEach((ops, k) => outcomes[k]!.forEach((o, j) => this.record(ops[j]!.rule, o)));
   }

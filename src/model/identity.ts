@@ -165,27 +165,15 @@ export async function compareAll(
   const pool = n >= POOL_MIN_PAIRS ? lazyPool?.get() : undefined;
   if (pool === undefined)
     return a.map((x, k) => compareFiles(t.fsPath(x), t.fsPath(b[k]!), t.size[x]!, fingerprints));
-  const out = new Array<CompareResult>(n);
-  const requests: Array<Promise<void>> = [];
-  for (let s = 0; s < n; s += COMPARE_BATCH) {
-    const e = Math.min(n, s + COMPARE_BATCH);
-    const pairs: Array<[string | Buffer, string | Buffer, number]> = [];
-    for (let k = s; k < e; k++) pairs.push([pathOf(t, a[k]!), pathOf(t, b[k]!), t.size[a[k]!]!]);
-    requests.push(
-      pool
-        .request<Extract<WorkerReply, { op: 'compare' }>>((id) => ({
-          op: 'compare',
-          id,
-          pairs,
-          fingerprints,
-        }))
-        .then((r) => {
-          r.results.forEach((res, k) => {
-            out[s + k] = res;
-          });
-        }),
-    );
-  }
-  await Promise.all(requests);
-  return out;
+  const pairs = a.map((x, k): [string | Buffer, string | Buffer, number] => [
+    pathOf(t, x),
+    pathOf(t, b[k]!),
+    t.size[x]!,
+  ]);
+  return pool.mapBatches(
+    pairs,
+    COMPARE_BATCH,
+    (id, batch) => ({ op: 'compare', id, pairs: batch, fingerprints }),
+    (r: Extract<WorkerReply, { op: 'compare' }>) => r.results,
+  );
 }

@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
+import type { Inspection } from '../check/inspect.js';
 import type { ChainOp, ChainOutcome } from '../fsops/chain.js';
 import type { CompareResult } from './compare.js';
 import type { TableTransfer } from './table.js';
@@ -16,7 +17,8 @@ export type WorkerRequest =
   | { op: 'walk'; id: number; jobs: Array<Omit<DirJob, 'path'> & { path: WirePath }>; maxDirs: number }
   | { op: 'compare'; id: number; pairs: Array<[WirePath, WirePath, number]>; fingerprints: boolean }
   | { op: 'deflate'; id: number; paths: WirePath[]; level: number }
-  | { op: 'link'; id: number; chains: ChainOp[][] };
+  | { op: 'link'; id: number; chains: ChainOp[][] }
+  | { op: 'inspect'; id: number; items: Array<[WirePath, WirePath | null]> };
 
 export type WorkerReply =
   | {
@@ -29,7 +31,8 @@ export type WorkerReply =
     }
   | { id: number; op: 'compare'; results: CompareResult[] }
   | { id: number; op: 'deflate'; sizes: number[] }
-  | { id: number; op: 'link'; outcomes: ChainOutcome[][] };
+  | { id: number; op: 'link'; outcomes: ChainOutcome[][] }
+  | { id: number; op: 'inspect'; inspections: Inspection[] };
 
 type Pending = { resolve: (r: WorkerReply) => void; reject: (e: Error) => void };
 
@@ -84,6 +87,32 @@ export class WorkerPool {
       if (this.load[k]!++ === 0) w.ref();
       w.postMessage(make(id));
     });
+  }
+
+  /**
+   * Run `items` as requests of `size` items each, all sent at once (workers queue them, so none waits for
+   * the main thread between two batches), and return the per-item results in item order.
+   */
+  async mapBatches<T, U, R extends WorkerReply>(
+    items: readonly T[],
+    size: number,
+    make: (id: number, batch: T[]) => WorkerRequest,
+    results: (reply: R) => readonly U[],
+  ): Promise<U[]> {
+    const out = new Array<U>(items.length);
+    const requests: Array<Promise<void>> = [];
+    for (let s = 0; s < items.length; s += size) {
+      const batch = items.slice(s, s + size);
+      requests.push(
+        this.request<R>((id) => make(id, batch)).then((r) => {
+          results(r).forEach((u, k) => {
+            out[s + k] = u;
+          });
+        }),
+      );
+    }
+    await Promise.all(requests);
+    return out;
   }
 
   async close(): Promise<void> {

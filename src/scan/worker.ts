@@ -1,8 +1,10 @@
 /**
- * A scan worker thread: walks batches of directories and compares candidate file pairs for the main
- * thread, so that both cores do stat and read system calls. Read-only.
+ * A scan worker thread: walks batches of directories, compares candidate file pairs, measures compression and
+ * inspects bytecode caches for the main thread, so that every core does stat and read system calls. Read-only
+ * except for the link chains of dedup, which go through src/fsops.
  */
 import { parentPort } from 'node:worker_threads';
+import { inspectPyc } from '../check/inspect.js';
 import { runChain } from '../fsops/chain.js';
 import { compareFiles, deflatedSize } from './compare.js';
 import type { WorkerReply, WorkerRequest } from './pool.js';
@@ -47,6 +49,15 @@ port.on('message', (msg: WorkerRequest) => {
       id: msg.id,
       op: 'link',
       outcomes: chains.map((ops) => runChain(ops, false)),
+    };
+    port.postMessage(reply);
+    return;
+  }
+  if (msg.op === 'inspect') {
+    const reply: WorkerReply = {
+      id: msg.id,
+      op: 'inspect',
+      inspections: msg.items.map(([pyc, src]) => inspectPyc(asPath(pyc), src === null ? null : asPath(src))),
     };
     port.postMessage(reply);
     return;

@@ -180,17 +180,13 @@ export class EstimateContext {
       for (const i of todo) put(i, deflatedSize(pathOf(this.t, i), level));
       return;
     }
-    const jobs: Array<Promise<void>> = [];
-    for (let s = 0; s < todo.length; s += DEFLATE_BATCH) {
-      const part = todo.slice(s, s + DEFLATE_BATCH);
-      const paths = part.map((i) => pathOf(this.t, i));
-      jobs.push(
-        pool
-          .request<Extract<WorkerReply, { op: 'deflate' }>>((id) => ({ op: 'deflate', id, paths, level }))
-          .then((r) => r.sizes.forEach((size, k) => put(part[k]!, size))),
-      );
-    }
-    await Promise.all(jobs);
+    const sizes = await pool.mapBatches(
+      todo,
+      DEFLATE_BATCH,
+      (id, part) => ({ op: 'deflate', id, paths: part.map((i) => pathOf(this.t, i)), level }),
+      (r: Extract<WorkerReply, { op: 'deflate' }>) => r.sizes,
+    );
+    sizes.forEach((size, k) => put(todo[k]!, size));
   }
 
   /**

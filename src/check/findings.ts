@@ -1,0 +1,64 @@
+/**
+ * The findings of `pyfloppy check`: stable ids (used in JSON, --ignore and docs), their severity and what each
+ * means. Errors and warnings make the exit code 1; infos do not.
+ */
+
+export type Severity = 'error' | 'warning' | 'info';
+
+export const FINDINGS = {
+  'bad-header': {
+    severity: 'error',
+    meaning:
+      'not a valid cache: truncated, not a .pyc, bad flags, or a magic number of another version than its tag',
+  },
+  'stale-timestamp': {
+    severity: 'warning',
+    meaning: "the source's mtime or size differs from the header: Python recompiles and tries to write",
+  },
+  'stale-hash': {
+    severity: 'warning',
+    meaning:
+      'the source hash differs from the header: Python recompiles (checked) or runs old code (unchecked)',
+  },
+  'missing-level': {
+    severity: 'warning',
+    meaning: 'an optimization level the tree ships for other modules is missing: Python tries to write it',
+  },
+  orphan: {
+    severity: 'warning',
+    meaning: 'a cache without a source, or not named as a cache: never imported, dead weight',
+  },
+  'foreign-tag': {
+    severity: 'warning',
+    meaning: "a cache tag or magic number other than the tree's interpreter's: never used, or rewritten",
+  },
+  'shadowed-legacy': {
+    severity: 'warning',
+    meaning: 'a legacy mod.pyc beside mod.py (or a package or extension of that name): import ignores it',
+  },
+  'buildroot-path': {
+    severity: 'warning',
+    meaning:
+      'co_filename is not the installed path (a build root, a relative path): tracebacks lose source lines',
+  },
+  'unchecked-hash': {
+    severity: 'info',
+    meaning: 'an unchecked-hash cache: Python never compares it with its source',
+  },
+  'unlinked-duplicate': {
+    severity: 'info',
+    meaning: 'byte-identical to the level below it but not hardlinked: `pyfloppy dedup` frees it',
+  },
+  uncompilable: {
+    severity: 'info',
+    meaning:
+      'a source without any cache that the interpreter cannot compile: importing it fails, nothing is written',
+  },
+} as const satisfies Record<string, { severity: Severity; meaning: string }>;
+
+export type FindingId = keyof typeof FINDINGS;
+export const FINDING_IDS = Object.keys(FINDINGS) as FindingId[];
+
+export function isFindingId(s: string): s is FindingId {
+  return Object.hasOwn(FINDINGS, s);
+}
