@@ -7,6 +7,12 @@ export {
   check,
   type Finding,
 } from './check/check.js';
+export {
+  type CompileOptions,
+  type CompileReport,
+  compile,
+  type InvalidationMode,
+} from './compile/compile.js';
 export { FINDING_IDS, FINDINGS, type FindingId, type Severity } from './check/findings.js';
 export {
   DEDUP_SCHEMA,

@@ -12,6 +12,7 @@ import { pythonMtime } from '../src/check/inspect.js';
 import { runCli } from './helpers/cli.js';
 import {
   compileAllLevels,
+  copyStdlibSources,
   type Interpreter,
   interpreter,
   interpreters,
@@ -311,18 +312,7 @@ describe('check reports no warning on freshly compiled stdlibs', () => {
     try {
       const lib = path.join(root, 'python3.13');
       // Sources only: the copy is compiled here, by the interpreter's own compileall.
-      const r = spawnSync('rsync', [
-        '-a',
-        '--exclude=__pycache__',
-        '--exclude=site-packages',
-        `${stdlibOf(py)}/`,
-        `${lib}/`,
-      ]);
-      if (r.error !== undefined) {
-        spawnSync('cp', ['-a', stdlibOf(py), lib]);
-        spawnSync('find', [lib, '-name', '__pycache__', '-prune', '-exec', 'rm', '-rf', '{}', '+']);
-        fs.rmSync(path.join(lib, 'site-packages'), { recursive: true, force: true });
-      }
+      copyStdlibSources(py, lib);
       // Exit 1 is expected: the stdlib's test data has sources that do not compile.
       spawnSync(py.exe, ['-m', 'compileall', '-q', '-j0', '-o0', '-o1', '-o2', '--hardlink-dupes', lib]);
       const report = await check({ paths: [lib], python: py.exe });

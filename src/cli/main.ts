@@ -7,6 +7,7 @@ import { isPyfloppyError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { registerAnalyze } from './analyze.js';
 import { registerCheck } from './check.js';
+import { registerCompile } from './compile.js';
 import { registerDedup } from './dedup.js';
 
 export interface Io {
@@ -32,6 +33,7 @@ export function buildProgram(io: Io, state: RunState = { exitCode: 0 }): Command
   registerAnalyze(program, io);
   registerDedup(program, io, state);
   registerCheck(program, io, state);
+  registerCompile(program, io, state);
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;
 }

@@ -1,6 +1,7 @@
 /** The real CPython interpreters of this machine, for tests that check pyfloppy against CPython. */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 
 const PYENV = '/root/.pyenv/versions';
 
@@ -62,4 +63,13 @@ export function compileAllLevels(i: Interpreter, dir: string): void {
     const r = spawnSync(i.exe, args, { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`compileall failed: ${r.stdout}${r.stderr}`);
   }
+}
+
+/** A copy of an interpreter's stdlib sources at `dest`: no __pycache__, no site-packages, symlinks kept as such. */
+export function copyStdlibSources(i: Interpreter, dest: string): void {
+  fs.cpSync(stdlibOf(i), dest, {
+    recursive: true,
+    verbatimSymlinks: true,
+    filter: (s) => !['__pycache__', 'site-packages'].includes(path.basename(s)),
+  });
 }

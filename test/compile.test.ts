@@ -1,0 +1,206 @@
+/**
+ * compile writes what the interpreter's own compileall writes, byte for byte (content and mode), and links
+ * what `--hardlink-dupes` links: each tree is compiled in place by compileall, recorded, its caches removed,
+ * then compiled by pyfloppy and compared (same paths, so co_filename and mtimes are the same).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { compile } from '../src/compile/compile.js';
+import { runCli } from './helpers/cli.js';
+import { copyStdlibSources, type Interpreter, interpreter } from './helpers/python.js';
+import { fastTempDir, linkGroups, removeTree, snapshot, writeTree } from './helpers/tree.js';
+
+/** Every .pyc: content hash and mode; and the inode groups among them. */
+function caches(root: string): { files: Record<string, string>; groups: string[][] } {
+  const files: Record<string, string> = {};
+  for (const [rel, s] of snapshot(root)) {
+    if (rel.endsWith('.pyc')) files[rel] = `${s.sha256} ${(s.mode & 0o7777).toString(8)}`;
+  }
+  return { files, groups: linkGroups(root, (rel) => rel.endsWith('.pyc')) };
+}
+
+function dropCaches(root: string): void {
+  spawnSync('find', [root, '-name', '__pycache__', '-prune', '-exec', 'rm', '-rf', '{}', '+']);
+}
+
+function compileall(py: Interpreter, args: string[]): void {
+  // Exit 1 is expected where a tree has sources that do not compile.
+  const r = spawnSync(py.exe, ['-m', 'compileall', '-q', '-f', ...args], { encoding: 'utf8' });
+  assert.ok(r.status === 0 || r.status === 1, r.stderr);
+}
+
+/** The generated tree the issue names: every shape of source that changes what the levels hold. */
+function generated(root: string): void {
+  writeTree(root, {
+    'pkg/__init__.py': '',
+    'pkg/neither.py': 'x = 1\n',
+    'pkg/doc.py': '"""A docstring."""\n',
+    'pkg/asserts.py': 'assert True\n',
+    'pkg/both.py': '"""Doc."""\nassert __debug__\ndef f():\n    """f doc"""\n    return 1\n',
+    'pkg/classdoc.py': 'class C:\n    """c"""\n',
+    'pkg/broken.py': 'def (:\n',
+    'pkg/latin1.py': Buffer.concat([
+      Buffer.from('# -*- coding: latin-1 -*-\ns = "'),
+      Buffer.from([0xe9]),
+      Buffer.from('"\nassert s\n'),
+    ]),
+    'pkg/sub/__init__.py': '"""sub"""\n',
+    'pkg/sub/mod.py': 'def g(a):\n    assert a\n    return a\n',
+  });
+  fs.symlinkSync('neither.py', path.join(root, 'pkg', 'alias.py'));
+  fs.chmodSync(path.join(root, 'pkg', 'doc.py'), 0o600);
+}
+
+describe('compile writes the bytes and links of compileall --hardlink-dupes', () => {
+  for (const v of ['3.9', '3.10', '3.11', '3.12', '3.13']) {
+    for (const mode of ['timestamp', 'checked-hash', 'unchecked-hash'] as const) {
+      it(`Python ${v}, ${mode}: a generated tree of every source shape`, async (t) => {
+        const py = interpreter(v);
+        if (py === undefined) {
+          t.skip(`Python ${v} is not installed`);
+          return;
+        }
+        const root = fastTempDir();
+        try {
+          generated(root);
+          compileall(py, ['-o0', '-o1', '-o2', '--hardlink-dupes', '--invalidation-mode', mode, root]);
+          const want = caches(root);
+          dropCaches(root);
+          const r = await compile({
+            paths: [root],
+            python: py.exe,
+            levels: [0, 1, 2],
+            jobs: 2,
+            invalidationMode: mode,
+          });
+          assert.deepEqual(caches(root), want);
+          assert.deepEqual(
+            r.errors.map((e) => path.relative(root, e.path)),
+            ['pkg/broken.py'],
+          );
+          assert.match(r.errors[0]!.message, /SyntaxError/);
+          // A second run without force finds timestamp caches up to date (hash-based ones are rebuilt).
+          const again = await compile({
+            paths: [root],
+            python: py.exe,
+            levels: [0, 1, 2],
+            invalidationMode: mode,
+          });
+          if (mode === 'timestamp') assert.equal(again.upToDate, again.sources - 1);
+          assert.deepEqual(caches(root), want);
+        } finally {
+          removeTree(root);
+        }
+      });
+    }
+  }
+
+  for (const v of ['3.6', '3.7', '3.8']) {
+    it(`Python ${v}: each level as compileall writes it under -O / -OO (one level per run, no links)`, async (t) => {
+      const py = interpreter(v);
+      if (py === undefined) {
+        t.skip(`Python ${v} is not installed`);
+        return;
+      }
+      const root = fastTempDir();
+      try {
+        generated(root);
+        for (const flags of [[], ['-O'], ['-OO']]) {
+          const r = spawnSync(py.exe, [...flags, '-m', 'compileall', '-q', '-f', root], { encoding: 'utf8' });
+          assert.ok(r.status === 0 || r.status === 1, r.stderr);
+        }
+        const want = caches(root);
+        dropCaches(root);
+        await compile({ paths: [root], python: py.exe, levels: [0, 1, 2], jobs: 2, dedup: false });
+        assert.deepEqual(caches(root), want);
+        assert.deepEqual(want.groups, []);
+      } finally {
+        removeTree(root);
+      }
+    });
+  }
+
+  it('the whole 3.13 stdlib, with 2 workers', async (t) => {
+    const py = interpreter('3.13');
+    if (py === undefined) {
+      t.skip('Python 3.13 is not installed');
+      return;
+    }
+    const root = fastTempDir();
+    try {
+      const lib = path.join(root, 'python3.13');
+      copyStdlibSources(py, lib);
+      compileall(py, ['-j0', '-o0', '-o1', '-o2', '--hardlink-dupes', lib]);
+      const want = caches(lib);
+      dropCaches(lib);
+      const r = await compile({ paths: [lib], python: py.exe, levels: [0, 1, 2], jobs: 2 });
+      const got = caches(lib);
+      assert.equal(Object.keys(got.files).length, Object.keys(want.files).length);
+      assert.deepEqual(got, want);
+      assert.ok(r.linked > 1000, `${r.linked} links`);
+    } finally {
+      removeTree(root);
+    }
+  });
+});
+
+describe('compile refuses what it must not touch', () => {
+  it('a cache name that is a symlink is reported and left alone; other sources still compile', async (t) => {
+    const py = interpreter('3.13') ?? interpreter('3.12') ?? interpreter('3.11');
+    if (py === undefined) {
+      t.skip('no Python 3.11 or later installed');
+      return;
+    }
+    const root = fastTempDir();
+    try {
+      writeTree(root, { 'a.py': 'x = 1\n', 'b.py': 'y = 2\n', 'victim.txt': 'keep me\n' });
+      const tag = `cpython-3${py.minor}`;
+      fs.mkdirSync(path.join(root, '__pycache__'));
+      fs.symlinkSync('../victim.txt', path.join(root, '__pycache__', `a.${tag}.pyc`));
+      const r = await compile({ paths: [root], python: py.exe });
+      assert.equal(fs.readFileSync(path.join(root, 'victim.txt'), 'utf8'), 'keep me\n');
+      assert.ok(fs.lstatSync(path.join(root, '__pycache__', `a.${tag}.pyc`)).isSymbolicLink());
+      assert.deepEqual(
+        r.errors.map((e) => path.basename(e.path)),
+        ['a.py'],
+      );
+      assert.match(r.errors[0]!.message, /is a symlink: not replaced/);
+      assert.ok(fs.statSync(path.join(root, '__pycache__', `b.${tag}.pyc`)).isFile());
+      // No temporary name is left behind.
+      assert.deepEqual(
+        fs.readdirSync(path.join(root, '__pycache__')).filter((n) => n.includes('.pyfloppy-')),
+        [],
+      );
+    } finally {
+      removeTree(root);
+    }
+  });
+
+  it('CLI: exit 1 with the interpreter message, 2 for Python 2 and for a bad level', (t) => {
+    const py = interpreter('3.13') ?? interpreter('3.12');
+    if (py === undefined) {
+      t.skip('no Python 3.12 or later installed');
+      return;
+    }
+    const root = fastTempDir();
+    try {
+      writeTree(root, { 'ok.py': 'x = 1\n', 'bad.py': 'def (:\n' });
+      const r = runCli(['compile', '-o0', '-o1', '--python', py.exe, root]);
+      assert.equal(r.status, 1);
+      assert.match(r.stdout, /\*\*\* Error compiling '.*bad\.py':\n[\s\S]*SyntaxError/);
+      assert.match(r.stdout, /2 sources .* 1 compiled, 0 up to date, 1 failed; 1 caches written, 1 linked/);
+      assert.equal(runCli(['compile', '-o3', root]).status, 2);
+      const py2 = interpreter('2.7');
+      if (py2 !== undefined) {
+        const old = runCli(['compile', '--python', py2.exe, root]);
+        assert.equal(old.status, 2);
+        assert.match(old.stderr, /compile needs CPython 3\.6 or newer/);
+      }
+    } finally {
+      removeTree(root);
+    }
+  });
+});
