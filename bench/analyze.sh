@@ -17,8 +17,7 @@ done
 [ -d "$base/large" ] && [ -d "$base/small" ] || bash "$repo/../shared/bench/corpus.sh" >&2
 [ -f "$repo/dist/src/cli/main.js" ] || (cd "$repo" && npm run build >&2)
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-timeit() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc; }
+. "$here/lib.sh"
 
 for c in "${corpora[@]}"; do
   tree="$base/$c"

@@ -12,8 +12,7 @@ reps=${2:-5}
 [ -f "$repo/dist/src/cli/main.js" ] || (cd "$repo" && npm run build >&2)
 lib=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-timeit() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s.%N); echo "$e - $s" | bc; }
+. "$here/lib.sh"
 
 cli=(node "$repo/bin/pyfloppy.js")
 "${cli[@]}" analyze "$lib" --json >/dev/null; "${cli[@]}" check "$lib" --json >/dev/null || true

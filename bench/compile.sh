@@ -16,8 +16,7 @@ cp -a "$lib/." "$work/lib"
 rm -rf "$work/lib/site-packages"
 find "$work/lib" -name __pycache__ -prune -exec rm -rf {} +
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-timeit() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s.%N); echo "$e - $s" | bc; }
+. "$here/lib.sh"
 
 ca=(); pf=()
 for _ in $(seq "$reps"); do

@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PyfloppyError } from '../errors.js';
+import { errnoCode, PyfloppyError } from '../errors.js';
 import { CacheWriteError, ensureCacheDir, linkCache, writeCache } from '../fsops/cache.js';
 import { describeInterpreter, type InterpreterInfo, workerScript } from '../python/interpreter.js';
 
@@ -223,7 +223,7 @@ class Worker {
 
 const BATCH = 16;
 
-export function checkInterpreter(info: InterpreterInfo): string {
+function checkInterpreter(info: InterpreterInfo): string {
   const [major, minor] = info.version.split('.').map(Number) as [number, number];
   if (major < 3 || (major === 3 && minor < 6) || info.cacheTag === null) {
     throw new PyfloppyError(
@@ -295,8 +295,10 @@ export async function compile(o: CompileOptions): Promise<CompileReport> {
       });
       report.compiled++;
     } catch (e) {
-      if (!(e instanceof CacheWriteError) && !(e instanceof Error)) throw e;
-      report.errors.push({ path: job.path, message: e.message });
+      // A refused or failed write, or a source gone since it was compiled: reported for this source. Anything
+      // else is a bug and stops the run.
+      if (!(e instanceof CacheWriteError) && errnoCode(e) === undefined) throw e;
+      report.errors.push({ path: job.path, message: (e as Error).message });
     }
   };
 
