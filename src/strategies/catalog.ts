@@ -9,6 +9,7 @@
 import type { Bytes } from '../model/footprint.js';
 import { K_BYTECODE0, K_BYTECODE1, K_BYTECODE2, K_LEGACY, K_SOURCE } from '../model/kinds.js';
 import { parseCacheName } from '../python/layout.js';
+import { TYPE_DIR } from '../scan/table.js';
 import {
   add,
   DEFLATE_LEVEL,
@@ -126,8 +127,9 @@ function removeWithDirs(
   ctx: EstimateContext,
   remove: (i: number) => boolean,
   leaves?: (i: number) => boolean,
+  receives?: ReadonlySet<number>,
 ): Bytes {
-  const gone = ctx.emptiedDirectories((i) => remove(i) || (leaves?.(i) ?? false));
+  const gone = ctx.emptiedDirectories((i) => remove(i) || (leaves?.(i) ?? false), receives);
   return ctx.freed((i) => remove(i) || gone[i] === 1);
 }
 
@@ -142,7 +144,10 @@ function sourcelessLayout(ctx: EstimateContext): { removed: Bytes; sources: Set<
   const remove = (i: number): boolean =>
     sources.has(i) || c.kind[i] === K_BYTECODE1 || c.kind[i] === K_BYTECODE2;
   const moves = (i: number): boolean => c.kind[i] === K_BYTECODE0;
-  return { removed: removeWithDirs(ctx, remove, moves), sources, uncached };
+  // A level-0 cache lands in the directory above its __pycache__, which therefore stays.
+  const receives = new Set<number>();
+  for (let i = 0; i < ctx.t.count; i++) if (moves(i)) receives.add(ctx.t.parent[ctx.t.parent[i]!]!);
+  return { removed: removeWithDirs(ctx, remove, moves, receives), sources, uncached };
 }
 
 function dedupPairs(ctx: EstimateContext, pairs: Array<'01' | '12' | '02'>): Bytes {
@@ -277,7 +282,7 @@ export const STRATEGIES: readonly Strategy[] = [
     risks: DROP_OPT_RISKS,
     actionable: true,
     estimate: (ctx) => ({
-      saved: ctx.freed((i) => ctx.c.kind[i] === K_BYTECODE1 || ctx.c.kind[i] === K_BYTECODE2),
+      saved: removeWithDirs(ctx, (i) => ctx.c.kind[i] === K_BYTECODE1 || ctx.c.kind[i] === K_BYTECODE2),
     }),
   },
   {
@@ -286,7 +291,17 @@ export const STRATEGIES: readonly Strategy[] = [
     seedRef: '001 Solution 6 ("level 2 is already broken")',
     risks: [{ constraint: 1, why: 'with -OO, imports compile from source and Python tries to write caches' }],
     actionable: true,
-    estimate: (ctx) => ({ saved: ctx.freed((i) => ctx.c.kind[i] === K_BYTECODE2) }),
+    estimate: (ctx) => ({ saved: removeWithDirs(ctx, (i) => ctx.c.kind[i] === K_BYTECODE2) }),
+  },
+  {
+    id: 'strip-tests',
+    title: 'Remove the test code (test, tests, idle_test packages)',
+    seedRef: '001 Solution 0 (tests already live in an optional package)',
+    risks: [{ constraint: 1, why: 'the test suite (python -m test) is gone' }],
+    actionable: true,
+    estimate: (ctx) => ({
+      saved: removeWithDirs(ctx, (i) => ctx.c.test[i] === 1 && ctx.t.type[i] !== TYPE_DIR),
+    }),
   },
   {
     id: 'sourceless',

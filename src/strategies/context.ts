@@ -146,12 +146,13 @@ export class EstimateContext {
 
   /**
    * Directories that would be left with nothing in them once `removeFile` entries are gone (and that are not
-   * themselves roots or sys.path directories): they go too.
+   * themselves roots or sys.path directories): they go too. `receives`: directories that get new files.
    */
-  emptiedDirectories(removeFile: (i: number) => boolean): Uint8Array {
+  emptiedDirectories(removeFile: (i: number) => boolean, receives?: ReadonlySet<number>): Uint8Array {
     const t = this.t;
     const n = t.count;
     const keeps = new Uint8Array(n); // 1: the directory keeps something
+    if (receives !== undefined) for (const d of receives) keeps[d] = 1;
     for (let i = n - 1; i >= 0; i--) {
       const p = t.parent[i]!;
       if (p === -1) continue;
