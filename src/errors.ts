@@ -3,6 +3,7 @@
  * command-line entry point (src/cli/main.ts) turns them into a one-line message, an optional hint and an
  * exit code.
  */
+import fs from 'node:fs';
 
 /** Stable machine-readable error codes. */
 export type ErrorCode =
@@ -40,4 +41,18 @@ export function isPyfloppyError(e: unknown): e is PyfloppyError {
 export function errnoCode(e: unknown): string | undefined {
   if (typeof e !== 'object' || e === null || !('code' in e)) return undefined;
   return typeof e.code === 'string' ? e.code : undefined;
+}
+
+/** Read a text file the user named (a plan, a baseline, a split), with the CLI's one-line errors. */
+export function readUserFile(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = errnoCode(e);
+    throw new PyfloppyError(
+      code === 'ENOENT' ? 'ENOTFOUND' : 'EACCES',
+      `cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
+      { cause: e },
+    );
+  }
 }

@@ -34,4 +34,33 @@ export {
   type ModuleReport,
   type RootReport,
 } from './report/analyze-report.js';
+export {
+  type ImportFailure,
+  readVerifyReport,
+  type Regression,
+  regressions,
+  verify,
+  VERIFY_SCHEMA,
+  type VerifyLevel,
+  type VerifyOptions,
+  type VerifyReport,
+  type WriteAttempt,
+} from './verify/verify.js';
+export {
+  checkSplit,
+  renderRpm,
+  renderRpmSection,
+  rpmFileName,
+  SPLIT_POLICIES,
+  SPLIT_SCHEMA,
+  type SplitCheck,
+  type SplitOptions,
+  type SplitPolicy,
+  type SplitReport,
+  type SplitResult,
+  type SplitSection,
+  type SplitViolation,
+  split,
+  type TreeListing,
+} from './split/split.js';
 export { VERSION } from './version.js';

@@ -9,6 +9,8 @@ import { registerAnalyze } from './analyze.js';
 import { registerCheck } from './check.js';
 import { registerCompile } from './compile.js';
 import { registerDedup } from './dedup.js';
+import { registerSplit } from './split.js';
+import { registerVerify } from './verify.js';
 
 export interface Io {
   stdout: NodeJS.WriteStream;
@@ -34,6 +36,8 @@ export function buildProgram(io: Io, state: RunState = { exitCode: 0 }): Command
   registerDedup(program, io, state);
   registerCheck(program, io, state);
   registerCompile(program, io, state);
+  registerSplit(program, io, state);
+  registerVerify(program, io, state);
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;
 }

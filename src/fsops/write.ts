@@ -4,6 +4,7 @@
  * old file or the whole new one, never a part. Part of src/fsops, the only code that writes.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { errnoCode, PyfloppyError } from '../errors.js';
 
@@ -53,4 +54,16 @@ function writeError(dest: string, e: unknown): PyfloppyError {
     `cannot write ${dest}: ${why}`,
     { cause: e },
   );
+}
+
+/**
+ * A private, empty scratch directory outside any tree (the working directory of verify's interpreters), and
+ * its removal. Only pyfloppy's own directory is ever removed: the caller passes what this returned.
+ */
+export function makeScratchDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export function removeScratchDir(dir: string): void {
+  fs.rmSync(dir, { recursive: true, force: true });
 }
