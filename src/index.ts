@@ -13,6 +13,25 @@ export {
   compile,
   type InvalidationMode,
 } from './compile/compile.js';
+export {
+  APPLY_SCHEMA,
+  type ApplyOptions,
+  type ApplyReport,
+  apply,
+  commit,
+  type Mismatch,
+  type RollbackReport,
+  rollback,
+} from './apply/apply.js';
+export {
+  PLAN_SCHEMA,
+  PLANNABLE,
+  type Plan,
+  type PlanFingerprint,
+  type PlanOperation,
+  type PlanOptions,
+  plan,
+} from './plan/plan.js';
 export { FINDING_IDS, FINDINGS, type FindingId, type Severity } from './check/findings.js';
 export {
   DEDUP_SCHEMA,

@@ -6,10 +6,12 @@ import { Command, CommanderError } from 'commander';
 import { isPyfloppyError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { registerAnalyze } from './analyze.js';
+import { registerApply } from './apply.js';
 import { registerCheck } from './check.js';
 import { registerCompile } from './compile.js';
 import { registerDedup } from './dedup.js';
 import { registerSplit } from './split.js';
+import { registerPlan } from './plan.js';
 import { registerVerify } from './verify.js';
 
 export interface Io {
@@ -37,6 +39,8 @@ export function buildProgram(io: Io, state: RunState = { exitCode: 0 }): Command
   registerCheck(program, io, state);
   registerCompile(program, io, state);
   registerSplit(program, io, state);
+  registerPlan(program, io, state);
+  registerApply(program, io, state);
   registerVerify(program, io, state);
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;

@@ -1,0 +1,161 @@
+/** `pyfloppy apply`: argument parsing and output; the work is the library's apply(), rollback(), commit(). */
+import { type Command, InvalidArgumentError } from 'commander';
+import { type ApplyReport, apply, commit, rollback } from '../apply/apply.js';
+import { PyfloppyError } from '../errors.js';
+import type { VerifyReport } from '../verify/verify.js';
+import { formatBytes, formatCount } from '../report/format.js';
+import type { Io, RunState } from './main.js';
+
+interface ApplyFlags {
+  dryRun?: boolean;
+  commit?: boolean;
+  rollback?: boolean;
+  verify?: boolean;
+  python?: string;
+  levels?: number[];
+  exclude?: string[];
+  json?: boolean;
+}
+
+function levelList(v: string): number[] {
+  const out = v.split(',').map((s) => Number(s.trim()));
+  if (out.some((l) => !Number.isInteger(l) || l < 0 || l > 2))
+    throw new InvalidArgumentError('levels are 0, 1 and 2, comma-separated');
+  return [...new Set(out)].sort();
+}
+
+export function registerApply(program: Command, io: Io, state: RunState): void {
+  program
+    .command('apply')
+    .summary('carry out a plan with a journal; roll back on failure or on a regression verify finds')
+    .description(
+      [
+        'Carry out a plan made by `pyfloppy plan`. First every file it touches is checked against its',
+        'fingerprint and content hash, and every name it creates is checked absent: if anything differs,',
+        'nothing is changed and the files are named (exit 1). Then each operation keeps the old name in a',
+        'journal (.pyfloppy-journal/ in the tree), so that a failure, a regression or a crash can be undone:',
+        'killed at any point, `apply --rollback PLAN` restores every path, and `apply PLAN` again finishes.',
+        'At the end the journal is deleted (commit) unless --no-commit.',
+        '',
+        'With --verify --python EXE, verify runs before and after (imports at each level, write attempts)',
+        'and any regression rolls the change back.',
+      ].join('\n'),
+    )
+    .argument('<plan>', 'the plan file (for --rollback and --commit: the plan or the tree)')
+    .option('-n, --dry-run', 'check the plan against the tree, change nothing')
+    .option('--no-commit', 'keep the journal at the end (undo later with --rollback, or --commit)')
+    .option('--rollback', 'undo an interrupted or uncommitted apply')
+    .option('--commit', 'delete the journal of a finished apply made with --no-commit')
+    .option('--verify', 'verify before and after, roll back on any regression (needs --python)')
+    .option('--python <exe>', 'the interpreter of the tree, for --verify')
+    .option('--levels <list>', 'optimization levels to verify (default 0,1,2)', levelList)
+    .option(
+      '--exclude <module>',
+      'module prefix verify does not import (repeatable)',
+      (v: string, p: string[] = []) => [...p, v],
+    )
+    .option('--json', 'print the report as JSON')
+    .action(async (target: string, flags: ApplyFlags, cmd: Command) => {
+      // Why: commander turns --no-commit into commit=false and --commit into commit=true; tell them apart.
+      const explicitCommit = cmd.getOptionValueSource('commit') === 'cli' && flags.commit === true;
+      if (flags.rollback === true) {
+        const r = rollback(target);
+        if (flags.json === true) io.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+        else if (!r.found)
+          io.stdout.write(`pyfloppy apply --rollback: ${r.root} has no journal: nothing to undo\n`);
+        else
+          io.stdout.write(
+            `pyfloppy apply --rollback: ${r.root}: restored ${formatCount(r.restored)} operations${r.conflicts.length > 0 ? `; ${r.conflicts.length} paths are in the way (journal kept): ${r.conflicts.slice(0, 5).join(', ')}` : ''}\n`,
+          );
+        if (r.conflicts.length > 0) state.exitCode = 1;
+        return;
+      }
+      if (explicitCommit) {
+        const r = commit(target);
+        io.stdout.write(
+          r.found
+            ? `pyfloppy apply --commit: ${r.root}: journal deleted\n`
+            : `pyfloppy apply --commit: ${r.root} has no journal\n`,
+        );
+        return;
+      }
+      if (flags.verify === true && flags.python === undefined)
+        throw new PyfloppyError('EUSAGE', '--verify needs --python EXE (the interpreter of the tree)');
+      const report = await apply({
+        planFile: target,
+        dryRun: flags.dryRun === true,
+        commit: flags.commit !== false,
+        ...(flags.verify === true
+          ? {
+              verify: {
+                python: flags.python!,
+                ...(flags.levels === undefined ? {} : { levels: flags.levels }),
+                ...(flags.exclude === undefined ? {} : { exclude: flags.exclude }),
+              },
+            }
+          : {}),
+        onVerify: (phase) => {
+          if (io.stderr.isTTY) io.stderr.write(`verifying (${phase})...\n`);
+        },
+      });
+      if (flags.json === true) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      else io.stdout.write(renderApply(report));
+      if (report.outcome === 'refused' || report.outcome === 'rolled-back') state.exitCode = 1;
+    });
+}
+
+export function renderApply(r: ApplyReport): string {
+  const out: string[] = [];
+  const head = `pyfloppy apply ${r.strategies.join(',')} on ${r.root}`;
+  switch (r.outcome) {
+    case 'refused':
+      out.push(
+        `${head}: refused, nothing changed: ${formatCount(r.mismatches.length)} files differ from the plan`,
+      );
+      for (const m of r.mismatches.slice(0, 20)) out.push(`  ${m.path}: ${m.why}`);
+      if (r.mismatches.length > 20) out.push(`  ... and ${r.mismatches.length - 20} more`);
+      out.push('make a new plan: pyfloppy plan ...');
+      break;
+    case 'checked':
+      out.push(
+        `${head} (dry run): all ${formatCount(r.operations)} operations match the tree; would free ${formatBytes(r.saved.allocatedBytes)}`,
+      );
+      break;
+    case 'already-applied':
+      out.push(`${head}: already applied${r.committed ? '; journal deleted' : ''}`);
+      break;
+    case 'rolled-back':
+      out.push(
+        `${head}: rolled back after ${formatCount(r.done)} of ${formatCount(r.operations)} operations: ${r.failure ?? ''}`,
+      );
+      if (r.rollback !== undefined && r.rollback.conflicts.length > 0)
+        out.push(
+          `  not restored (something else is there now; journal kept at ${r.journal}): ${r.rollback.conflicts.join(', ')}`,
+        );
+      break;
+    case 'applied':
+      out.push(
+        `${head}: ${formatCount(r.operations)} operations done${r.resumed ? ' (an interrupted run finished)' : ''}; freed ${formatBytes(r.saved.allocatedBytes)} on disk (${formatBytes(r.saved.apparentBytes)} apparent)`,
+      );
+      out.push(
+        r.committed
+          ? 'committed: journal deleted'
+          : `journal kept at ${r.journal}: undo with --rollback, finish with --commit`,
+      );
+      break;
+  }
+  if (r.rolledBackOther) out.push('an interrupted run of another plan was rolled back first');
+  if (r.verify !== undefined) {
+    const line = (name: string, v: VerifyReport) =>
+      `  ${name}: ${v.levels.map((l) => `level ${l.level}: ${formatCount(l.ok)} ok, ${formatCount(l.failed.length)} failed, ${formatCount(l.writes.length)} write attempts`).join('; ')}`;
+    out.push('verify:');
+    out.push(line('before', r.verify.before));
+    if (r.verify.after !== undefined) out.push(line('after', r.verify.after));
+    out.push(`  regressions: ${r.verify.regressions.length}`);
+    for (const g of r.verify.regressions.slice(0, 20))
+      out.push(
+        `    level ${g.level}: ${g.module}: ${g.kind === 'failed' ? `${g.type}: ${g.message}` : g.kind === 'missing' ? 'no longer found' : `tried ${g.event} ${g.path}`}`,
+      );
+  }
+  return `${out.join('\n')}\n`;
+}

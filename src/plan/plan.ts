@@ -1,0 +1,587 @@
+/**
+ * `plan`: turn strategies into a reviewable list of file operations on one tree, each carrying the
+ * fingerprint (dev, ino, size, mtime, ctime, SHA-256) of every file it touches, so that `apply` can refuse a
+ * tree that changed since. Read-only: scans, classifies, reads the bytes it hashes and compresses, and
+ * writes nothing.
+ *
+ * Operations are paths relative to the root (never absolute, never `..`), in the order apply carries them
+ * out: within a module, the new name exists before the old one goes, and directories go after their files.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { PyfloppyError } from '../errors.js';
+import type { Bytes } from '../model/footprint.js';
+import { K_BYTECODE0, K_BYTECODE1, K_BYTECODE2, K_DIRECTORY, K_SOURCE } from '../model/kinds.js';
+import { buildModel, type Model } from '../model/model.js';
+import { dottedName } from '../model/classify.js';
+import { inspectPyc } from '../check/inspect.js';
+import { parseCacheName } from '../python/layout.js';
+import { STRATEGIES } from '../strategies/catalog.js';
+import { DEFLATE_LEVEL, EstimateContext } from '../strategies/context.js';
+import { pathOf, TYPE_DIR, TYPE_FILE } from '../scan/table.js';
+import { VERSION } from '../version.js';
+
+export const PLAN_SCHEMA = 'pyfloppy.plan/1';
+
+/** Strategies `plan` can carry out, in the order they compose (earlier ones decide what later ones see). */
+export const PLANNABLE = [
+  'strip-tests',
+  'drop-opt2',
+  'drop-optimized',
+  'no-bytecode',
+  'sourceless',
+  'pysources',
+  'dedup',
+] as const;
+export type PlannableId = (typeof PLANNABLE)[number];
+
+/** Catalog strategies `plan` knows but cannot carry out yet, with the reason the plan gives. */
+const NOT_PLANNABLE: Record<string, string> = {
+  'zip-data':
+    'writing zips is not implemented in this version (zipimport would also run level-0 bytecode at -O/-OO)',
+  'zip-stdlib':
+    'writing pythonXY.zip is not implemented in this version (zipimport would also run level-0 bytecode at -O/-OO)',
+  'dead-batteries': 'removing modules code may import is a decision for upstream (PEP 594 did it)',
+  'dev-modules': 'a sub-package split, not a change to the tree: use `pyfloppy split`',
+  'compress-pyc': 'needs a compressed-pyc format CPython does not have',
+  'no-python': 'for scale only',
+  'status-quo': 'changes nothing',
+};
+
+/** Named combinations of the catalog that are plannable as their parts. */
+const COMBINATIONS: Record<string, PlannableId[]> = {
+  'py-and-pyc0': ['drop-optimized'],
+  'drop-opt2+dedup': ['drop-opt2', 'dedup'],
+  'drop-optimized+dedup': ['drop-optimized', 'dedup'],
+};
+
+/** A file as the plan saw it. Big integers are decimal strings (JSON has no 64-bit integers). */
+export interface PlanFingerprint {
+  dev: string;
+  ino: string;
+  size: number;
+  mtimeNs: string;
+  ctimeNs: string;
+  /** SHA-256 of the content, hex; absent for directories. */
+  sha256?: string;
+}
+
+export type PlanOperation =
+  | { op: 'remove'; path: string; fp: PlanFingerprint; frees: Bytes }
+  /** Replace `path` by a hardlink to `target` (byte-identical). */
+  | { op: 'link'; path: string; target: string; fp: PlanFingerprint; targetFp: PlanFingerprint; frees: Bytes }
+  /** Rename `from` to `to`, which must not exist. */
+  | { op: 'move'; from: string; to: string; fp: PlanFingerprint }
+  /** Create `path` (which must not exist): empty, or the gzip (level 6) of `gzipOf`. */
+  | {
+      op: 'write';
+      path: string;
+      mode: number;
+      content: { empty: true } | { gzipOf: string; fp: PlanFingerprint };
+      size: number;
+    }
+  | { op: 'mkdir'; path: string; mode: number }
+  /** Remove the directory `path`, which the earlier operations left empty. */
+  | { op: 'rmdir'; path: string; fp: PlanFingerprint; frees: Bytes };
+
+export interface Plan {
+  schema: typeof PLAN_SCHEMA;
+  generator: { name: 'pyfloppy'; version: string };
+  created: string;
+  /** The tree, absolute and resolved, and its directory's identity. */
+  root: string;
+  rootFp: { dev: string; ino: string };
+  /** The strategies carried out, in composition order. */
+  strategies: PlannableId[];
+  /** What was asked for (catalog ids and combinations). */
+  requested: string[];
+  /** Strategies that cannot be carried out on this tree, and why. */
+  refused: Array<{ strategy: string; why: string }>;
+  /** Parts of the tree left as they are, and why (e.g. a stale level-0 cache keeps its source). */
+  notes: string[];
+  /** The cache tag the bytecode strategies act on. */
+  cacheTag: string | null;
+  /** Optimization levels whose imports are served by shipped bytecode after the plan (no compile, no write). */
+  shippedLevels: number[];
+  /** Dotted names of modules the plan removes on purpose (strip-tests); verify does not count them. */
+  removedModules: string[];
+  /** What the operations free (removed names, links, minus new files), and the catalog's estimate. */
+  saved: Bytes;
+  estimate: Bytes | null;
+  counts: Record<PlanOperation['op'], number>;
+  operations: PlanOperation[];
+}
+
+export interface PlanOptions {
+  strategies: readonly string[];
+  path: string;
+  /** The cache tag to act on (default: the tree's dominant one). */
+  cacheTag?: string;
+  workers?: number;
+  onProgress?: (entries: number, apparentBytes: number) => void;
+}
+
+/** Expand requested ids (catalog ids, named combinations) into plannable ids, or refusals. */
+export function resolveStrategies(requested: readonly string[]): {
+  ids: PlannableId[];
+  refused: Plan['refused'];
+} {
+  const ids = new Set<PlannableId>();
+  const refused: Plan['refused'] = [];
+  for (const r of requested) {
+    if ((PLANNABLE as readonly string[]).includes(r)) ids.add(r as PlannableId);
+    else if (COMBINATIONS[r] !== undefined) for (const p of COMBINATIONS[r]) ids.add(p);
+    else if (NOT_PLANNABLE[r] !== undefined) refused.push({ strategy: r, why: NOT_PLANNABLE[r] });
+    else {
+      const known = [...PLANNABLE, ...Object.keys(COMBINATIONS)].join(', ');
+      throw new PyfloppyError('EUSAGE', `unknown strategy '${r}'`, { hint: `plannable: ${known}` });
+    }
+  }
+  const conflict = (a: PlannableId, b: PlannableId, why: string): void => {
+    if (ids.has(a) && ids.has(b))
+      throw new PyfloppyError('EUSAGE', `${a} and ${b} cannot be combined: ${why}`);
+  };
+  conflict('no-bytecode', 'sourceless', 'one ships only sources, the other only bytecode');
+  conflict('no-bytecode', 'pysources', 'one ships only sources, the other only bytecode');
+  conflict('sourceless', 'pysources', 'pysources is sourceless with the sources kept compressed');
+  return { ids: PLANNABLE.filter((p) => ids.has(p)), refused };
+}
+
+function fingerprint(abs: string, hash: boolean): PlanFingerprint {
+  const st = fs.lstatSync(abs, { bigint: true });
+  const fp: PlanFingerprint = {
+    dev: st.dev.toString(),
+    ino: st.ino.toString(),
+    size: Number(st.size),
+    mtimeNs: st.mtimeNs.toString(),
+    ctimeNs: st.ctimeNs.toString(),
+  };
+  if (hash && st.isFile()) fp.sha256 = sha256File(abs);
+  return fp;
+}
+
+export function sha256File(abs: string): string {
+  const fd = fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    return crypto.createHash('sha256').update(fs.readFileSync(fd)).digest('hex');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The gzip member `write` creates for a source: zlib level 6, no name, mtime 0 (reproducible). */
+export function gzipSource(data: Uint8Array): Buffer {
+  return zlib.gzipSync(data, { level: DEFLATE_LEVEL });
+}
+
+const ZERO: Bytes = { apparentBytes: 0, allocatedBytes: 0 };
+
+/** Build the plan for one tree. */
+export async function plan(options: PlanOptions): Promise<Plan> {
+  const { ids, refused } = resolveStrategies(options.strategies);
+  const root = path.resolve(options.path);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(root);
+  } catch {
+    throw new PyfloppyError('ENOTFOUND', `${options.path}: no such directory`);
+  }
+  if (!st.isDirectory()) throw new PyfloppyError('ENOTDIR', `${options.path}: not a directory`);
+  const real = fs.realpathSync(root);
+  const model = await buildModel({
+    paths: [real],
+    ...(options.workers === undefined ? {} : { workers: options.workers }),
+    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+  });
+  return planModel(model, real, options.strategies, ids, refused, options.cacheTag);
+}
+
+/** The tree's state as the planners compose: which entries are gone, moved, replaced. */
+class Composer {
+  readonly removed: Uint8Array;
+  readonly ops: PlanOperation[] = [];
+  readonly notes: string[] = [];
+  readonly added: Bytes[] = [];
+  /** Link frees, by the replaced entry. */
+  readonly linkFrees: Bytes[] = [];
+  readonly removedModules = new Set<string>();
+  /** Directories that get new files (they stay even when everything they had goes). */
+  readonly receives = new Set<number>();
+  /** Entries moved (still one inode, another name). */
+  readonly moved: Uint8Array;
+
+  constructor(
+    readonly model: Model,
+    readonly root: string,
+    readonly ctx: EstimateContext,
+  ) {
+    this.removed = new Uint8Array(model.scan.table.count);
+    this.moved = new Uint8Array(model.scan.table.count);
+  }
+
+  rel(i: number): string {
+    return this.model.scan.table.relativePath(i);
+  }
+
+  abs(i: number): string {
+    return pathOf(this.model.scan.table, i) as string;
+  }
+
+  alive(i: number): boolean {
+    return i !== -1 && this.removed[i] === 0 && this.moved[i] === 0;
+  }
+
+  remove(i: number): void {
+    if (!this.alive(i)) return;
+    this.removed[i] = 1;
+    this.ops.push({ op: 'remove', path: this.rel(i), fp: fingerprint(this.abs(i), true), frees: ZERO });
+  }
+}
+
+/** Entries whose names are not valid UTF-8 cannot be written into a JSON plan: they are left alone. */
+function utf8Name(model: Model, i: number): boolean {
+  for (let j = i; j !== -1; j = model.scan.table.parent[j]!) {
+    if (typeof model.scan.table.name[j] !== 'string') return false;
+  }
+  return true;
+}
+
+export function planModel(
+  model: Model,
+  root: string,
+  requested: readonly string[],
+  ids: PlannableId[],
+  refused: Plan['refused'],
+  cacheTagOption?: string,
+): Plan {
+  const t = model.scan.table;
+  const c = model.classification;
+  const rootEntry = model.scan.roots[0]?.entry ?? -1;
+  if (rootEntry === -1) throw new PyfloppyError('EINTERNAL', `${root}: the scan did not reach the root`);
+  const ctx = new EstimateContext(model);
+  const k = new Composer(model, root, ctx);
+  const cacheTag = cacheTagOption ?? dominantTag(model);
+  const tagIndex = cacheTag === null ? -1 : c.tags.indexOf(cacheTag);
+  if (cacheTagOption !== undefined && tagIndex === -1)
+    throw new PyfloppyError('EUSAGE', `no cache of tag ${cacheTagOption} in ${root}`);
+  const realDev = t.dev[rootEntry]!;
+  const ok = (i: number): boolean => i !== -1 && utf8Name(model, i) && t.dev[i] === realDev;
+  let shipped = new Set([0, 1, 2]);
+
+  // Sources by (directory, module name), for the bytecode layouts.
+  const sourceOf = new Map<string, number>();
+  for (let i = 0; i < t.count; i++) {
+    if (c.kind[i] === K_SOURCE) sourceOf.set(`${t.parent[i]}/${(t.name[i] as string).slice(0, -3)}`, i);
+  }
+  const groupsOfTag: number[] = [];
+  for (let g = 0; g < c.bytecode.count; g++) if (c.bytecode.tag[g] === tagIndex) groupsOfTag.push(g);
+  const level = (g: number, l: number): number => c.bytecode.levels[3 * g + l]!;
+
+  for (const id of ids) {
+    switch (id) {
+      case 'strip-tests': {
+        for (let i = 0; i < t.count; i++) {
+          if (c.test[i] === 1 && t.type[i] !== TYPE_DIR && ok(i)) {
+            k.remove(i);
+            const isTop = c.test[t.parent[i]!] !== 1;
+            if (isTop || (t.name[i] as string) === '__init__.py') {
+              const m = dottedName(t, c, i);
+              if (m !== '') k.removedModules.add(m);
+            }
+          }
+        }
+        break;
+      }
+      case 'drop-opt2':
+      case 'drop-optimized': {
+        const lv = id === 'drop-opt2' ? [K_BYTECODE2] : [K_BYTECODE1, K_BYTECODE2];
+        for (let i = 0; i < t.count; i++) if (lv.includes(c.kind[i]!) && ok(i)) k.remove(i);
+        shipped = new Set([...shipped].filter((l) => (id === 'drop-opt2' ? l < 2 : l === 0)));
+        break;
+      }
+      case 'no-bytecode': {
+        // Option 1: every cache goes; a __dont_write_bytecode__ marker in each __pycache__ asks Python not
+        // to write new ones (CPython does not read it: verify shows the write attempts it still makes).
+        const pycaches = new Set<number>();
+        for (let i = 0; i < t.count; i++) {
+          const kind = c.kind[i]!;
+          if (kind >= K_BYTECODE0 && kind <= K_BYTECODE2 && ok(i) && k.alive(i)) pycaches.add(t.parent[i]!);
+        }
+        for (const d of [...pycaches].sort((a, b) => a - b)) {
+          k.receives.add(d);
+          const marker = `${k.rel(d)}/__dont_write_bytecode__`;
+          if (fs.existsSync(path.join(root, marker))) continue;
+          k.ops.push({ op: 'write', path: marker, mode: 0o644, content: { empty: true }, size: 0 });
+        }
+        for (let i = 0; i < t.count; i++) {
+          const kind = c.kind[i]!;
+          if (kind >= K_BYTECODE0 && kind <= K_BYTECODE2 && ok(i)) k.remove(i);
+        }
+        shipped = new Set();
+        break;
+      }
+      case 'sourceless':
+      case 'pysources': {
+        sourcelessLayout(k, groupsOfTag, level, sourceOf, ok, id === 'pysources');
+        break;
+      }
+      case 'dedup': {
+        // A level linked to an earlier one shares its inode: a later link targets the inode's first name.
+        const survivor = new Map<number, number>();
+        for (const g of groupsOfTag) {
+          const bits = model.identity.pairBits[g]!;
+          const present = [0, 1, 2].filter((l) => level(g, l) !== -1 && k.alive(level(g, l)));
+          // compileall --hardlink-dupes: each level present with the previous one present.
+          for (let n = 1; n < present.length; n++) {
+            const a = present[n - 1]!;
+            const b = present[n]!;
+            const bit = a === 0 && b === 1 ? 1 : a === 1 && b === 2 ? 2 : 4;
+            if ((bits & bit) === 0 || (bits & (bit << 3)) !== 0) continue;
+            const target = survivor.get(level(g, a)) ?? level(g, a);
+            const later = level(g, b);
+            if (!ok(target) || !ok(later) || t.size[later] === 0) continue;
+            const frees =
+              t.nlink[later]! <= 1
+                ? { apparentBytes: t.size[later]!, allocatedBytes: t.blocks[later]! * 512 }
+                : ZERO;
+            k.ops.push({
+              op: 'link',
+              path: k.rel(later),
+              target: k.rel(target),
+              fp: fingerprint(k.abs(later), true),
+              targetFp: fingerprint(k.abs(target), true),
+              frees,
+            });
+            k.linkFrees.push(frees);
+            survivor.set(later, target);
+          }
+        }
+        break;
+      }
+    }
+  }
+
+  // Directories the operations leave empty go too (after their files, deepest first), as the estimates
+  // count them; a root and sys.path directories stay.
+  const gone = ctx.emptiedDirectories((i) => k.removed[i] === 1 || k.moved[i] === 1, k.receives);
+  for (let i = t.count - 1; i >= 0; i--) {
+    if (gone[i] !== 1 || c.kind[i] !== K_DIRECTORY || !ok(i)) continue;
+    k.removed[i] = 1;
+    k.ops.push({ op: 'rmdir', path: k.rel(i), fp: fingerprint(k.abs(i), false), frees: ZERO });
+  }
+
+  // What the plan frees: removed names through the same per-inode accounting as the estimates, plus links,
+  // minus new files and directories.
+  const freedNames = ctx.freed((i) => k.removed[i] === 1);
+  let saved = { ...freedNames };
+  for (const f of k.linkFrees) saved = addBytes(saved, f);
+  for (const o of k.ops) {
+    if (o.op === 'write') saved = subBytes(saved, ctx.newFile(o.size));
+    if (o.op === 'mkdir')
+      saved = subBytes(saved, { apparentBytes: ctx.blockSize, allocatedBytes: ctx.blockSize });
+  }
+  attributeFrees(k, model);
+
+  const counts = { remove: 0, link: 0, move: 0, write: 0, mkdir: 0, rmdir: 0 };
+  for (const o of k.ops) counts[o.op]++;
+  const catalogId = requested.length === 1 ? requested[0]! : ids.join('+');
+  const entry = STRATEGIES.find((s) => s.id === catalogId);
+  let estimate: Bytes | null = null;
+  if (entry !== undefined) {
+    estimate = entry.estimate(ctx).saved;
+  }
+  const rootStat = fs.statSync(root, { bigint: true });
+  return {
+    schema: PLAN_SCHEMA,
+    generator: { name: 'pyfloppy', version: VERSION },
+    created: new Date().toISOString(),
+    root,
+    rootFp: { dev: rootStat.dev.toString(), ino: rootStat.ino.toString() },
+    strategies: ids,
+    requested: [...requested],
+    refused,
+    notes: k.notes,
+    cacheTag,
+    shippedLevels: [...shipped].sort(),
+    removedModules: [...k.removedModules].sort(),
+    saved,
+    estimate,
+    counts,
+    operations: k.ops,
+  };
+}
+
+/**
+ * Levels 0 moved to where the sources were (`mod.pyc`, which CPython's sourceless loader imports at every
+ * optimization level), sources removed (or, for pysources, kept gzip-compressed in `__pysources__/`), levels
+ * 1 and 2 removed. A module keeps its source when its level-0 cache is stale, unreadable or of another
+ * interpreter, or when a legacy `mod.pyc` is already there.
+ */
+function sourcelessLayout(
+  k: Composer,
+  groups: number[],
+  level: (g: number, l: number) => number,
+  sourceOf: Map<string, number>,
+  ok: (i: number) => boolean,
+  keepSources: boolean,
+): void {
+  const t = k.model.scan.table;
+  const made = new Set<string>();
+  let stale = 0;
+  for (const g of groups) {
+    const l0 = level(g, 0);
+    if (l0 === -1 || !k.alive(l0) || !ok(l0)) continue;
+    const pycache = t.parent[l0]!;
+    const dir = t.parent[pycache]!;
+    const mod = parseCacheName(t.name[l0] as string)?.module;
+    if (mod === undefined) continue;
+    const src = sourceOf.get(`${dir}/${mod}`);
+    if (src === undefined || !k.alive(src) || !ok(src) || t.type[src] !== TYPE_FILE) continue;
+    const inspection = inspectPyc(k.abs(l0), k.abs(src));
+    const fresh =
+      inspection.ok &&
+      inspection.source.state === 'regular' &&
+      (inspection.invalidation === 'timestamp'
+        ? inspection.mtime === inspection.source.mtime && inspection.sourceSize === inspection.source.size
+        : inspection.source.hashMatches === true);
+    if (!fresh) {
+      stale++;
+      continue;
+    }
+    const dirRel = k.rel(dir);
+    const legacy = dirRel === '' ? `${mod}.pyc` : `${dirRel}/${mod}.pyc`;
+    if (fs.existsSync(path.join(k.root, legacy))) {
+      k.notes.push(`${legacy} exists: ${k.rel(src)} keeps its source`);
+      continue;
+    }
+    if (keepSources) {
+      const store = dirRel === '' ? '__pysources__' : `${dirRel}/__pysources__`;
+      if (!made.has(store)) {
+        if (fs.existsSync(path.join(k.root, store))) {
+          k.notes.push(`${store} exists: its directory keeps its sources`);
+          continue;
+        }
+        made.add(store);
+        k.ops.push({ op: 'mkdir', path: store, mode: 0o755 });
+      }
+      const srcFp = fingerprint(k.abs(src), true);
+      const data = fs.readFileSync(k.abs(src));
+      k.ops.push({
+        op: 'write',
+        path: `${store}/${mod}.py.gz`,
+        mode: Number(t.mode[src]!) & 0o7777,
+        content: { gzipOf: k.rel(src), fp: srcFp },
+        size: gzipSource(data).length,
+      });
+    }
+    k.ops.push({ op: 'move', from: k.rel(l0), to: legacy, fp: fingerprint(k.abs(l0), true) });
+    k.moved[l0] = 1;
+    k.receives.add(dir);
+    k.remove(src);
+    for (const l of [1, 2]) {
+      const e = level(g, l);
+      if (e !== -1 && ok(e)) k.remove(e);
+    }
+  }
+  if (stale > 0)
+    k.notes.push(`${stale} sources keep their source: their level-0 cache is stale or unreadable`);
+}
+
+/** Credit each remove the bytes it frees: the last removed name of an inode with no name left. */
+function attributeFrees(k: Composer, model: Model): void {
+  const t = model.scan.table;
+  const byInode = new Map<string, { ops: number[]; nlink: number; size: number; blocks: number }>();
+  const index = new Map<string, number>();
+  for (let i = 0; i < t.count; i++) if (k.removed[i] === 1) index.set(k.rel(i), i);
+  k.ops.forEach((o, n) => {
+    if (o.op !== 'remove' && o.op !== 'rmdir') return;
+    const i = index.get(o.path);
+    if (i === undefined) return;
+    const key = `${o.fp.dev}:${o.fp.ino}`;
+    const e = byInode.get(key) ?? { ops: [], nlink: t.nlink[i]!, size: t.size[i]!, blocks: t.blocks[i]! };
+    e.ops.push(n);
+    byInode.set(key, e);
+  });
+  for (const e of byInode.values()) {
+    const last = k.ops[e.ops.at(-1)!]!;
+    if ((last.op === 'remove' || last.op === 'rmdir') && (e.ops.length >= e.nlink || last.op === 'rmdir'))
+      last.frees = { apparentBytes: e.size, allocatedBytes: e.blocks * 512 };
+  }
+}
+
+function dominantTag(model: Model): string | null {
+  const c = model.classification;
+  const count = new Map<number, number>();
+  for (let g = 0; g < c.bytecode.count; g++)
+    count.set(c.bytecode.tag[g]!, (count.get(c.bytecode.tag[g]!) ?? 0) + 1);
+  let best = -1;
+  let most = 0;
+  for (const [tag, n] of count) if (n > most) [best, most] = [tag, n];
+  return best === -1 ? null : c.tags[best]!;
+}
+
+function addBytes(a: Bytes, b: Bytes): Bytes {
+  return {
+    apparentBytes: a.apparentBytes + b.apparentBytes,
+    allocatedBytes: a.allocatedBytes + b.allocatedBytes,
+  };
+}
+
+function subBytes(a: Bytes, b: Bytes): Bytes {
+  return {
+    apparentBytes: a.apparentBytes - b.apparentBytes,
+    allocatedBytes: a.allocatedBytes - b.allocatedBytes,
+  };
+}
+
+/** Validate a plan read from a file (the shape apply relies on), or throw a usage error naming the problem. */
+export function parsePlan(text: string, file: string): Plan {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw new PyfloppyError('EUSAGE', `${file}: not JSON (${(e as Error).message})`);
+  }
+  const p = data as Partial<Plan>;
+  if (p.schema !== PLAN_SCHEMA)
+    throw new PyfloppyError('EUSAGE', `${file}: not a pyfloppy plan (schema ${String(p.schema)})`, {
+      hint: 'make one with `pyfloppy plan STRATEGY PATH -o plan.json`',
+    });
+  if (typeof p.root !== 'string' || !path.isAbsolute(p.root) || !Array.isArray(p.operations))
+    throw new PyfloppyError('EUSAGE', `${file}: the plan has no absolute root or no operations`);
+  for (const o of p.operations) {
+    for (const rel of relPaths(o)) {
+      if (
+        typeof rel !== 'string' ||
+        rel === '' ||
+        path.isAbsolute(rel) ||
+        rel.split('/').some((s) => s === '..' || s === '.' || s === '')
+      )
+        throw new PyfloppyError(
+          'EUSAGE',
+          `${file}: operation path '${String(rel)}' is not a plain relative path`,
+        );
+    }
+  }
+  return p as Plan;
+}
+
+export function relPaths(o: PlanOperation): string[] {
+  switch (o.op) {
+    case 'link':
+      return [o.path, o.target];
+    case 'move':
+      return [o.from, o.to];
+    case 'write':
+      return 'gzipOf' in o.content ? [o.path, o.content.gzipOf] : [o.path];
+    default:
+      return [o.path];
+  }
+}
+
+/** Markers for the catalog: which ids name a plannable strategy or combination. */
+export function isPlannable(id: string): boolean {
+  return (PLANNABLE as readonly string[]).includes(id) || COMBINATIONS[id] !== undefined;
+}

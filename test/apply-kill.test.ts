@@ -1,0 +1,174 @@
+/**
+ * Crash safety of apply: killed with SIGKILL at random moments, `apply --rollback` returns the tree to its
+ * original paths, inodes and bytes, and running the same plan again finishes it exactly as an uninterrupted
+ * run does. Two plans between them use every operation: strip-tests,pysources (remove, mkdir, write, move,
+ * rmdir) and dedup (link).
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { isDeepStrictEqual } from 'node:util';
+import { plan } from '../src/plan/plan.js';
+import { BIN, runCli } from './helpers/cli.js';
+import { compileAllLevels, interpreter } from './helpers/python.js';
+import { copyTree, fastTempDir, type FileState, removeTree, snapshot, writeTree } from './helpers/tree.js';
+
+const py = interpreter('3.13');
+const ROUNDS = 10;
+
+/** A tree of sources compiled at levels 0-2 by CPython 3.13 (a quarter with docstrings: level 2 differs). */
+function template(root: string): void {
+  const files: Record<string, string> = {};
+  for (let m = 0; m < 400; m++) {
+    const dir = `p${m % 20}${m % 3 === 0 ? '/tests' : ''}`;
+    files[`${dir}/m${m}.py`] = `${m % 4 === 0 ? '"""Doc."""\n' : ''}x = ${m}\n`;
+  }
+  writeTree(root, files);
+  compileAllLevels(py!, root);
+}
+
+/** Paths with content and inode, and the directories: what "the same tree" means here. */
+function state(root: string, inodes: boolean): { files: Map<string, Partial<FileState>>; dirs: string[] } {
+  const files = new Map<string, Partial<FileState>>();
+  for (const [p, s] of snapshot(root))
+    files.set(
+      p,
+      inodes ? { ino: s.ino, sha256: s.sha256, mode: s.mode } : { sha256: s.sha256, nlink: s.nlink },
+    );
+  const dirs: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true }))
+      if (e.isDirectory()) {
+        dirs.push(path.relative(root, path.join(d, e.name)));
+        walk(path.join(d, e.name));
+      }
+  };
+  walk(root);
+  return { files, dirs: dirs.sort() };
+}
+
+/**
+ * Run apply and SIGKILL it: `ms` after it starts, or (with `journal`) `ms` after its journal appears, so
+ * that most kills land among the operations rather than in the start-up of Node. Resolves with the exit
+ * code (null when killed) and the time from the journal's appearance to the exit.
+ */
+function killAfter(
+  args: string[],
+  ms: number,
+  journal?: string,
+): Promise<{ code: number | null; opsMs: number }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: 'ignore' });
+    let seen = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const poll =
+      journal === undefined
+        ? undefined
+        : setInterval(() => {
+            if (seen === 0 && fs.existsSync(journal)) {
+              seen = Date.now();
+              if (Number.isFinite(ms)) timer = setTimeout(() => child.kill('SIGKILL'), ms);
+            }
+          }, 1);
+    if (journal === undefined) timer = setTimeout(() => child.kill('SIGKILL'), ms);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      clearInterval(poll);
+      resolve({ code, opsMs: seen === 0 ? 0 : Date.now() - seen });
+    });
+  });
+}
+
+for (const strategies of ['strip-tests,pysources', 'dedup']) {
+  describe(
+    `apply ${strategies} killed with SIGKILL`,
+    { skip: py === undefined ? 'CPython 3.13 is not installed' : false },
+    () => {
+      it(`at ${ROUNDS} random moments: --rollback restores the original, apply again finishes it`, async () => {
+        const work = fastTempDir();
+        try {
+          const tpl = path.join(work, 'template');
+          template(tpl);
+          const original = state(tpl, false);
+          // An uninterrupted run: its result, and how long it takes (kills are spread over that span).
+          const probe = path.join(work, 'probe');
+          copyTree(tpl, probe);
+          const probePlan = path.join(work, 'probe.json');
+          fs.writeFileSync(
+            probePlan,
+            JSON.stringify(await plan({ strategies: strategies.split(','), path: probe, workers: 0 })),
+          );
+          // How long the operations take once the journal exists: kills are spread over that span.
+          const probeRun = await killAfter(
+            ['apply', probePlan],
+            Infinity,
+            path.join(probe, '.pyfloppy-journal'),
+          );
+          assert.equal(probeRun.code, 0);
+          const span = Math.max(probeRun.opsMs, 5);
+          const finished = state(probe, false);
+          assert.notDeepEqual(finished, original);
+          let midway = 0;
+          for (let round = 0; round < ROUNDS; round++) {
+            const tree = path.join(work, `round${round}`);
+            copyTree(tpl, tree);
+            const before = state(tree, true);
+            const file = path.join(work, `round${round}.json`);
+            fs.writeFileSync(
+              file,
+              JSON.stringify(await plan({ strategies: strategies.split(','), path: tree, workers: 0 })),
+            );
+            // Most kills among the operations; every fourth at any moment from the start.
+            const { code } =
+              round % 4 === 3
+                ? await killAfter(['apply', file], Math.floor(Math.random() * (span + 400)))
+                : await killAfter(
+                    ['apply', file],
+                    Math.floor(Math.random() * span),
+                    path.join(tree, '.pyfloppy-journal'),
+                  );
+            const journal = fs.existsSync(path.join(tree, '.pyfloppy-journal'));
+            if (code === null && journal) midway++;
+            const committing = fs.existsSync(path.join(tree, '.pyfloppy-journal/committing'));
+            if (round % 2 === 0) {
+              const rb = runCli(['apply', '--rollback', file]);
+              if (committing) {
+                // Killed while deleting the journal: past the point of no return, it can only be finished.
+                assert.equal(rb.status, 2, rb.stdout + rb.stderr);
+                assert.equal(runCli(['apply', '--commit', file]).status, 0);
+                assert.deepEqual(state(tree, false), finished);
+              } else {
+                assert.equal(rb.status, 0, rb.stdout + rb.stderr);
+                const now = state(tree, true);
+                const isBefore = isDeepStrictEqual(now, before);
+                // Killed before the journal existed, or after the commit: untouched, or finished.
+                if (!journal && !isBefore) assert.deepEqual(state(tree, false), finished, `round ${round}`);
+                else assert.deepEqual(now, before, `round ${round}: rolled back exactly`);
+              }
+            } else if (!journal && isDeepStrictEqual(state(tree, false), finished)) {
+              // Killed after the commit: done; the plan no longer matches the tree and is refused unchanged.
+              assert.equal(runCli(['apply', file]).status, 1);
+              assert.deepEqual(state(tree, false), finished);
+            } else {
+              const again = runCli(['apply', file]);
+              assert.equal(again.status, 0, `round ${round}: ${again.stdout}${again.stderr}`);
+              assert.deepEqual(
+                state(tree, false),
+                finished,
+                `round ${round}: finished as an uninterrupted run`,
+              );
+            }
+            assert.ok(!fs.existsSync(path.join(tree, '.pyfloppy-journal')));
+            removeTree(tree);
+          }
+          // Most kills caught a run midway (not only before the start or after the end).
+          assert.ok(midway >= ROUNDS / 2, `only ${midway} of ${ROUNDS} kills landed midway`);
+        } finally {
+          removeTree(work);
+        }
+      });
+    },
+  );
+}

@@ -1,0 +1,328 @@
+/**
+ * plan and apply on a generated tree compiled by the real CPython 3.13: each strategy's exact file tree
+ * afterwards, the bytes freed equal to the plan (and to the catalog's estimate) as du measures them, the
+ * refusals (a file changed, a name in the way, a symlinked directory), failures mid-run rolled back, and
+ * --no-commit then --rollback restoring every path and inode.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { after, before, describe, it } from 'node:test';
+import { apply } from '../src/apply/apply.js';
+import { type JournalCalls, realJournalCalls } from '../src/fsops/journal.js';
+import { type Plan, plan } from '../src/plan/plan.js';
+import { runCli } from './helpers/cli.js';
+import { compileAllLevels, interpreter } from './helpers/python.js';
+import { copyTree, duBytes, fastTempDir, removeTree, snapshot, writeTree } from './helpers/tree.js';
+
+const py = interpreter('3.13');
+const TAG = 'cpython-313';
+
+function sourceTree(root: string): void {
+  writeTree(root, {
+    'mod.py': '"""A module."""\nX = 1\n',
+    'plain.py': 'Y = 2\n',
+    'checks.py': 'def f(x):\n    assert x\n    return x\n',
+    'pkg/__init__.py': '',
+    'pkg/core.py': '"""Core."""\ndef g():\n    """Doc."""\n    assert True\n    return 3\n',
+    'pkg/data.txt': 'not code\n',
+    'pkg/sub/__init__.py': 'Z = 3\n',
+    'pkg/sub/leaf.py': 'def h():\n    return 4\n',
+    'pkg/tests/__init__.py': '',
+    'pkg/tests/test_core.py': 'def test_g():\n    assert 1\n',
+  });
+}
+
+/** Every directory below root, relative. */
+function dirs(root: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      if (!e.isDirectory()) continue;
+      const p = path.join(d, e.name);
+      out.push(path.relative(root, p));
+      walk(p);
+    }
+  };
+  walk(root);
+  return out.sort();
+}
+
+const files = (root: string): string[] => [...snapshot(root).keys()].sort();
+
+async function planOf(ids: string, root: string): Promise<Plan> {
+  return plan({ strategies: ids.split(','), path: root, workers: 0 });
+}
+
+function savePlan(p: Plan, file: string): string {
+  fs.writeFileSync(file, JSON.stringify(p));
+  return file;
+}
+
+describe('plan and apply', { skip: py === undefined ? 'CPython 3.13 is not installed' : false }, () => {
+  let work = '';
+  let template = '';
+  before(() => {
+    work = fastTempDir();
+    template = path.join(work, 'template');
+    sourceTree(template);
+    compileAllLevels(py!, template);
+  });
+  after(() => removeTree(work));
+
+  let round = 0;
+  const fresh = (): string => {
+    const d = path.join(work, `t${round++}`);
+    copyTree(template, d);
+    return d;
+  };
+
+  const original = (): string[] => files(template);
+  const caches = (f: string) => f.includes('__pycache__/');
+
+  const expectations: Record<string, (before: string[]) => string[]> = {
+    'drop-opt2': (b) => b.filter((f) => !f.endsWith('.opt-2.pyc')),
+    'drop-optimized': (b) => b.filter((f) => !/\.opt-[12]\.pyc$/.test(f)),
+    'strip-tests': (b) => b.filter((f) => !f.startsWith('pkg/tests/')),
+    'no-bytecode': (b) => [
+      ...b.filter((f) => !caches(f)),
+      ...new Set(b.filter(caches).map((f) => `${path.dirname(f)}/__dont_write_bytecode__`)),
+    ],
+    sourceless: (b) => [
+      ...b.filter((f) => !caches(f) && !f.endsWith('.py')),
+      ...b.filter((f) => f.endsWith('.py')).map((f) => `${f}c`),
+    ],
+    pysources: (b) => [
+      ...expectations.sourceless!(b),
+      ...b
+        .filter((f) => f.endsWith('.py'))
+        .map(
+          (f) =>
+            `${path.dirname(f) === '.' ? '' : `${path.dirname(f)}/`}__pysources__/${path.basename(f)}.gz`,
+        ),
+    ],
+    dedup: (b) => b,
+  };
+
+  for (const [id, expected] of Object.entries(expectations)) {
+    it(`${id}: the exact tree afterwards, bytes freed as planned and estimated, and a second plan is empty`, async () => {
+      const root = fresh();
+      const before = files(root);
+      const du0 = duBytes(root);
+      const p = await planOf(id, root);
+      assert.ok(p.operations.length > 0);
+      assert.deepEqual(p.strategies, [id]);
+      assert.notEqual(p.estimate, null);
+      assert.deepEqual(p.saved, p.estimate, 'the plan frees what the catalog estimates');
+      const r = await apply({ planFile: savePlan(p, path.join(work, `${id}.plan.json`)) });
+      assert.equal(r.outcome, 'applied', r.failure);
+      assert.equal(r.committed, true);
+      assert.ok(!fs.existsSync(path.join(root, '.pyfloppy-journal')));
+      assert.deepEqual(files(root), expected(before).sort());
+      const du1 = duBytes(root);
+      // tmpfs gives directories no blocks; the plan counts a new directory as one block.
+      const slack = p.counts.mkdir * 4096;
+      assert.ok(
+        Math.abs(du0.allocated - du1.allocated - p.saved.allocatedBytes) <= slack,
+        `${id}: du freed ${du0.allocated - du1.allocated}, planned ${p.saved.allocatedBytes}`,
+      );
+      const again = await planOf(id, root);
+      assert.equal(again.operations.length, 0, `${id} twice: nothing left to do`);
+      if (id === 'pysources') {
+        const gz = zlib
+          .gunzipSync(fs.readFileSync(path.join(root, 'pkg/__pysources__/core.py.gz')))
+          .toString();
+        assert.equal(gz, fs.readFileSync(path.join(template, 'pkg/core.py'), 'utf8'));
+      }
+      if (id === 'dedup') {
+        // compileall's rule: each level present with the previous one, when byte-identical.
+        const snap = snapshot(root);
+        for (const f of before.filter((x) => x.endsWith(`.${TAG}.pyc`))) {
+          const l1 = f.replace('.pyc', '.opt-1.pyc');
+          const l2 = f.replace('.pyc', '.opt-2.pyc');
+          const same = (a: string, b: string) => snap.get(a)!.sha256 === snap.get(b)!.sha256;
+          assert.equal(snap.get(f)!.ino === snap.get(l1)!.ino, same(f, l1), f);
+          assert.equal(snap.get(l1)!.ino === snap.get(l2)!.ino, same(l1, l2), l1);
+        }
+        assert.ok(p.counts.link > 0);
+      }
+      if (id === 'sourceless' || id === 'pysources') {
+        const r2 = spawnSync(
+          py!.exe,
+          [
+            '-I',
+            '-c',
+            'import sys; sys.path.insert(0, sys.argv[1]); import mod, pkg.core, pkg.sub.leaf; print(pkg.core.__file__)',
+            root,
+          ],
+          { encoding: 'utf8' },
+        );
+        assert.equal(r2.status, 0, r2.stderr);
+        assert.equal(r2.stdout.trim(), path.join(root, 'pkg/core.pyc'));
+      }
+    });
+  }
+
+  it('sourceless,dedup compose: nothing is left to link once levels 1 and 2 are gone', async () => {
+    const root = fresh();
+    const p = await planOf('sourceless,dedup', root);
+    assert.deepEqual(p.strategies, ['sourceless', 'dedup']);
+    assert.equal(p.counts.link, 0);
+    const r = await apply({ planFile: savePlan(p, path.join(work, 'sd.json')) });
+    assert.equal(r.outcome, 'applied');
+    assert.deepEqual(files(root), expectations.sourceless!(original()).sort());
+  });
+
+  it('refuses, naming the file, when a file changed after the plan; nothing is changed', async () => {
+    const root = fresh();
+    const p = await planOf('sourceless', root);
+    const file = savePlan(p, path.join(work, 'changed.json'));
+    fs.appendFileSync(path.join(root, 'pkg/core.py'), '# edited\n');
+    const before = snapshot(root);
+    const r = runCli(['apply', file]);
+    assert.equal(r.status, 1);
+    assert.match(r.stdout, /refused, nothing changed/);
+    assert.match(r.stdout, /pkg\/core\.py: size/);
+    assert.deepEqual(snapshot(root), before);
+    assert.ok(!fs.existsSync(path.join(root, '.pyfloppy-journal')));
+  });
+
+  it('refuses when a name it would create exists, or a directory became a symlink', async () => {
+    const root = fresh();
+    const p = await planOf('sourceless', root);
+    fs.writeFileSync(path.join(root, 'mod.pyc'), 'somebody else');
+    const r = await apply({ planFile: savePlan(p, path.join(work, 'inway.json')) });
+    assert.equal(r.outcome, 'refused');
+    assert.deepEqual(r.mismatches, [{ path: 'mod.pyc', why: 'exists (the plan creates it)' }]);
+
+    const root2 = fresh();
+    const p2 = await planOf('drop-opt2', root2);
+    const outside = path.join(work, 'outside');
+    fs.renameSync(path.join(root2, 'pkg/sub'), outside);
+    fs.symlinkSync(outside, path.join(root2, 'pkg/sub'));
+    const before = snapshot(outside);
+    const r2 = await apply({ planFile: savePlan(p2, path.join(work, 'symlink.json')) });
+    assert.equal(r2.outcome, 'refused');
+    assert.ok(r2.mismatches.some((m) => m.path.startsWith('pkg/sub/__pycache__/') && /symlink/.test(m.why)));
+    assert.deepEqual(snapshot(outside), before);
+  });
+
+  it('a failure mid-run (EIO on the 5th rename) rolls every earlier step back', async () => {
+    const root = fresh();
+    const before = snapshot(root);
+    const beforeDirs = dirs(root);
+    const p = await planOf('pysources', root);
+    let renames = 0;
+    const calls: JournalCalls = {
+      ...realJournalCalls,
+      rename: (a, b) => {
+        if (String(b).includes('.pyfloppy-journal') && ++renames === 5)
+          throw Object.assign(new Error('EIO: injected'), { code: 'EIO' });
+        realJournalCalls.rename(a, b);
+      },
+    };
+    const r = await apply({ planFile: savePlan(p, path.join(work, 'eio.json')), calls });
+    assert.equal(r.outcome, 'rolled-back');
+    assert.match(r.failure ?? '', /injected/);
+    assert.deepEqual(snapshot(root), before, 'every path, inode and content as before');
+    assert.deepEqual(dirs(root), beforeDirs);
+  });
+
+  it('a file dropped into a directory the plan removes: that step refuses and the run rolls back', async () => {
+    const root = fresh();
+    const p = await planOf('sourceless', root);
+    fs.writeFileSync(path.join(root, 'pkg/sub/__pycache__/notes.txt'), 'mine');
+    const before = snapshot(root);
+    const r = await apply({ planFile: savePlan(p, path.join(work, 'dropped.json')) });
+    assert.equal(r.outcome, 'rolled-back');
+    assert.match(r.failure ?? '', /pkg\/sub\/__pycache__: not empty/);
+    assert.deepEqual(snapshot(root), before);
+  });
+
+  it('--no-commit keeps the journal; --rollback then restores every path and inode; --commit deletes it', async () => {
+    const root = fresh();
+    const before = snapshot(root);
+    const beforeDirs = dirs(root);
+    const file = savePlan(await planOf('strip-tests,pysources', root), path.join(work, 'nocommit.json'));
+    const r = runCli(['apply', file, '--no-commit']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /journal kept/);
+    assert.ok(fs.existsSync(path.join(root, '.pyfloppy-journal/plan.json')));
+    const rb = runCli(['apply', '--rollback', file]);
+    assert.equal(rb.status, 0, rb.stderr);
+    assert.deepEqual(snapshot(root), before);
+    assert.deepEqual(dirs(root), beforeDirs);
+
+    // After a rollback the restored files have new ctimes: the plan is refused, a new one applies.
+    assert.equal(runCli(['apply', file, '--no-commit']).status, 1);
+    const file2 = savePlan(await planOf('strip-tests,pysources', root), path.join(work, 'nocommit2.json'));
+    assert.equal(runCli(['apply', file2, '--no-commit']).status, 0);
+    const c = runCli(['apply', '--commit', root]);
+    assert.equal(c.status, 0, c.stderr);
+    assert.ok(!fs.existsSync(path.join(root, '.pyfloppy-journal')));
+    assert.deepEqual(files(root), expectations.pysources!(expectations['strip-tests']!(original())).sort());
+  });
+
+  it('apply --verify: a plan that breaks an import is rolled back, the regression named', async () => {
+    const root = fresh();
+    const before = snapshot(root);
+    const p = await planOf('drop-opt2', root);
+    // A reviewer's edit gone wrong: pkg/sub/leaf.py and its caches removed too.
+    const extra = await planOf('sourceless', root);
+    p.operations.push(
+      ...extra.operations.filter(
+        (o) => o.op === 'remove' && o.path.includes('leaf') && !o.path.endsWith('opt-2.pyc'),
+      ),
+    );
+    const file = savePlan(p, path.join(work, 'breaks.json'));
+    const r = runCli(['apply', file, '--verify', '--python', py!.exe, '--json']);
+    assert.equal(r.status, 1, r.stderr);
+    const report = JSON.parse(r.stdout) as {
+      outcome: string;
+      verify: { regressions: Array<{ module: string; kind: string; level: number }> };
+    };
+    assert.equal(report.outcome, 'rolled-back');
+    assert.deepEqual(report.verify.regressions.map((g) => `${g.level} ${g.kind} ${g.module}`).sort(), [
+      '0 missing pkg.sub.leaf',
+      '1 missing pkg.sub.leaf',
+      '2 missing pkg.sub.leaf',
+    ]);
+    assert.deepEqual(snapshot(root), before);
+    const ok = runCli([
+      'apply',
+      savePlan(await planOf('drop-opt2', root), path.join(work, 'fine.json')),
+      '--verify',
+      '--python',
+      py!.exe,
+    ]);
+    assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /regressions: 0/);
+  });
+
+  it('CLI: plan -o writes a reviewable plan; --dry-run checks it; usage errors exit 2', () => {
+    const root = fresh();
+    const file = path.join(work, 'cli.json');
+    const r = runCli(['plan', 'drop-opt2+dedup,zip-stdlib', root, '-o', file]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /operations \(remove \d+, link \d+\)/);
+    assert.match(r.stdout, /not planned: zip-stdlib: writing pythonXY.zip is not implemented/);
+    const p = JSON.parse(fs.readFileSync(file, 'utf8')) as Plan;
+    assert.equal(p.schema, 'pyfloppy.plan/1');
+    assert.ok(p.operations.every((o) => o.op === 'remove' || o.op === 'link'));
+    const dry = runCli(['apply', file, '--dry-run']);
+    assert.equal(dry.status, 0);
+    assert.match(dry.stdout, /dry run\): all \d+ operations match the tree/);
+    assert.ok(fs.existsSync(path.join(root, 'pkg/__pycache__/core.cpython-313.opt-2.pyc')));
+    const bad = runCli(['plan', 'frobnicate', root]);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /unknown strategy 'frobnicate'/);
+    assert.equal(runCli(['plan', 'sourceless,no-bytecode', root]).status, 2);
+    assert.equal(runCli(['plan', 'sourceless', path.join(work, 'missing')]).status, 2);
+    const notPlan = path.join(work, 'not-a-plan.json');
+    fs.writeFileSync(notPlan, '{"schema":"other"}');
+    assert.equal(runCli(['apply', notPlan]).status, 2);
+    assert.equal(runCli(['apply', path.join(work, 'nope.json')]).status, 2);
+  });
+});
