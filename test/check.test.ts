@@ -16,6 +16,7 @@ import {
   type Interpreter,
   interpreter,
   interpreters,
+  modernPython,
   runPython,
   stdlibOf,
 } from './helpers/python.js';
@@ -131,16 +132,6 @@ function otherInterpreter(py: Interpreter): Interpreter | undefined {
     .sort((a, b) => Math.abs(a.minor - py.minor) - Math.abs(b.minor - py.minor))[0];
 }
 
-/** 3.13, else the newest interpreter whose compileall takes several levels and --hardlink-dupes (3.9+). */
-function modernPython(): Interpreter | undefined {
-  return (
-    interpreter('3.13') ??
-    interpreters()
-      .filter((i) => i.minor >= 9)
-      .pop()
-  );
-}
-
 function pairs(r: CheckReport, root: string): string[] {
   return r.findings.map((f) => `${f.id} ${path.relative(root, f.path)}`).sort();
 }
@@ -234,7 +225,7 @@ describe('check finds each defect a real interpreter can leave in a tree', () =>
   }
 
   it('buildroot-path: compiled in a build root with and without -d, checked with --expect-prefix', async (t) => {
-    const py = modernPython();
+    const py = modernPython(9);
     if (py === undefined) {
       t.skip('no Python 3.9 or later installed');
       return;
@@ -278,7 +269,7 @@ describe('check finds each defect a real interpreter can leave in a tree', () =>
 
 describe('check never reads through a symlink', () => {
   it("a source that is a symlink out of the tree is neither read nor stat'ed through", async (t) => {
-    const py = modernPython();
+    const py = modernPython(9);
     if (py === undefined) {
       t.skip('no Python 3.9 or later installed');
       return;
@@ -407,7 +398,7 @@ describe('check agrees with CPython on details', () => {
 
 describe('pyfloppy check (CLI)', () => {
   it('exit 1 with findings, 0 on a clean tree, the JSON schema, and usage errors', (t) => {
-    const py = modernPython();
+    const py = modernPython(9);
     if (py === undefined) {
       t.skip('no Python 3.9 or later installed');
       return;

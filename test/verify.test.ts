@@ -19,28 +19,18 @@ import {
   compileAllLevels,
   type Interpreter,
   interpreter,
-  interpreters,
+  modernPython,
   runPython,
   stdlibOf,
 } from './helpers/python.js';
 import { copyTree, fastTempDir, removeTree, snapshot, writeTree } from './helpers/tree.js';
-
-/** 3.13, else the newest interpreter with audit hooks (3.8+). */
-function modernPython(): Interpreter | undefined {
-  return (
-    interpreter('3.13') ??
-    interpreters()
-      .filter((i) => i.minor >= 8)
-      .pop()
-  );
-}
 
 const cachePath = (py: Interpreter, dir: string, module: string, level: number): string =>
   path.join(dir, '__pycache__', `${module}.cpython-3${py.minor}${level === 0 ? '' : `.opt-${level}`}.pyc`);
 
 describe('verify imports every module of a tree at each level', () => {
   it('records and blocks writes (a module writing beside itself, a missing opt-1 cache); the tree is unchanged', async (t) => {
-    const py = modernPython();
+    const py = modernPython(8);
     if (py === undefined) {
       t.skip('no Python 3.8 or later installed');
       return;
@@ -114,7 +104,7 @@ describe('verify imports every module of a tree at each level', () => {
   });
 
   it('a sourceless tree (legacy .pyc, no .py) imports at every level with no source and no write', async (t) => {
-    const py = modernPython();
+    const py = modernPython(8);
     if (py === undefined) {
       t.skip('no Python 3.8 or later installed');
       return;
@@ -144,7 +134,7 @@ describe('verify imports every module of a tree at each level', () => {
   });
 
   it('a module that hangs or kills its interpreter fails, and a new worker imports the rest', async (t) => {
-    const py = modernPython();
+    const py = modernPython(8);
     if (py === undefined) {
       t.skip('no Python 3.8 or later installed');
       return;
@@ -244,7 +234,7 @@ describe('regressions against a baseline', () => {
   });
 
   it('a module removed after the baseline is exactly the regression; the command exits 1, else 0', async (t) => {
-    const py = modernPython();
+    const py = modernPython(8);
     if (py === undefined) {
       t.skip('no Python 3.8 or later installed');
       return;
@@ -356,7 +346,7 @@ describe('verify on a stdlib copy, run as its installation runs it', () => {
 
 describe('pyfloppy verify (CLI)', () => {
   it('usage and environment errors exit 2 with a one-line message', (t) => {
-    const py = modernPython();
+    const py = modernPython(8);
     if (py === undefined) {
       t.skip('no Python 3.8 or later installed');
       return;
@@ -415,7 +405,7 @@ describe('pyfloppy verify (CLI)', () => {
   });
 
   it('write attempts without a baseline exit 1, listed per level', (t) => {
-    const py = modernPython();
+    const py = modernPython(8);
     if (py === undefined) {
       t.skip('no Python 3.8 or later installed');
       return;

@@ -118,6 +118,7 @@ export function preflight(plan: Plan): { mismatches: Mismatch[]; contents: Map<n
   const contents = new Map<number, Uint8Array>();
   const abs = (rel: string): string => path.join(plan.root, rel);
   const created = new Set<string>();
+  const targets = new Set<string>();
   const dirOk = new Map<string, boolean>();
   // Why: paths are joined to the root; a directory on the way replaced by a symlink would lead outside it.
   const parentsReal = (rel: string): boolean => {
@@ -156,8 +157,9 @@ export function preflight(plan: Plan): { mismatches: Mismatch[]; contents: Map<n
         break;
       case 'link':
         need(o.path, o.fp);
-        if (!plan.operations.some((p, m) => m < n && p.op === 'link' && p.target === o.target))
-          need(o.target, o.targetFp);
+        // A survivor several levels link to is checked (and hashed) once.
+        if (!targets.has(o.target)) need(o.target, o.targetFp);
+        targets.add(o.target);
         break;
       case 'move':
         need(o.from, o.fp);
@@ -236,7 +238,7 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
         report.done = plan.operations.length;
         return finish(report, plan, options, calls);
       }
-      return run(report, plan, options, calls, preflightContents(plan, true), true);
+      return run(report, plan, options, calls, resumeContents(plan), true);
     }
     const other = journal.plan === '' ? null : parsePlan(journal.plan, journalPath(plan.root));
     if (journal.committing) commitJournal(plan.root, calls);
@@ -290,13 +292,13 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
   return run(report, plan, options, calls, contents);
 }
 
-function preflightContents(plan: Plan, resuming: boolean): Map<number, Uint8Array> {
-  // Resuming: the contents of writes not done yet, from sources that must still be the planned ones.
+/** Resuming: the contents of writes not done yet, from sources that must still be the planned ones. */
+function resumeContents(plan: Plan): Map<number, Uint8Array> {
   const contents = new Map<number, Uint8Array>();
   plan.operations.forEach((o, n) => {
     if (o.op !== 'write') return;
     if (!('gzipOf' in o.content)) contents.set(n, new Uint8Array(0));
-    else if (resuming) {
+    else {
       const src = path.join(plan.root, o.content.gzipOf);
       if (fs.existsSync(src) && fpMismatch(src, o.content.fp, true) === null)
         contents.set(n, gzipSource(fs.readFileSync(src)));
@@ -320,8 +322,7 @@ async function run(
       {
         root: plan.root,
         calls,
-        content: (o) => {
-          const n = plan.operations.indexOf(o);
+        content: (o, n) => {
           const data = contents.get(n);
           if (data === undefined)
             throw new JournalError(n, o.path, 'changed', `${o.path}: its source changed`);

@@ -115,7 +115,7 @@ export interface StepContext {
   root: string;
   calls?: JournalCalls;
   /** Content of a `write` operation (computed and checked by the caller). */
-  content(op: Extract<PlanOperation, { op: 'write' }>): Uint8Array;
+  content(op: Extract<PlanOperation, { op: 'write' }>, index: number): Uint8Array;
   /** Finishing a killed run: accept a changed ctime when this says the content is the planned one. */
   sameContent?: (abs: string, fp: PlanFingerprint) => boolean;
 }
@@ -256,7 +256,7 @@ export function runOperations(
         if (m !== undefined && p !== undefined && p.ino === m.ino && p.dev === m.dev) break;
         if (p !== undefined) fail(n, o.path, 'exists', 'exists (the plan needs it absent)');
         if (m === undefined) {
-          const data = ctx.content(o);
+          const data = ctx.content(o, n);
           const tmp = `${backup}.tmp`;
           if (has(tmp) !== undefined) sys(n, o.path, 'unlink', () => calls.unlink(tmp));
           sys(n, o.path, 'write', () => calls.writeNew(tmp, data, o.mode));

@@ -203,7 +203,6 @@ class Composer {
   readonly removed: Uint8Array;
   readonly ops: PlanOperation[] = [];
   readonly notes: string[] = [];
-  readonly added: Bytes[] = [];
   /** Link frees, by the replaced entry. */
   readonly linkFrees: Bytes[] = [];
   readonly removedModules = new Set<string>();
@@ -466,8 +465,10 @@ function sourcelessLayout(
         made.add(store);
         k.ops.push({ op: 'mkdir', path: store, mode: 0o755 });
       }
-      const srcFp = fingerprint(k.abs(src), true);
+      // One read of the source: hashed for its fingerprint and compressed for the size of the .gz.
+      const srcFp = fingerprint(k.abs(src), false);
       const data = fs.readFileSync(k.abs(src));
+      srcFp.sha256 = crypto.createHash('sha256').update(data).digest('hex');
       k.ops.push({
         op: 'write',
         path: `${store}/${mod}.py.gz`,
@@ -579,9 +580,4 @@ export function relPaths(o: PlanOperation): string[] {
     default:
       return [o.path];
   }
-}
-
-/** Markers for the catalog: which ids name a plannable strategy or combination. */
-export function isPlannable(id: string): boolean {
-  return (PLANNABLE as readonly string[]).includes(id) || COMBINATIONS[id] !== undefined;
 }

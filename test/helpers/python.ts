@@ -38,6 +38,16 @@ export function interpreter(majorMinor: string): Interpreter | undefined {
   return interpreters({ includePython2: true }).find((i) => `${i.major}.${i.minor}` === majorMinor);
 }
 
+/** CPython 3.13 when installed, else the newest 3.x at least 3.`minMinor`. */
+export function modernPython(minMinor: number): Interpreter | undefined {
+  return (
+    interpreter('3.13') ??
+    interpreters()
+      .filter((i) => i.minor >= minMinor)
+      .pop()
+  );
+}
+
 /** The stdlib directory of an interpreter (sysconfig's 'stdlib'). */
 export function stdlibOf(i: Interpreter): string {
   return runPython(i, 'import sysconfig; print(sysconfig.get_paths()["stdlib"])').trim();
