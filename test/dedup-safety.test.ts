@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import { dedup } from '../src/dedup/dedup.js';
 import { lstatFingerprint } from '../src/fsops/fingerprint.js';
 import { type FsCalls, realCalls, replaceWithLink, TEMP_NAME } from '../src/fsops/link.js';
@@ -113,6 +114,24 @@ describe('replaceWithLink', () => {
     const r2 = replaceWithLink(p.s, p.t, p.expect, calls);
     assert.equal(r2.ok, false);
     assert.deepEqual(tempsIn(d), []);
+  });
+
+  it('after the rename, removes its temporary name only while it is still the survivor: a name taken meanwhile is kept', () => {
+    const { s, t, expect } = pair('retaken');
+    let taken: string | undefined;
+    const calls: FsCalls = {
+      ...realCalls,
+      rename: (a, b) => {
+        realCalls.rename(a, b);
+        // Another linker (another thread, another process) creates the name we just renamed away.
+        taken = String(a);
+        fs.writeFileSync(taken, 'somebody else');
+      },
+    };
+    assert.equal(replaceWithLink(s, t, expect, calls).ok, true);
+    assert.equal(fs.readFileSync(taken!, 'utf8'), 'somebody else');
+    fs.unlinkSync(taken!);
+    assert.equal(fs.statSync(s).ino, fs.statSync(t).ino);
   });
 
   it('refuses a file that changed since it was compared: mtime, content of the same size, replacement', () => {
@@ -373,6 +392,41 @@ describe('dedup safety', () => {
       );
       assert.deepEqual(dry.saved, real.saved);
       assert.equal(real.saved.pairs, 5);
+    } finally {
+      removeTree(root);
+    }
+  });
+
+  it('worker threads never choose the same temporary name (they share the process id)', async () => {
+    const mod = new URL('../src/fsops/temp.js', import.meta.url).href;
+    const first = (): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const w = new Worker(
+          `import('${mod}').then((m) => require('node:worker_threads').parentPort.postMessage(m.tempName('link')));`,
+          { eval: true },
+        );
+        w.once('message', (n: string) => {
+          resolve(n);
+          void w.terminate();
+        });
+        w.once('error', reject);
+      });
+    const [a, b] = await Promise.all([first(), first()]);
+    assert.match(a, TEMP_NAME);
+    assert.match(b, TEMP_NAME);
+    assert.notEqual(a, b);
+  });
+
+  it('links thousands of groups in one directory with two worker threads and skips none', async () => {
+    const root = tempDir();
+    try {
+      const files: Record<string, string> = {};
+      for (let i = 0; i < 3000; i++) Object.assign(files, triad('.', `m${i}`, `bytes of module ${i}`));
+      writeTree(root, files);
+      const r = await dedup({ paths: [root], workers: 2 });
+      assert.deepEqual(r.skipped, []);
+      assert.equal(r.saved.pairs, 6000);
+      assert.deepEqual(tempsIn(root), []);
     } finally {
       removeTree(root);
     }

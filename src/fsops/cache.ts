@@ -6,12 +6,10 @@
  * never written through. No fsync, as py_compile: a cache is derived data. Part of src/fsops.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { errnoCode } from '../errors.js';
+import { tempSibling } from './temp.js';
 
-let counter = 0;
-const temp = (dest: string): string =>
-  path.join(path.dirname(dest), `.pyfloppy-${process.pid}-${counter++}.tmp`);
+const temp = (dest: string): string => tempSibling(dest, 'cache');
 
 export class CacheWriteError extends Error {
   constructor(

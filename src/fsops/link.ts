@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../errors.js';
 import { type Fingerprint, fingerprintOf, isRegular, sameInode, unchanged } from './fingerprint.js';
+import { LINK_TEMP_NAME, tempName } from './temp.js';
 
 /** The system calls used, as a seam: tests inject failures (EXDEV, EMLINK, ENOSPC, ...) here. */
 export interface FsCalls {
@@ -46,9 +47,8 @@ export type LinkResult =
     }
   | { ok: false; reason: SkipReason; message: string };
 
-/** Names of pyfloppy's temporary siblings: recognizable, so a run after a crash can clean them up. */
-export const TEMP_NAME = /^\.pyfloppy-\d+-\d+\.tmp$/;
-let tempCounter = 0;
+/** Names of pyfloppy's link temporaries: recognizable, so a run after a crash can clean them up. */
+export const TEMP_NAME = LINK_TEMP_NAME;
 
 function join(dir: string | Buffer, name: string): string | Buffer {
   return typeof dir === 'string' ? path.join(dir, name) : Buffer.concat([dir, Buffer.from(`/${name}`)]);
@@ -115,7 +115,7 @@ export function replaceWithLink(
   const dir = dirOf(target);
   let tmp: string | Buffer | undefined;
   for (let attempt = 0; attempt < 100 && tmp === undefined; attempt++) {
-    const candidate = join(dir, `.pyfloppy-${process.pid}-${tempCounter++}.tmp`);
+    const candidate = join(dir, tempName('link'));
     try {
       calls.link(survivor, candidate);
       tmp = candidate;
@@ -156,9 +156,11 @@ export function replaceWithLink(
     dropTmp();
     return failure(e, 'rename');
   }
-  // Why: rename() of two names of one inode succeeds and does nothing (POSIX), leaving the temporary.
+  // Why: rename() of two names of one inode succeeds and does nothing (POSIX), leaving the temporary. Only
+  // that case is cleaned: a name that is now another inode is not ours to remove.
   try {
-    if (calls.lstat(tmp) !== undefined) dropTmp();
+    const left = calls.lstat(tmp);
+    if (left !== undefined && sameInode(fingerprintOf(left), sf)) dropTmp();
     const after = calls.lstat(survivor);
     return { ok: true, survivor: after === undefined ? sf : fingerprintOf(after) };
   } catch {

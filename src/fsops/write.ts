@@ -7,15 +7,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { errnoCode, PyfloppyError } from '../errors.js';
-
-let counter = 0;
+import { tempName } from './temp.js';
 
 export function writeFileAtomic(dest: string, data: string | Uint8Array, mode = 0o644): void {
   const dir = path.dirname(path.resolve(dest));
   let tmp = '';
   let fd = -1;
   for (let attempt = 0; attempt < 100 && fd === -1; attempt++) {
-    tmp = path.join(dir, `.pyfloppy-${process.pid}-w${counter++}.tmp`);
+    tmp = path.join(dir, tempName('write'));
     try {
       fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
     } catch (e) {
