@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { isPyfloppyError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { registerAnalyze } from './analyze.js';
+import { helpConfiguration } from './help.js';
 import { registerApply } from './apply.js';
 import { registerCheck } from './check.js';
 import { registerCompile } from './compile.js';
@@ -29,6 +30,7 @@ export function buildProgram(io: Io, state: RunState = { exitCode: 0 }): Command
     .description('Measure and shrink Python installations.')
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
+    .configureHelp(helpConfiguration)
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),

@@ -1,0 +1,47 @@
+/**
+ * --help as a user reads it on an 80-column terminal (or a pipe): prose reflowed into paragraphs, table rows
+ * continued under their description column, nothing cut mid-sentence at the author's line breaks.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { layout, unwrap } from '../src/cli/help.js';
+import { runCli } from './helpers/cli.js';
+
+describe('help layout', () => {
+  it('rejoins prose lines and table continuations, keeps lists and blank lines', () => {
+    const text = [
+      'First line of a paragraph',
+      'that goes on here.',
+      '',
+      '- an item',
+      '  continued',
+      '- another item',
+      '  term      the description',
+      '            continued under it',
+      '  other     short',
+    ].join('\n');
+    assert.deepEqual(unwrap(text), [
+      'First line of a paragraph that goes on here.',
+      '',
+      '- an item continued',
+      '- another item',
+      '  term      the description continued under it',
+      '  other     short',
+    ]);
+    assert.equal(
+      layout('  term      one two three four five six', 26),
+      '  term      one two three\n            four five six',
+    );
+  });
+
+  for (const command of ['analyze', 'dedup', 'check', 'compile', 'plan', 'apply', 'verify', 'split']) {
+    it(`${command} --help: the description fits 80 columns`, () => {
+      const r = runCli([command, '--help']);
+      assert.equal(r.status, 0, r.stderr);
+      // Up to the examples and exit status, which are printed as written.
+      const body = r.stdout.split(/\n(?:Examples|Example|Exit status)/)[0]!;
+      const long = body.split('\n').filter((l) => l.length > 80);
+      assert.deepEqual(long, []);
+    });
+  }
+});
