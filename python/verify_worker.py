@@ -129,6 +129,14 @@ def main():
     tree_abs = normpath(os.path.abspath(tree))
     tree_real = realpath(tree)
     roots = [tree_abs] if tree_abs == tree_real else [tree_abs, tree_real]
+    archives = []
+    if mode == "stdlib":
+        # The installation's pythonXY.zip (getpath puts it before the directory): part of the tree when
+        # it exists, as pyfloppy's zip layouts make it.
+        archive = join(os.path.dirname(tree_abs), "python%d%d.zip" % sys.version_info[:2])
+        if os.path.isfile(archive):
+            archives = [archive]
+            roots += [archive] if realpath(archive) == archive else [archive, realpath(archive)]
 
     def under(p):
         for r in roots:
@@ -151,7 +159,7 @@ def main():
     else:
         sys.path.insert(0, tree)
         entries = [tree]
-    entries = [e for e in entries if os.path.isdir(e)]
+    entries = [e for e in entries if os.path.isdir(e) or normpath(e) in archives]
     emit(
         {
             "ev": "ready",
@@ -210,8 +218,36 @@ def main():
                     continue
                 found.setdefault(pfx + stem, True)
 
+        def walk_archive(archive):
+            # zipimport is frozen (3.8+): it reads nothing from the tree. Its table of contents is what
+            # zipimport itself imports from; regular packages only, as in walk().
+            import zipimport
+
+            names = set(k.replace(os.sep, "/") for k in zipimport._read_directory(archive))
+
+            def package(parts):
+                return all(p.isidentifier() for p in parts) and any(
+                    "/".join(parts) + "/__init__" + s in names for s in (".py", ".pyc")
+                )
+
+            for n in sorted(names):
+                parts = n.split("/")
+                stem = module_stem(parts[-1])
+                if stem is None or not stem.isidentifier() or parts[-1].endswith(tuple(ext_suffixes)):
+                    continue
+                dirs = parts[:-1]
+                if not all(package(dirs[: k + 1]) for k in range(len(dirs))):
+                    continue
+                if stem != "__init__":
+                    found.setdefault(".".join(dirs + [stem]), True)
+                elif dirs:
+                    found.setdefault(".".join(dirs), True)
+
         for e in entries:
-            walk(e, "")
+            if e in archives or normpath(e) in archives:
+                walk_archive(normpath(e))
+            else:
+                walk(e, "")
         names = sorted(found)
         return [n for n in names if not excluded(n)], [n for n in names if excluded(n)]
 

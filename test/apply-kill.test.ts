@@ -1,8 +1,8 @@
 /**
  * Crash safety of apply: killed with SIGKILL at random moments, `apply --rollback` returns the tree to its
  * original paths, inodes and bytes, and running the same plan again finishes it exactly as an uninterrupted
- * run does. Two plans between them use every operation: strip-tests,pysources (remove, mkdir, write, move,
- * rmdir) and dedup (link).
+ * run does. Three plans between them use every operation: strip-tests,pysources (remove, mkdir, write, move,
+ * rmdir), dedup (link) and zip-stdlib (zip, whose archive lies beside the root, in PREFIX/lib).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -18,16 +18,23 @@ import { copyTree, fastTempDir, type FileState, removeTree, snapshot, writeTree 
 const py = interpreter('3.13');
 const ROUNDS = 10;
 
-/** A tree of sources compiled at levels 0-2 by CPython 3.13 (a quarter with docstrings: level 2 differs). */
+/**
+ * A tree of packages compiled at levels 0-2 by CPython 3.13 (a quarter with docstrings: level 2 differs),
+ * shaped as a stdlib (os.py at the top) so that zip-stdlib applies to it.
+ */
 function template(root: string): void {
-  const files: Record<string, string> = {};
+  const files: Record<string, string> = { 'os.py': 'SEP = "/"\n' };
   for (let m = 0; m < 400; m++) {
     const dir = `p${m % 20}${m % 3 === 0 ? '/tests' : ''}`;
+    files[`${dir}/__init__.py`] = '';
     files[`${dir}/m${m}.py`] = `${m % 4 === 0 ? '"""Doc."""\n' : ''}x = ${m}\n`;
   }
   writeTree(root, files);
   compileAllLevels(py!, root);
 }
+
+/** The archive zip-stdlib writes beside a root at PREFIX/lib/python3.13. */
+const ARCHIVE = '../python313.zip';
 
 /** Paths with content and inode, and the directories: what "the same tree" means here. */
 function state(root: string, inodes: boolean): { files: Map<string, Partial<FileState>>; dirs: string[] } {
@@ -37,6 +44,8 @@ function state(root: string, inodes: boolean): { files: Map<string, Partial<File
       p,
       inodes ? { ino: s.ino, sha256: s.sha256, mode: s.mode } : { sha256: s.sha256, nlink: s.nlink },
     );
+  const archive = path.join(root, ARCHIVE);
+  if (fs.existsSync(archive)) files.set(ARCHIVE, { sha256: fs.readFileSync(archive).toString('base64') });
   const dirs: string[] = [];
   const walk = (d: string): void => {
     for (const e of fs.readdirSync(d, { withFileTypes: true }))
@@ -81,7 +90,7 @@ function killAfter(
   });
 }
 
-for (const strategies of ['strip-tests,pysources', 'dedup']) {
+for (const strategies of ['strip-tests,pysources', 'dedup', 'zip-stdlib']) {
   describe(
     `apply ${strategies} killed with SIGKILL`,
     { skip: py === undefined ? 'CPython 3.13 is not installed' : false },
@@ -89,11 +98,17 @@ for (const strategies of ['strip-tests,pysources', 'dedup']) {
       it(`at ${ROUNDS} random moments: --rollback restores the original, apply again finishes it`, async () => {
         const work = fastTempDir();
         try {
-          const tpl = path.join(work, 'template');
+          // Every tree at NAME/lib/python3.13, where a stdlib lives, its archive beside it.
+          const at = (name: string): string => {
+            const d = path.join(work, name, 'lib', 'python3.13');
+            fs.mkdirSync(path.dirname(d), { recursive: true });
+            return d;
+          };
+          const tpl = at('template');
           template(tpl);
           const original = state(tpl, false);
           // An uninterrupted run: its result, and how long it takes (kills are spread over that span).
-          const probe = path.join(work, 'probe');
+          const probe = at('probe');
           copyTree(tpl, probe);
           const probePlan = path.join(work, 'probe.json');
           fs.writeFileSync(
@@ -112,7 +127,7 @@ for (const strategies of ['strip-tests,pysources', 'dedup']) {
           assert.notDeepEqual(finished, original);
           let midway = 0;
           for (let round = 0; round < ROUNDS; round++) {
-            const tree = path.join(work, `round${round}`);
+            const tree = at(`round${round}`);
             copyTree(tpl, tree);
             const before = state(tree, true);
             const file = path.join(work, `round${round}.json`);
@@ -161,7 +176,7 @@ for (const strategies of ['strip-tests,pysources', 'dedup']) {
               );
             }
             assert.ok(!fs.existsSync(path.join(tree, '.pyfloppy-journal')));
-            removeTree(tree);
+            removeTree(path.join(work, `round${round}`));
           }
           // Most kills caught a run midway (not only before the start or after the end).
           assert.ok(midway >= ROUNDS / 2, `only ${midway} of ${ROUNDS} kills landed midway`);

@@ -2,10 +2,11 @@
  * Every plannable strategy carried out on copies of the real 3.8, 3.11 and 3.13 stdlibs (where installed)
  * with `apply --verify`: no module that imported before fails after, at levels 0, 1 and 2; no write
  * attempt at the levels the layout ships bytecode for; du's bytes freed equal the plan's and the catalog's
- * estimate. Option 1's markers are written but CPython does not read them: verify shows the writes it still
+ * estimate (with the zip layouts' pythonXY.zip counted). Option 1's markers are written but CPython does not read them: verify shows the writes it still
  * attempts, one per imported source module, which is what the strategy is documented to cost.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -26,6 +27,8 @@ const STRATEGIES = [
   'sourceless',
   'pysources',
   'no-bytecode',
+  'zip-data',
+  'zip-stdlib',
 ];
 
 for (const version of ['3.8', '3.11', '3.13']) {
@@ -94,8 +97,32 @@ for (const version of ['3.8', '3.11', '3.13']) {
             }
             if (id === 'sourceless' || id === 'pysources')
               assert.equal(l.withSource, 0, 'no source for tracebacks');
+            if (id.startsWith('zip-')) {
+              // The archive keeps the sources: tracebacks show the same lines.
+              const b = baseline.levels.find((x) => x.level === l.level)!;
+              assert.equal(l.withSource, b.withSource);
+              assert.equal(l.ok, b.ok);
+            }
           }
-          const du1 = duBytes(root);
+          const archive = path.join(prefix, 'lib', `python${version.replace('.', '')}.zip`);
+          if (id.startsWith('zip-')) {
+            assert.equal(afterReport.entries[0], archive, 'the archive comes first on sys.path');
+            // Where the modules now come from, as the interpreter sees them.
+            const where = spawnSync(
+              py!.exe,
+              ['-s', '-c', 'import encodings, json; print(encodings.__file__); print(json.__file__)'],
+              { encoding: 'utf8', env: { PYTHONHOME: prefix, LANG: 'C.UTF-8' } },
+            );
+            const [enc, json] = where.stdout.trim().split('\n');
+            assert.equal(enc, path.join(archive, 'encodings', '__init__.pyc'));
+            assert.equal(
+              json,
+              id === 'zip-stdlib'
+                ? path.join(archive, 'json', '__init__.pyc')
+                : path.join(root, 'json', '__init__.py'),
+            );
+          }
+          const du1 = id.startsWith('zip-') ? duBytes(root, archive) : duBytes(root);
           const slack = p.counts.mkdir * 4096;
           assert.ok(
             Math.abs(du0.allocated - du1.allocated - p.saved.allocatedBytes) <= slack,

@@ -29,7 +29,9 @@ import {
   type PlanFingerprint,
   type PlanOperation,
   sha256File,
+  zipInput,
 } from '../plan/plan.js';
+import { buildZip, type ZipInput } from '../plan/zip.js';
 import { regressions, type Regression, verify, type VerifyReport } from '../verify/verify.js';
 import { VERSION } from '../version.js';
 
@@ -113,9 +115,14 @@ function fpMismatch(abs: string, fp: PlanFingerprint, hash: boolean): string | n
  * Check a plan against the tree: every fingerprint (with content hashes), every name to create absent, no
  * symlink on the way. Returns the contents of the files to write.
  */
-export function preflight(plan: Plan): { mismatches: Mismatch[]; contents: Map<number, Uint8Array> } {
+export function preflight(plan: Plan): {
+  mismatches: Mismatch[];
+  contents: Map<number, Uint8Array>;
+  zips: Map<number, ZipInput[]>;
+} {
   const mismatches: Mismatch[] = [];
   const contents = new Map<number, Uint8Array>();
+  const zips = new Map<number, ZipInput[]>();
   const abs = (rel: string): string => path.join(plan.root, rel);
   const created = new Set<string>();
   const targets = new Set<string>();
@@ -181,13 +188,62 @@ export function preflight(plan: Plan): { mismatches: Mismatch[]; contents: Map<n
           }
         } else contents.set(n, new Uint8Array(0));
         break;
+      case 'zip': {
+        absent(o.path);
+        const inputs = zipInputs(plan.root, o, mismatches);
+        if (inputs !== undefined) zips.set(n, inputs);
+        break;
+      }
       case 'mkdir':
         absent(o.path);
         created.add(o.path);
         break;
     }
   });
-  return { mismatches, contents };
+  // A file named by several operations (a member zipped, then removed) is reported once.
+  const seen = new Set<string>();
+  return { mismatches: mismatches.filter((m) => !seen.has(m.path) && seen.add(m.path)), contents, zips };
+}
+
+/** A zip operation's members read and checked (fingerprint, then the hash of the bytes read), or undefined. */
+function zipInputs(
+  root: string,
+  o: Extract<PlanOperation, { op: 'zip' }>,
+  mismatches: Mismatch[] | undefined,
+): ZipInput[] | undefined {
+  const inputs: ZipInput[] = [];
+  for (const m of o.members) {
+    const src = path.join(root, m.from);
+    const why = fpMismatch(src, m.fp, false) ?? (fs.existsSync(src) ? null : 'no longer exists');
+    const data = why === null ? fs.readFileSync(src) : undefined;
+    const wrong = why ?? (sha256(data!) === m.fp.sha256 ? null : 'content differs');
+    if (wrong !== null) {
+      if (mismatches === undefined) return undefined;
+      mismatches.push({ path: m.from, why: wrong });
+      continue;
+    }
+    inputs.push(zipInput(m.name, data!, m.fp));
+  }
+  return inputs.length === o.members.length ? inputs : undefined;
+}
+
+/** Build the archives; each must be the planned bytes (same files, same zlib, same timezone). */
+async function buildZips(
+  plan: Plan,
+  zips: Map<number, ZipInput[]>,
+  contents: Map<number, Uint8Array>,
+  mismatches: Mismatch[],
+): Promise<void> {
+  for (const [n, inputs] of zips) {
+    const o = plan.operations[n] as Extract<PlanOperation, { op: 'zip' }>;
+    const bytes = await buildZip(inputs);
+    if (bytes.length !== o.size || sha256(bytes) !== o.sha256)
+      mismatches.push({
+        path: o.path,
+        why: `the archive built now (${bytes.length} bytes) is not the planned one (${o.size} bytes): another timezone or zlib than the plan's?`,
+      });
+    else contents.set(n, bytes);
+  }
 }
 
 function sha256(data: Uint8Array): string {
@@ -238,7 +294,7 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
         report.done = plan.operations.length;
         return finish(report, plan, options, calls);
       }
-      return run(report, plan, options, calls, resumeContents(plan), true);
+      return run(report, plan, options, calls, await resumeContents(plan), true);
     }
     const other = journal.plan === '' ? null : parsePlan(journal.plan, journalPath(plan.root));
     if (journal.committing) commitJournal(plan.root, calls);
@@ -261,7 +317,8 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
     });
   }
 
-  const { mismatches, contents } = preflight(plan);
+  const { mismatches, contents, zips } = preflight(plan);
+  if (mismatches.length === 0) await buildZips(plan, zips, contents, mismatches);
   if (mismatches.length > 0) {
     report.outcome = 'refused';
     report.mismatches = mismatches;
@@ -293,9 +350,15 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
 }
 
 /** Resuming: the contents of writes not done yet, from sources that must still be the planned ones. */
-function resumeContents(plan: Plan): Map<number, Uint8Array> {
+async function resumeContents(plan: Plan): Promise<Map<number, Uint8Array>> {
   const contents = new Map<number, Uint8Array>();
+  const zips = new Map<number, ZipInput[]>();
   plan.operations.forEach((o, n) => {
+    if (o.op === 'zip') {
+      // Members are removed only after their archive is in place: if it is not, they still are.
+      const inputs = zipInputs(plan.root, o, undefined);
+      if (inputs !== undefined) zips.set(n, inputs);
+    }
     if (o.op !== 'write') return;
     if (!('gzipOf' in o.content)) contents.set(n, new Uint8Array(0));
     else {
@@ -304,6 +367,8 @@ function resumeContents(plan: Plan): Map<number, Uint8Array> {
         contents.set(n, gzipSource(fs.readFileSync(src)));
     }
   });
+  // An archive that no longer builds to the planned bytes is not written: the step fails and rolls back.
+  await buildZips(plan, zips, contents, []);
   return contents;
 }
 

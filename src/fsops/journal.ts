@@ -8,6 +8,7 @@
  *                                                          (rollback renames `n` over P: one atomic step)
  *   move A->B    B is created as a link to A (never overwriting), then A is renamed to `n`
  *   write P      the content is written and fsynced as `n.new`, then linked as P (never overwriting)
+ *   zip P        the same, for an archive (P may be `../pythonXY.zip`, beside a stdlib root)
  *   mkdir D      `n.mkdir` records the intent, then D is made
  *   rmdir D      D is renamed to `n` (and renamed back at once if something appeared in it)
  *
@@ -115,7 +116,7 @@ export interface StepContext {
   root: string;
   calls?: JournalCalls;
   /** Content of a `write` operation (computed and checked by the caller). */
-  content(op: Extract<PlanOperation, { op: 'write' }>, index: number): Uint8Array;
+  content(op: Extract<PlanOperation, { op: 'write' | 'zip' }>, index: number): Uint8Array;
   /** Finishing a killed run: accept a changed ctime when this says the content is the planned one. */
   sameContent?: (abs: string, fp: PlanFingerprint) => boolean;
 }
@@ -248,7 +249,8 @@ export function runOperations(
         note(caused, calls, B);
         break;
       }
-      case 'write': {
+      case 'write':
+      case 'zip': {
         const P = abs(o.path);
         const made = `${backup}.new`;
         const m = has(made);
@@ -373,7 +375,8 @@ export function rollbackJournal(
         }
         break;
       }
-      case 'write': {
+      case 'write':
+      case 'zip': {
         const made = `${backup}.new`;
         const m = has(made);
         const p = has(abs(o.path));

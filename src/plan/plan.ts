@@ -4,8 +4,9 @@
  * tree that changed since. Read-only: scans, classifies, reads the bytes it hashes and compresses, and
  * writes nothing.
  *
- * Operations are paths relative to the root (never absolute, never `..`), in the order apply carries them
- * out: within a module, the new name exists before the old one goes, and directories go after their files.
+ * Operations are paths relative to the root (never absolute, never `..`, but for a stdlib root's
+ * `../pythonXY.zip`), in the order apply carries them out: an archive or a new name exists before the old
+ * names go, and directories go after their files.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -22,12 +23,16 @@ import { STRATEGIES } from '../strategies/catalog.js';
 import { DEFLATE_LEVEL, EstimateContext } from '../strategies/context.js';
 import { pathOf, TYPE_DIR, TYPE_FILE } from '../scan/table.js';
 import { VERSION } from '../version.js';
+import { dominantTag, type ZipScope, zipSelection } from '../strategies/zip.js';
+import { buildZip, type ZipInput } from './zip.js';
 
 export const PLAN_SCHEMA = 'pyfloppy.plan/1';
 
 /** Strategies `plan` can carry out, in the order they compose (earlier ones decide what later ones see). */
 export const PLANNABLE = [
   'strip-tests',
+  'zip-data',
+  'zip-stdlib',
   'drop-opt2',
   'drop-optimized',
   'no-bytecode',
@@ -39,10 +44,6 @@ export type PlannableId = (typeof PLANNABLE)[number];
 
 /** Catalog strategies `plan` knows but cannot carry out yet, with the reason the plan gives. */
 const NOT_PLANNABLE: Record<string, string> = {
-  'zip-data':
-    'writing zips is not implemented in this version (zipimport would also run level-0 bytecode at -O/-OO)',
-  'zip-stdlib':
-    'writing pythonXY.zip is not implemented in this version (zipimport would also run level-0 bytecode at -O/-OO)',
   'dead-batteries': 'removing modules code may import is a decision for upstream (PEP 594 did it)',
   'dev-modules': 'a sub-package split, not a change to the tree: use `pyfloppy split`',
   'compress-pyc': 'needs a compressed-pyc format CPython does not have',
@@ -81,6 +82,19 @@ export type PlanOperation =
       mode: number;
       content: { empty: true } | { gzipOf: string; fp: PlanFingerprint };
       size: number;
+    }
+  /**
+   * Create the archive `path` (which must not exist) from `members`, as src/plan/zip.ts builds it: `size`
+   * bytes with this SHA-256. The one path that may leave the root: `../pythonXY.zip` for a stdlib root, the
+   * archive its interpreter has on sys.path.
+   */
+  | {
+      op: 'zip';
+      path: string;
+      mode: number;
+      members: Array<{ name: string; from: string; fp: PlanFingerprint }>;
+      size: number;
+      sha256: string;
     }
   | { op: 'mkdir'; path: string; mode: number }
   /** Remove the directory `path`, which the earlier operations left empty. */
@@ -195,7 +209,7 @@ export async function plan(options: PlanOptions): Promise<Plan> {
     ...(options.workers === undefined ? {} : { workers: options.workers }),
     ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
   });
-  return planModel(model, real, options.strategies, ids, refused, options.cacheTag);
+  return await planModel(model, real, options.strategies, ids, refused, options.cacheTag);
 }
 
 /** The tree's state as the planners compose: which entries are gone, moved, replaced. */
@@ -247,21 +261,21 @@ function utf8Name(model: Model, i: number): boolean {
   return true;
 }
 
-export function planModel(
+export async function planModel(
   model: Model,
   root: string,
   requested: readonly string[],
   ids: PlannableId[],
   refused: Plan['refused'],
   cacheTagOption?: string,
-): Plan {
+): Promise<Plan> {
   const t = model.scan.table;
   const c = model.classification;
   const rootEntry = model.scan.roots[0]?.entry ?? -1;
   if (rootEntry === -1) throw new PyfloppyError('EINTERNAL', `${root}: the scan did not reach the root`);
   const ctx = new EstimateContext(model);
   const k = new Composer(model, root, ctx);
-  const cacheTag = cacheTagOption ?? dominantTag(model);
+  const cacheTag = cacheTagOption ?? dominantTag(c);
   const tagIndex = cacheTag === null ? -1 : c.tags.indexOf(cacheTag);
   if (cacheTagOption !== undefined && tagIndex === -1)
     throw new PyfloppyError('EUSAGE', `no cache of tag ${cacheTagOption} in ${root}`);
@@ -291,6 +305,18 @@ export function planModel(
             }
           }
         }
+        break;
+      }
+      case 'zip-data':
+      case 'zip-stdlib': {
+        // One archive: zip-stdlib holds what zip-data would.
+        if (id === 'zip-data' && ids.includes('zip-stdlib')) break;
+        const where = stdlibZip(root, t.dev[rootEntry]!);
+        if ('why' in where) {
+          refused.push({ strategy: id, why: where.why });
+          break;
+        }
+        await zipLayoutPlan(k, id === 'zip-data' ? 'data' : 'stdlib', ok, where.rel);
         break;
       }
       case 'drop-opt2':
@@ -377,13 +403,13 @@ export function planModel(
   let saved = { ...freedNames };
   for (const f of k.linkFrees) saved = addBytes(saved, f);
   for (const o of k.ops) {
-    if (o.op === 'write') saved = subBytes(saved, ctx.newFile(o.size));
+    if (o.op === 'write' || o.op === 'zip') saved = subBytes(saved, ctx.newFile(o.size));
     if (o.op === 'mkdir')
       saved = subBytes(saved, { apparentBytes: ctx.blockSize, allocatedBytes: ctx.blockSize });
   }
   attributeFrees(k, model);
 
-  const counts = { remove: 0, link: 0, move: 0, write: 0, mkdir: 0, rmdir: 0 };
+  const counts = { remove: 0, link: 0, move: 0, write: 0, zip: 0, mkdir: 0, rmdir: 0 };
   for (const o of k.ops) counts[o.op]++;
   const catalogId = requested.length === 1 ? requested[0]! : ids.join('+');
   const entry = STRATEGIES.find((s) => s.id === catalogId);
@@ -490,6 +516,74 @@ function sourcelessLayout(
     k.notes.push(`${stale} sources keep their source: their level-0 cache is stale or unreadable`);
 }
 
+/**
+ * Where a stdlib root's archive goes: `pythonXY.zip` beside the `pythonX.Y` directory (PREFIX/lib), which
+ * getpath puts on sys.path before the directory itself; on the root's device, as the journal links it there.
+ */
+export function stdlibZip(root: string, rootDev: number): { rel: string } | { why: string } {
+  const m = /^python(\d+)\.(\d+)$/.exec(path.basename(root));
+  const rel = m === null ? '' : `../python${m[1]}${m[2]}.zip`;
+  const abs = path.join(root, rel);
+  if (m !== null && fs.lstatSync(abs, { throwIfNoEntry: false }) !== undefined)
+    return { why: `${abs} exists: pyfloppy does not add to an existing archive` };
+  if (m === null || !['os.py', 'os.pyc'].some((f) => fs.existsSync(path.join(root, f))))
+    return {
+      why: 'needs a stdlib root (a pythonX.Y directory with os.py): only the pythonXY.zip beside it is on sys.path',
+    };
+  if (fs.statSync(path.dirname(abs)).dev !== rootDev)
+    return { why: `${path.dirname(abs)} is on another file system than the root` };
+  return { rel };
+}
+
+/** The zip layouts: members read once (hashed and zipped), the archive built to know its size and hash. */
+async function zipLayoutPlan(
+  k: Composer,
+  scope: ZipScope,
+  ok: (i: number) => boolean,
+  rel: string,
+): Promise<void> {
+  const t = k.model.scan.table;
+  const sel = zipSelection(k.ctx, scope);
+  const members: Array<{ name: string; from: string; fp: PlanFingerprint }> = [];
+  const inputs: ZipInput[] = [];
+  for (const m of sel.members) {
+    if (!ok(m.entry) || !k.alive(m.entry)) continue;
+    const fp = fingerprint(k.abs(m.entry), false);
+    const data = fs.readFileSync(k.abs(m.entry));
+    fp.sha256 = crypto.createHash('sha256').update(data).digest('hex');
+    members.push({ name: m.name, from: k.rel(m.entry), fp });
+    inputs.push(zipInput(m.name, data, fp));
+  }
+  if (members.length === 0) return;
+  const bytes = await buildZip(inputs);
+  k.ops.push({
+    op: 'zip',
+    path: rel,
+    mode: 0o644,
+    members,
+    size: bytes.length,
+    sha256: crypto.createHash('sha256').update(bytes).digest('hex'),
+  });
+  for (let i = 0; i < t.count; i++) if (sel.remove[i] === 1 && ok(i)) k.remove(i);
+  if (sel.kept.length > 0)
+    k.notes.push(
+      `kept on disk, as they hold other files than code that their code may read beside __file__: ${sel.kept.join(', ')}`,
+    );
+  if (sel.notUtf8.length > 0)
+    k.notes.push(
+      `kept on disk with their top-level package, as zipimport would show no source lines for them (not UTF-8): ${sel.notUtf8.join(', ')}`,
+    );
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  k.notes.push(
+    `${rel.slice(3)}: zipimport loads level-0 bytecode at -O and -OO too (asserts and docstrings stay); it checks each .pyc against its source's time in the archive, written in local time (${zone}): run Python in the same timezone, or it compiles those modules in memory at every start`,
+  );
+}
+
+/** A zip member from a planned file: the file's mode and mtime. */
+export function zipInput(name: string, data: Uint8Array, fp: PlanFingerprint): ZipInput {
+  return { name, data, mtime: new Date(Number(BigInt(fp.mtimeNs) / 1_000_000n)), mode: 0o100644 };
+}
+
 /** Credit each remove the bytes it frees: the last removed name of an inode with no name left. */
 function attributeFrees(k: Composer, model: Model): void {
   const t = model.scan.table;
@@ -512,17 +606,6 @@ function attributeFrees(k: Composer, model: Model): void {
   }
 }
 
-function dominantTag(model: Model): string | null {
-  const c = model.classification;
-  const count = new Map<number, number>();
-  for (let g = 0; g < c.bytecode.count; g++)
-    count.set(c.bytecode.tag[g]!, (count.get(c.bytecode.tag[g]!) ?? 0) + 1);
-  let best = -1;
-  let most = 0;
-  for (const [tag, n] of count) if (n > most) [best, most] = [tag, n];
-  return best === -1 ? null : c.tags[best]!;
-}
-
 function addBytes(a: Bytes, b: Bytes): Bytes {
   return {
     apparentBytes: a.apparentBytes + b.apparentBytes,
@@ -536,6 +619,9 @@ function subBytes(a: Bytes, b: Bytes): Bytes {
     allocatedBytes: a.allocatedBytes - b.allocatedBytes,
   };
 }
+
+/** The one path outside the root a plan may name: a stdlib root's archive. */
+const PARENT_ZIP = /^\.\.\/python\d+\.zip$/;
 
 /** Validate a plan read from a file (the shape apply relies on), or throw a usage error naming the problem. */
 export function parsePlan(text: string, file: string): Plan {
@@ -554,6 +640,7 @@ export function parsePlan(text: string, file: string): Plan {
     throw new PyfloppyError('EUSAGE', `${file}: the plan has no absolute root or no operations`);
   for (const o of p.operations) {
     for (const rel of relPaths(o)) {
+      if (o.op === 'zip' && rel === o.path && PARENT_ZIP.test(rel)) continue;
       if (
         typeof rel !== 'string' ||
         rel === '' ||
@@ -577,6 +664,8 @@ export function relPaths(o: PlanOperation): string[] {
       return [o.from, o.to];
     case 'write':
       return 'gzipOf' in o.content ? [o.path, o.content.gzipOf] : [o.path];
+    case 'zip':
+      return [o.path, ...o.members.map((m) => m.from)];
     default:
       return [o.path];
   }

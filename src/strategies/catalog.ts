@@ -7,7 +7,8 @@
  * significant divergence from upstream.
  */
 import type { Bytes } from '../model/footprint.js';
-import { K_BYTECODE0, K_BYTECODE1, K_BYTECODE2, K_LEGACY, K_SOURCE } from '../model/kinds.js';
+import { type ZipScope, zipSelection } from './zip.js';
+import { K_BYTECODE0, K_BYTECODE1, K_BYTECODE2, K_SOURCE } from '../model/kinds.js';
 import { parseCacheName } from '../python/layout.js';
 import { TYPE_DIR } from '../scan/table.js';
 import {
@@ -65,9 +66,6 @@ export const DEV_MODULES = [
   'venv',
 ] as const;
 
-/** Solution 3's data-like modules. */
-export const DATA_MODULES = ['encodings', 'pydoc_data'] as const;
-
 /**
  * The python3-libs-like subset of the seeds: the stdlib without tests, IDLE, tkinter and turtle (their own
  * packages in Fedora), without the static library and Makefile of config-* (python3-devel) and without
@@ -108,18 +106,6 @@ function sourcesWithCache(ctx: EstimateContext): Set<number> {
     if (cached.has(`${t.parent[i]}/${name.slice(0, -3)}`)) out.add(i);
   }
   return out;
-}
-
-/** Names in an archive or beside the sources: 'pkg/mod.py', and 'pkg/mod.pyc' for a level-0 cache. */
-function legacyName(ctx: EstimateContext, i: number): string {
-  const { t, c } = ctx;
-  const rel = t.relativePath(i);
-  if (c.kind[i] !== K_BYTECODE0) return rel;
-  const parts = rel.split('/');
-  const file = parts.pop()!;
-  parts.pop(); // __pycache__
-  const mod = parseCacheName(file)?.module ?? file;
-  return [...parts, `${mod}.pyc`].join('/');
 }
 
 /** Removing some files and the directories they leave empty. */
@@ -170,19 +156,21 @@ function dedupPairs(ctx: EstimateContext, pairs: Array<'01' | '12' | '02'>): Byt
 }
 
 /**
- * The code of the selected entries moved into one zip of sources and level-0 bytecode (what zipimport
- * loads): their sources and caches go, with the directories left empty; the zip comes. Returns bytes saved.
+ * The zip layouts: the modules zipSelection picks go into one archive of sources and level-0 bytecode (what
+ * zipimport loads); their files leave the disk, with the directories left empty; the archive comes.
  */
-function zipLayout(ctx: EstimateContext, selected: (i: number) => boolean): Bytes {
-  const { c } = ctx;
-  const isCode = (i: number) => c.kind[i] === K_SOURCE || isBytecode(c.kind[i]!) || c.kind[i] === K_LEGACY;
-  const removed = removeWithDirs(ctx, (i) => selected(i) && isCode(i));
-  const members: number[] = [];
-  for (let i = 0; i < ctx.t.count; i++) {
-    if (ctx.base[i] === 1 && selected(i) && (c.kind[i] === K_SOURCE || c.kind[i] === K_BYTECODE0))
-      members.push(i);
-  }
-  return sub(removed, members.length === 0 ? ZERO : ctx.zipOf(members, (i) => legacyName(ctx, i)));
+function zipLayout(ctx: EstimateContext, scope: ZipScope): Bytes {
+  const sel = zipSelection(ctx, scope);
+  const removed = removeWithDirs(ctx, (i) => sel.remove[i] === 1);
+  if (sel.members.length === 0) return removed;
+  const names = new Map(sel.members.map((m) => [m.entry, m.name]));
+  return sub(
+    removed,
+    ctx.zipOf(
+      sel.members.map((m) => m.entry),
+      (i) => names.get(i)!,
+    ),
+  );
 }
 
 const DROP_OPT_RISKS: Risk[] = [
@@ -238,8 +226,8 @@ export const STRATEGIES: readonly Strategy[] = [
     ],
     actionable: true,
     estimate: (ctx) => ({
-      saved: zipLayout(ctx, inModules(ctx, DATA_MODULES)),
-      note: 'one zip with sources and level-0 bytecode, deflated (level 6)',
+      saved: zipLayout(ctx, 'data'),
+      note: 'one zip with sources and level-0 bytecode, deflated (level 6); data files stay',
     }),
   },
   {
@@ -253,8 +241,8 @@ export const STRATEGIES: readonly Strategy[] = [
     ],
     actionable: true,
     estimate: (ctx) => ({
-      saved: zipLayout(ctx, (i) => ctx.inSitePackages[i] === 0),
-      note: 'sources and level-0 bytecode in one zip; site-packages, extensions and data stay',
+      saved: zipLayout(ctx, 'stdlib'),
+      note: 'sources and level-0 bytecode in one zip; site-packages, extensions, data and packages holding data stay',
     }),
   },
   {

@@ -16,6 +16,8 @@ import { type EntryTable, pathOf, TYPE_DIR } from '../scan/table.js';
 
 const DEFLATE_BATCH = 64;
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 /** Fixed sizes of the ZIP format (APPNOTE 4.3.7, 4.3.12, 4.3.16) as Python's zipfile writes them. */
 export const ZIP_LOCAL_HEADER = 30;
 export const ZIP_CENTRAL_HEADER = 46;
@@ -50,6 +52,7 @@ export class EstimateContext {
   /** Names inside the tree per inode, keyed by first path (only for inodes with several). */
   private readonly namesHere = new Map<number, number>();
   private readonly deflated = new Map<string, number>();
+  private readonly utf8 = new Map<number, boolean>();
 
   constructor(model: Model, subset?: Subset) {
     this.t = model.scan.table;
@@ -194,6 +197,26 @@ export class EstimateContext {
    * Size of entry i's content compressed with raw deflate at `level`. Measured (by measureDeflate, or here on
    * first use); a file that cannot be read counts as incompressible.
    */
+  /** Whether the file decodes as UTF-8 (read on first use; unreadable counts as not). */
+  isUtf8(i: number): boolean {
+    let v = this.utf8.get(i);
+    if (v === undefined) {
+      try {
+        const fd = fs.openSync(pathOf(this.t, i), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+        try {
+          UTF8.decode(fs.readFileSync(fd));
+          v = true;
+        } finally {
+          fs.closeSync(fd);
+        }
+      } catch {
+        v = false;
+      }
+      this.utf8.set(i, v);
+    }
+    return v;
+  }
+
   deflatedSize(i: number, level: number): number {
     const key = `${i}:${level}`;
     let v = this.deflated.get(key);

@@ -11,7 +11,8 @@
  * directory, the interpreters' working directory, removed at the end.
  *
  * How the interpreter sees the tree, as the installation would:
- * - 'stdlib' mode: PATH holds os.py (or os.pyc) directly and is named pythonX.Y. The interpreter runs with
+ * - 'stdlib' mode: PATH is named pythonX.Y and holds os.py (or os.pyc), or has a pythonXY.zip beside it,
+ *   which is then part of the tree (its modules are found and imported too). The interpreter runs with
  *   PYTHONHOME=PATH/../.. in an environment holding only that, PATH and LANG=C.UTF-8, with -s (no user site)
  *   but not -E/-I (they would ignore PYTHONHOME); the worker checks that sys.prefix is that prefix and PATH
  *   is on sys.path. Its sys.path entries inside PATH (PATH, lib-dynload, site-packages) are the tree. From
@@ -418,8 +419,10 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
   }
 
   const name = STDLIB_NAME.exec(path.basename(tree));
+  // os.py may live in the pythonXY.zip beside the directory (the zip layouts put it there).
   const isStdlib =
-    name !== null && (fs.existsSync(path.join(tree, 'os.py')) || fs.existsSync(path.join(tree, 'os.pyc')));
+    name !== null &&
+    ['os.py', 'os.pyc', `../python${name[1]}${name[2]}.zip`].some((f) => fs.existsSync(path.join(tree, f)));
   if (isStdlib && (Number(name[1]) !== major || Number(name[2]) !== minor)) {
     throw new PyfloppyError(
       'EINTERP',

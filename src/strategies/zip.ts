@@ -1,0 +1,196 @@
+/**
+ * What the zip layouts (Solutions 3 and 4) put into the archive and take off the disk, shared by the
+ * estimates and by `plan`, so that a plan frees what its estimate says.
+ *
+ * zipimport loads `pkg/mod.pyc` (level-0 bytecode, checked against `pkg/mod.py`'s time and size in the
+ * archive) or else `pkg/mod.py`, at every optimization level. A module goes into the archive with its source
+ * and its level-0 cache (of the tree's dominant cache tag), and leaves the disk with its caches at every
+ * level and tag. Left on disk:
+ * - anything below site-packages or another sys.path directory (lib-dynload), and any path through a
+ *   directory that is not a package (no `__init__`, or a name that is not an identifier, as `config-3.13-*`);
+ * - top-level packages that hold other files than code (idlelib's icons, lib2to3's grammar, ensurepip's
+ *   wheels, venv's scripts): their code reads those files beside `__file__` or through pkgutil, which an
+ *   archive breaks. The seed's data modules (encodings, pydoc_data) are zipped anyway: their own code reads
+ *   no file, and `_pydoc.css`, which pydoc reads by path, stays where it is;
+ * - sources that are not UTF-8 (PEP 263 coding cookies), with their top-level package: zipimport's
+ *   get_source ignores the cookie, so their tracebacks would lose their lines;
+ * - orphaned caches (no source beside them) and a legacy `mod.pyc` beside its source (both dead weight the
+ *   importer never loads; not this layout's to delete). A legacy `mod.pyc` without source is zipped as is.
+ */
+import {
+  K_BYTECODE0,
+  K_BYTECODE2,
+  K_DATA,
+  K_EXTENSION,
+  K_LEGACY,
+  K_METADATA,
+  K_SOURCE,
+  K_SYMLINK,
+} from '../model/kinds.js';
+import type { Classification } from '../model/classify.js';
+import { parseCacheName } from '../python/layout.js';
+import { TYPE_DIR } from '../scan/table.js';
+import type { EstimateContext } from './context.js';
+
+/** Solution 3's data-like modules. */
+export const DATA_MODULES = ['encodings', 'pydoc_data'] as const;
+
+export type ZipScope = 'data' | 'stdlib';
+
+export interface ZipMember {
+  /** The file whose bytes the member holds. */
+  entry: number;
+  /** Its name in the archive: 'pkg/mod.py', 'pkg/mod.pyc'. */
+  name: string;
+}
+
+export interface ZipSelection {
+  /** In archive order (sorted by name). */
+  members: ZipMember[];
+  /** 1 for each file the layout takes off the disk. */
+  remove: Uint8Array;
+  /** Top-level packages left on disk because they hold other files than code. */
+  kept: string[];
+  /** Sources not UTF-8 (a coding cookie zipimport would not honour): they and their package stay on disk. */
+  notUtf8: string[];
+}
+
+/** Python identifiers (PEP 3131), close enough for file names: keywords are importable by importlib. */
+const IDENTIFIER = /^[\p{L}\p{Nl}_][\p{L}\p{Nl}\p{Mn}\p{Mc}\p{Nd}\p{Pc}]*$/u;
+
+const NOT_CODE = new Set([K_DATA, K_EXTENSION, K_METADATA, K_SYMLINK]);
+
+/** The cache tag most groups have (the tree's own interpreter), or null without caches. */
+export function dominantTag(c: Classification): string | null {
+  const count = new Map<number, number>();
+  for (let g = 0; g < c.bytecode.count; g++)
+    count.set(c.bytecode.tag[g]!, (count.get(c.bytecode.tag[g]!) ?? 0) + 1);
+  let best = -1;
+  let most = 0;
+  for (const [tag, n] of count) if (n > most) [best, most] = [tag, n];
+  return best === -1 ? null : c.tags[best]!;
+}
+
+export function zipSelection(ctx: EstimateContext, scope: ZipScope): ZipSelection {
+  const { t, c } = ctx;
+  const n = t.count;
+  const str = (i: number): string => {
+    const v = t.name[i]!;
+    return typeof v === 'string' ? v : v.toString('latin1');
+  };
+  // Packages: directories with an __init__ source or legacy .pyc.
+  const hasInit = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const k = c.kind[i]!;
+    const name = str(i);
+    if ((k === K_SOURCE && name === '__init__.py') || (k === K_LEGACY && name === '__init__.pyc'))
+      hasInit[t.parent[i]!] = 1;
+  }
+  // importable[d]: every directory from the root down to d is a package (the root itself counts).
+  // topDir[i]: the entry right below the root on i's path. Parents come before children in the table.
+  const importable = new Uint8Array(n);
+  const topDir = new Int32Array(n).fill(-1);
+  const dataTop = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const p = t.parent[i]!;
+    if (p === -1) {
+      importable[i] = 1;
+      continue;
+    }
+    topDir[i] = t.parent[p] === -1 ? i : topDir[p]!;
+    if (t.type[i] === TYPE_DIR)
+      importable[i] =
+        importable[p] === 1 && hasInit[i] === 1 && IDENTIFIER.test(str(i)) && ctx.inSitePackages[i] === 0
+          ? 1
+          : 0;
+    else if (NOT_CODE.has(c.kind[i]!) && topDir[i] !== i) dataTop[topDir[i]!] = 1;
+  }
+  const dataNames = DATA_MODULES as readonly string[];
+  const topName = (i: number): string => {
+    const top = topDir[i]!;
+    const name = str(top);
+    return t.type[top] === TYPE_DIR ? name : name.replace(/\.pyc?$/, '');
+  };
+  const kept = new Set<string>();
+  const keepTop = new Uint8Array(n);
+  const keptTop = (i: number): boolean => {
+    const top = topDir[i]!;
+    if (keepTop[top] === 1) return true;
+    if (top !== i && dataTop[top] === 1 && !dataNames.includes(topName(i))) {
+      kept.add(topName(i));
+      return true;
+    }
+    return false;
+  };
+
+  // Caches by (directory of the source, module name).
+  const caches = new Map<string, number[]>();
+  for (let g = 0; g < c.bytecode.count; g++) {
+    for (let l = 0; l < 3; l++) {
+      const e = c.bytecode.levels[3 * g + l]!;
+      if (e === -1) continue;
+      const mod = parseCacheName(str(e))?.module;
+      if (mod === undefined) continue;
+      const key = `${t.parent[t.parent[e]!]}/${mod}`;
+      const list = caches.get(key) ?? [];
+      list.push(e);
+      caches.set(key, list);
+    }
+  }
+  const tag = dominantTag(c);
+  const tagIndex = tag === null ? -1 : c.tags.indexOf(tag);
+  const level0OfTag = new Set<number>();
+  for (let g = 0; g < c.bytecode.count; g++) {
+    const e = c.bytecode.levels[3 * g]!;
+    if (e !== -1 && c.bytecode.tag[g] === tagIndex) level0OfTag.add(e);
+  }
+  const sources = new Set<string>();
+  for (let i = 0; i < n; i++)
+    if (c.kind[i] === K_SOURCE) sources.add(`${t.parent[i]}/${str(i).slice(0, -3)}`);
+
+  // The code files the layout may take, in scope.
+  const candidates: number[] = [];
+  const notUtf8: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const k = c.kind[i]!;
+    if (k !== K_SOURCE && k !== K_LEGACY) continue;
+    const p = t.parent[i]!;
+    if (p === -1 || ctx.base[i] === 0 || importable[p] !== 1 || ctx.inSitePackages[i] === 1) continue;
+    const stem = k === K_SOURCE ? str(i).slice(0, -3) : str(i).slice(0, -4);
+    if (!IDENTIFIER.test(stem)) continue;
+    if (scope === 'data' && !dataNames.includes(topName(i))) continue;
+    candidates.push(i);
+    // Why: zipimport's get_source decodes UTF-8 and ignores coding cookies (3.8-3.13): the module would
+    // import, but its tracebacks would lose their lines. It stays on disk, and so does its top-level
+    // package: a module on disk is not found in a package that was zipped.
+    if (k === K_SOURCE && !ctx.isUtf8(i)) {
+      notUtf8.push(t.relativePath(i));
+      keepTop[topDir[i]!] = 1;
+    }
+  }
+
+  const members: ZipMember[] = [];
+  const remove = new Uint8Array(n);
+  for (const i of candidates) {
+    if (keptTop(i)) continue;
+    const k = c.kind[i]!;
+    const p = t.parent[i]!;
+    const stem = k === K_SOURCE ? str(i).slice(0, -3) : str(i).slice(0, -4);
+    if (k === K_LEGACY) {
+      if (sources.has(`${p}/${stem}`)) continue;
+      members.push({ entry: i, name: t.relativePath(i) });
+      remove[i] = 1;
+      continue;
+    }
+    const rel = t.relativePath(i);
+    members.push({ entry: i, name: rel });
+    remove[i] = 1;
+    for (const e of caches.get(`${p}/${stem}`) ?? []) {
+      if (c.kind[e]! < K_BYTECODE0 || c.kind[e]! > K_BYTECODE2) continue;
+      remove[e] = 1;
+      if (level0OfTag.has(e)) members.push({ entry: e, name: `${rel}c` });
+    }
+  }
+  members.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { members, remove, kept: [...kept].sort(), notUtf8 };
+}
