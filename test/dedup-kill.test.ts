@@ -54,10 +54,16 @@ describe('dedup killed with SIGKILL', () => {
       const expected = linkGroups(probe);
       assert.equal(expected.length, 1500);
       let interruptedMidway = 0;
+      // The window in which kills land among the links: a kill that came before any link raises its lower
+      // end, one that came after the last lowers its upper end, so that under a loaded machine (where start-up
+      // and scan take most of the run) the random kills still converge on the linking.
+      let lo = 0;
+      let hi = Math.ceil(span * 1.5);
       for (let round = 0; round < ROUNDS; round++) {
         const tree = path.join(work, `round${round}`);
         copyTree(tpl, tree);
-        await killAfter(tree, Math.floor(Math.random() * span));
+        const ms = lo + Math.floor(Math.random() * Math.max(1, hi - lo));
+        await killAfter(tree, ms);
         const after = snapshot(tree);
         for (const [rel, state] of original) {
           assert.equal(after.get(rel)?.sha256, state.sha256, `round ${round}: ${rel}`);
@@ -67,6 +73,8 @@ describe('dedup killed with SIGKILL', () => {
           assert.match(path.basename(rel), TEMP_NAME, `round ${round}: unexpected ${rel}`);
         const linked = linkGroups(tree, (rel) => original.has(rel)).length;
         if (linked > 0 && linked < expected.length) interruptedMidway++;
+        else if (linked === 0) lo = Math.max(lo, ms);
+        else hi = Math.min(hi, ms);
         // The next run cleans up and finishes.
         const r = runCli(['dedup', tree, '--json']);
         assert.equal(r.status, 0, r.stderr);
