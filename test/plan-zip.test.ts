@@ -39,6 +39,11 @@ function stdlibTree(root: string): void {
     // Not a package path (name not an identifier): not importable, stays.
     'config-3.13/helper.py': 'print("script")\n',
     'site-packages/thirdparty/__init__.py': 'T = 1\n',
+    // Stay on disk: getpath's landmark, and pydoc (it reads pydoc_data/_pydoc.css beside itself).
+    'pydoc.py': 'CSS = "pydoc_data/_pydoc.css"\n',
+    // A package with code in a directory without __init__: the zipped package would not reach it.
+    'nsy/__init__.py': '',
+    'nsy/portion/mod.py': 'P = 1\n',
   });
   // A latin-1 source with its coding cookie: zipimport would show no lines for it; its package stays.
   fs.mkdirSync(path.join(root, 'latin'));
@@ -100,14 +105,7 @@ describe('zip layouts', { skip: py === undefined ? 'CPython 3.13 is not installe
       'pydoc_data/__init__.py',
       'pydoc_data/topics.py',
     ];
-    const rest = [
-      'mod.py',
-      'os.py',
-      'pkg/__init__.py',
-      'pkg/core.py',
-      'pkg/sub/__init__.py',
-      'pkg/sub/leaf.py',
-    ];
+    const rest = ['mod.py', 'pkg/__init__.py', 'pkg/core.py', 'pkg/sub/__init__.py', 'pkg/sub/leaf.py'];
     return scope === 'data' ? data : [...data, ...rest];
   };
   const cachesOf = (src: string): string[] => {
@@ -131,7 +129,15 @@ describe('zip layouts', { skip: py === undefined ? 'CPython 3.13 is not installe
       assert.equal(zipOp.op === 'zip' && zipOp.path, '../python313.zip');
       assert.ok(p.operations.indexOf(zipOp) < p.operations.findIndex((o) => o.op === 'remove'));
       if (scope === 'stdlib') {
-        assert.ok(p.notes.some((n) => n.includes('kept on disk') && n.includes('withdata')));
+        const kept = (name: string, why: RegExp) =>
+          assert.ok(
+            p.notes.some((n) => n.startsWith('kept on disk: ') && n.includes(name) && why.test(n)),
+            `${name}: ${p.notes.join(' | ')}`,
+          );
+        kept('withdata', /other files than code/);
+        kept('os', /getpath's landmark/);
+        kept('pydoc', /_pydoc\.css/);
+        kept('nsy', /directories without __init__/);
         assert.ok(p.notes.some((n) => n.includes('not UTF-8') && n.includes('latin/old.py')));
       }
 
@@ -224,14 +230,45 @@ describe('zip layouts', { skip: py === undefined ? 'CPython 3.13 is not installe
     assert.deepEqual(now, before);
   });
 
-  it('--no-commit then --rollback restores every file and removes the archive', async () => {
+  it('a stale level-0 cache, or one whose source predates 1980, is left out: the source goes in alone', async () => {
+    const { root, archive } = fresh();
+    const old = new Date(1975, 0, 1);
+    fs.utimesSync(path.join(root, 'pkg/core.py'), old, old);
+    const p = await plan({ strategies: ['zip-stdlib'], path: root, workers: 0 });
+    assert.ok(
+      p.notes.some((n) => /^1 level-0 caches not zipped/.test(n)),
+      p.notes.join(' | '),
+    );
+    const r = await apply({ planFile: save(p, 'stale.json') });
+    assert.equal(r.outcome, 'applied', r.failure);
+    const z = readZip(archive);
+    assert.ok(z.names.includes('pkg/core.py'));
+    assert.ok(!z.names.includes('pkg/core.pyc'));
+    assert.ok(!fs.existsSync(path.join(root, 'pkg/__pycache__')), 'its caches went with the source');
+    const imp = spawnSync(
+      py!.exe,
+      [
+        '-I',
+        '-c',
+        'import sys; sys.path.insert(0, sys.argv[1]); import pkg.core; print(pkg.core.g())',
+        archive,
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(imp.stdout.trim(), '3', imp.stderr);
+  });
+
+  it('--no-commit then --rollback (through a symlink to the root) restores every file and removes the archive', async () => {
     const { root, archive } = fresh();
     const before = snapshot(root);
     const file = save(await plan({ strategies: ['zip-stdlib'], path: root, workers: 0 }), 'rb.json');
     const r = runCli(['apply', file, '--no-commit']);
     assert.equal(r.status, 0, r.stderr);
     assert.ok(fs.existsSync(archive));
-    const rb = runCli(['apply', '--rollback', file]);
+    // The archive is beside the real directory, not beside the symlink.
+    const link = path.join(work, `link-${round}`);
+    fs.symlinkSync(root, link);
+    const rb = runCli(['apply', '--rollback', link]);
     assert.equal(rb.status, 0, rb.stderr);
     assert.ok(!fs.existsSync(archive));
     assert.deepEqual(snapshot(root), before);

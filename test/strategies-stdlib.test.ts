@@ -122,6 +122,20 @@ for (const version of ['3.8', '3.11', '3.13']) {
                 : path.join(root, 'json', '__init__.py'),
             );
           }
+          if (id.startsWith('zip-')) {
+            // Installed this way (the interpreter in PREFIX/bin, no PYTHONHOME), getpath must still find
+            // the prefix: 3.8-3.10 look for lib/pythonX.Y/os.py on disk.
+            const bin = path.join(prefix, 'bin', path.basename(py!.exe));
+            fs.mkdirSync(path.dirname(bin), { recursive: true });
+            fs.copyFileSync(py!.exe, bin);
+            fs.chmodSync(bin, 0o755);
+            const own = spawnSync(bin, ['-c', 'import sys; print(sys.prefix)'], {
+              encoding: 'utf8',
+              env: {},
+            });
+            assert.equal(own.stdout.trim(), prefix, own.stderr);
+            assert.equal(own.stderr, '');
+          }
           const du1 = id.startsWith('zip-') ? duBytes(root, archive) : duBytes(root);
           const slack = p.counts.mkdir * 4096;
           assert.ok(

@@ -454,7 +454,9 @@ async function finish(
 function rootOf(target: string): { root: string; plan: Plan | null } {
   const st = fs.statSync(target, { throwIfNoEntry: false });
   if (st === undefined) throw new PyfloppyError('ENOTFOUND', `${target}: no such file or directory`);
-  if (st.isDirectory()) return { root: path.resolve(target), plan: null };
+  // Why: the journal names paths from the root's real location (a zip operation's ../pythonXY.zip is
+  // beside the real directory, not beside a symlink to it).
+  if (st.isDirectory()) return { root: fs.realpathSync(target), plan: null };
   const { plan } = readPlanFile(target);
   return { root: plan.root, plan };
 }

@@ -50,7 +50,7 @@ export function registerCheck(program: Command, io: Io, state: RunState): void {
         '',
         'Findings:',
         ...FINDING_IDS.map(
-          (id) => `  ${id.padEnd(19)}${FINDINGS[id].severity.padEnd(8)} ${FINDINGS[id].meaning}`,
+          (id) => `  ${id.padEnd(20)}${FINDINGS[id].severity.padEnd(8)} ${FINDINGS[id].meaning}`,
         ),
       ].join('\n'),
     )

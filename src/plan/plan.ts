@@ -316,7 +316,7 @@ export async function planModel(
           refused.push({ strategy: id, why: where.why });
           break;
         }
-        await zipLayoutPlan(k, id === 'zip-data' ? 'data' : 'stdlib', ok, where.rel);
+        await zipLayoutPlan(k, id === 'zip-data' ? 'data' : 'stdlib', ok, where.rel, cacheTag);
         break;
       }
       case 'drop-opt2':
@@ -541,13 +541,20 @@ async function zipLayoutPlan(
   scope: ZipScope,
   ok: (i: number) => boolean,
   rel: string,
+  cacheTag: string | null,
 ): Promise<void> {
   const t = k.model.scan.table;
-  const sel = zipSelection(k.ctx, scope);
+  const sel = zipSelection(k.ctx, scope, cacheTag);
+  let stale = 0;
   const members: Array<{ name: string; from: string; fp: PlanFingerprint }> = [];
   const inputs: ZipInput[] = [];
   for (const m of sel.members) {
     if (!ok(m.entry) || !k.alive(m.entry)) continue;
+    // A cache zipimport would find stale (it compiles the source in memory instead) is not worth its bytes.
+    if (m.source !== undefined && !zipFresh(k.abs(m.entry), k.abs(m.source))) {
+      stale++;
+      continue;
+    }
     const fp = fingerprint(k.abs(m.entry), false);
     const data = fs.readFileSync(k.abs(m.entry));
     fp.sha256 = crypto.createHash('sha256').update(data).digest('hex');
@@ -565,18 +572,34 @@ async function zipLayoutPlan(
     sha256: crypto.createHash('sha256').update(bytes).digest('hex'),
   });
   for (let i = 0; i < t.count; i++) if (sel.remove[i] === 1 && ok(i)) k.remove(i);
-  if (sel.kept.length > 0)
-    k.notes.push(
-      `kept on disk, as they hold other files than code that their code may read beside __file__: ${sel.kept.join(', ')}`,
-    );
+  const why = new Map<string, string[]>();
+  for (const { name, why: w } of sel.kept) if (w !== 'not UTF-8') why.set(w, [...(why.get(w) ?? []), name]);
+  for (const [w, names] of why) k.notes.push(`kept on disk: ${names.join(', ')}: ${w}`);
   if (sel.notUtf8.length > 0)
     k.notes.push(
       `kept on disk with their top-level package, as zipimport would show no source lines for them (not UTF-8): ${sel.notUtf8.join(', ')}`,
+    );
+  if (stale > 0)
+    k.notes.push(
+      `${stale} level-0 caches not zipped (their sources are zipped alone): stale, or their source's mtime is before 1980 (a zip cannot hold it), so zipimport would not use them`,
     );
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   k.notes.push(
     `${rel.slice(3)}: zipimport loads level-0 bytecode at -O and -OO too (asserts and docstrings stay); it checks each .pyc against its source's time in the archive, written in local time (${zone}): run Python in the same timezone, or it compiles those modules in memory at every start`,
   );
+}
+
+/**
+ * Whether zipimport will use this level-0 cache: fresh against its source (timestamp and size, or hash),
+ * and the source's time representable as a DOS date (1980-2107, local time; yazl clamps others, and
+ * zipimport would then find the cache stale).
+ */
+function zipFresh(cache: string, source: string): boolean {
+  const i = inspectPyc(cache, source);
+  if (!i.ok || i.source.state !== 'regular') return false;
+  if (i.invalidation !== 'timestamp') return i.source.hashMatches === true;
+  const year = new Date(i.source.mtime * 1000).getFullYear();
+  return i.mtime === i.source.mtime && i.sourceSize === i.source.size && year >= 1980 && year <= 2107;
 }
 
 /** A zip member from a planned file: the file's mode and mtime. */

@@ -5,12 +5,14 @@
  * zipimport loads `pkg/mod.pyc` (level-0 bytecode, checked against `pkg/mod.py`'s time and size in the
  * archive) or else `pkg/mod.py`, at every optimization level. A module goes into the archive with its source
  * and its level-0 cache (of the tree's dominant cache tag), and leaves the disk with its caches at every
- * level and tag. Left on disk:
+ * level and tag. Left on disk (and named in the plan's notes, with the reason):
+ * - os.py, getpath's landmark on 3.8-3.10, and pydoc.py, which reads its CSS beside itself;
  * - anything below site-packages or another sys.path directory (lib-dynload), and any path through a
  *   directory that is not a package (no `__init__`, or a name that is not an identifier, as `config-3.13-*`);
  * - top-level packages that hold other files than code (idlelib's icons, lib2to3's grammar, ensurepip's
  *   wheels, venv's scripts): their code reads those files beside `__file__` or through pkgutil, which an
- *   archive breaks. The seed's data modules (encodings, pydoc_data) are zipped anyway: their own code reads
+ *   archive breaks; and top-level packages with code in a directory without `__init__` (a namespace
+ *   portion, which a zipped package's `__path__` no longer reaches). The seed's data modules (encodings, pydoc_data) are zipped anyway: their own code reads
  *   no file, and `_pydoc.css`, which pydoc reads by path, stays where it is;
  * - sources that are not UTF-8 (PEP 263 coding cookies), with their top-level package: zipimport's
  *   get_source ignores the cookie, so their tracebacks would lose their lines;
@@ -32,6 +34,16 @@ import { parseCacheName } from '../python/layout.js';
 import { TYPE_DIR } from '../scan/table.js';
 import type { EstimateContext } from './context.js';
 
+/** Top-level modules that stay on disk, and why. */
+const KEEP_MODULES: Record<string, string> = {
+  // Why: getpath of 3.8-3.10 finds the prefix by looking for lib/pythonX.Y/os.py (or os.pyc) on disk;
+  // without it Python warns at every start and falls back to the compile-time prefix.
+  os: "getpath's landmark (3.8-3.10 look for lib/pythonX.Y/os.py to find the prefix)",
+  // Why: pydoc -b opens dirname(realpath(__file__))/pydoc_data/_pydoc.css, a path inside the archive once
+  // pydoc.py is zipped.
+  pydoc: 'reads pydoc_data/_pydoc.css beside its own file',
+};
+
 /** Solution 3's data-like modules. */
 export const DATA_MODULES = ['encodings', 'pydoc_data'] as const;
 
@@ -42,6 +54,8 @@ export interface ZipMember {
   entry: number;
   /** Its name in the archive: 'pkg/mod.py', 'pkg/mod.pyc'. */
   name: string;
+  /** For a level-0 cache, its source. */
+  source?: number;
 }
 
 export interface ZipSelection {
@@ -49,8 +63,8 @@ export interface ZipSelection {
   members: ZipMember[];
   /** 1 for each file the layout takes off the disk. */
   remove: Uint8Array;
-  /** Top-level packages left on disk because they hold other files than code. */
-  kept: string[];
+  /** Top-level modules and packages left on disk, and why. */
+  kept: Array<{ name: string; why: string }>;
   /** Sources not UTF-8 (a coding cookie zipimport would not honour): they and their package stay on disk. */
   notUtf8: string[];
 }
@@ -71,7 +85,7 @@ export function dominantTag(c: Classification): string | null {
   return best === -1 ? null : c.tags[best]!;
 }
 
-export function zipSelection(ctx: EstimateContext, scope: ZipScope): ZipSelection {
+export function zipSelection(ctx: EstimateContext, scope: ZipScope, cacheTag?: string | null): ZipSelection {
   const { t, c } = ctx;
   const n = t.count;
   const str = (i: number): string => {
@@ -91,6 +105,7 @@ export function zipSelection(ctx: EstimateContext, scope: ZipScope): ZipSelectio
   const importable = new Uint8Array(n);
   const topDir = new Int32Array(n).fill(-1);
   const dataTop = new Uint8Array(n);
+  const outsideTop = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     const p = t.parent[i]!;
     if (p === -1) {
@@ -104,6 +119,8 @@ export function zipSelection(ctx: EstimateContext, scope: ZipScope): ZipSelectio
           ? 1
           : 0;
     else if (NOT_CODE.has(c.kind[i]!) && topDir[i] !== i) dataTop[topDir[i]!] = 1;
+    else if ((c.kind[i] === K_SOURCE || c.kind[i] === K_LEGACY) && importable[p] === 0 && topDir[i] !== i)
+      outsideTop[topDir[i]!] = 1;
   }
   const dataNames = DATA_MODULES as readonly string[];
   const topName = (i: number): string => {
@@ -111,16 +128,20 @@ export function zipSelection(ctx: EstimateContext, scope: ZipScope): ZipSelectio
     const name = str(top);
     return t.type[top] === TYPE_DIR ? name : name.replace(/\.pyc?$/, '');
   };
-  const kept = new Set<string>();
+  const kept = new Map<string, string>();
   const keepTop = new Uint8Array(n);
   const keptTop = (i: number): boolean => {
     const top = topDir[i]!;
-    if (keepTop[top] === 1) return true;
-    if (top !== i && dataTop[top] === 1 && !dataNames.includes(topName(i))) {
-      kept.add(topName(i));
-      return true;
-    }
-    return false;
+    const name = topName(i);
+    let why: string | undefined;
+    if (keepTop[top] === 1) why = 'not UTF-8';
+    else if (top === i) why = KEEP_MODULES[name];
+    else if (outsideTop[top] === 1)
+      why = 'code in directories without __init__, not found once the package is zipped';
+    else if (dataTop[top] === 1 && !dataNames.includes(name))
+      why = 'other files than code, which its code may read beside __file__';
+    if (why !== undefined) kept.set(name, why);
+    return why !== undefined;
   };
 
   // Caches by (directory of the source, module name).
@@ -137,7 +158,7 @@ export function zipSelection(ctx: EstimateContext, scope: ZipScope): ZipSelectio
       caches.set(key, list);
     }
   }
-  const tag = dominantTag(c);
+  const tag = cacheTag === undefined ? dominantTag(c) : cacheTag;
   const tagIndex = tag === null ? -1 : c.tags.indexOf(tag);
   const level0OfTag = new Set<number>();
   for (let g = 0; g < c.bytecode.count; g++) {
@@ -188,9 +209,14 @@ export function zipSelection(ctx: EstimateContext, scope: ZipScope): ZipSelectio
     for (const e of caches.get(`${p}/${stem}`) ?? []) {
       if (c.kind[e]! < K_BYTECODE0 || c.kind[e]! > K_BYTECODE2) continue;
       remove[e] = 1;
-      if (level0OfTag.has(e)) members.push({ entry: e, name: `${rel}c` });
+      if (level0OfTag.has(e)) members.push({ entry: e, name: `${rel}c`, source: i });
     }
   }
   members.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return { members, remove, kept: [...kept].sort(), notUtf8 };
+  return {
+    members,
+    remove,
+    kept: [...kept].map(([name, why]) => ({ name, why })).sort((a, b) => (a.name < b.name ? -1 : 1)),
+    notUtf8,
+  };
 }
