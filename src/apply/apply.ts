@@ -142,13 +142,30 @@ export function preflight(plan: Plan): {
     }
     return v;
   };
+  // Files whose bytes were read and hashed here already (a source gzipped or zipped, then removed).
+  const verified = new Map<string, string | undefined>();
   const need = (rel: string, fp: PlanFingerprint): void => {
     if (!parentsReal(rel)) {
       mismatches.push({ path: rel, why: 'a directory on its path is a symlink or gone' });
       return;
     }
-    const why = fpMismatch(abs(rel), fp, true);
+    const hashed = verified.has(rel) && verified.get(rel) === fp.sha256;
+    const why = fpMismatch(abs(rel), fp, !hashed);
     if (why !== null) mismatches.push({ path: rel, why });
+  };
+  /** The bytes a new file is made of, checked as `need` checks a file, read once. */
+  const read = (rel: string, fp: PlanFingerprint): Buffer | undefined => {
+    if (!parentsReal(rel)) {
+      mismatches.push({ path: rel, why: 'a directory on its path is a symlink or gone' });
+      return undefined;
+    }
+    const r = readVerified(abs(rel), fp);
+    if ('why' in r) {
+      mismatches.push({ path: rel, why: r.why });
+      return undefined;
+    }
+    verified.set(rel, fp.sha256);
+    return r.data;
   };
   const absent = (rel: string): void => {
     if (!parentsReal(rel))
@@ -175,23 +192,17 @@ export function preflight(plan: Plan): {
       case 'write':
         absent(o.path);
         if ('gzipOf' in o.content) {
-          const src = o.content.gzipOf;
-          const why = fpMismatch(abs(src), o.content.fp, false);
-          if (why !== null) mismatches.push({ path: src, why });
-          else {
-            const data = fs.readFileSync(abs(src));
-            // Why: the hash is checked on the bytes compressed, not on a second read.
-            const sum = sha256(data);
-            if (o.content.fp.sha256 !== undefined && sum !== o.content.fp.sha256)
-              mismatches.push({ path: src, why: 'content differs' });
-            else contents.set(n, gzipSource(data));
-          }
+          const data = read(o.content.gzipOf, o.content.fp);
+          if (data !== undefined) contents.set(n, gzipSource(data));
         } else contents.set(n, new Uint8Array(0));
         break;
       case 'zip': {
         absent(o.path);
-        const inputs = zipInputs(plan.root, o, mismatches);
-        if (inputs !== undefined) zips.set(n, inputs);
+        const inputs = o.members.map((m) => {
+          const data = read(m.from, m.fp);
+          return data === undefined ? undefined : zipInput(m.name, data, m.fp);
+        });
+        if (inputs.every((i) => i !== undefined)) zips.set(n, inputs);
         break;
       }
       case 'mkdir':
@@ -205,26 +216,26 @@ export function preflight(plan: Plan): {
   return { mismatches: mismatches.filter((m) => !seen.has(m.path) && seen.add(m.path)), contents, zips };
 }
 
-/** A zip operation's members read and checked (fingerprint, then the hash of the bytes read), or undefined. */
-function zipInputs(
-  root: string,
-  o: Extract<PlanOperation, { op: 'zip' }>,
-  mismatches: Mismatch[] | undefined,
-): ZipInput[] | undefined {
-  const inputs: ZipInput[] = [];
-  for (const m of o.members) {
-    const src = path.join(root, m.from);
-    const why = fpMismatch(src, m.fp, false) ?? (fs.existsSync(src) ? null : 'no longer exists');
-    const data = why === null ? fs.readFileSync(src) : undefined;
-    const wrong = why ?? (sha256(data!) === m.fp.sha256 ? null : 'content differs');
-    if (wrong !== null) {
-      if (mismatches === undefined) return undefined;
-      mismatches.push({ path: m.from, why: wrong });
-      continue;
+/**
+ * A file's bytes, read once (never through a symlink) and checked against its fingerprint, then its hash
+ * on the very bytes read; or why not.
+ */
+function readVerified(abs: string, fp: PlanFingerprint): { data: Buffer } | { why: string } {
+  const why = fpMismatch(abs, fp, false);
+  if (why !== null) return { why };
+  let data: Buffer;
+  try {
+    const fd = fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    try {
+      data = fs.readFileSync(fd);
+    } finally {
+      fs.closeSync(fd);
     }
-    inputs.push(zipInput(m.name, data!, m.fp));
+  } catch (e) {
+    return { why: `unreadable: ${(e as Error).message}` };
   }
-  return inputs.length === o.members.length ? inputs : undefined;
+  if (fp.sha256 !== undefined && sha256(data) !== fp.sha256) return { why: 'content differs' };
+  return { data };
 }
 
 /** Build the archives; each must be the planned bytes (same files, same zlib, same timezone). */
@@ -354,17 +365,25 @@ async function resumeContents(plan: Plan): Promise<Map<number, Uint8Array>> {
   const contents = new Map<number, Uint8Array>();
   const zips = new Map<number, ZipInput[]>();
   plan.operations.forEach((o, n) => {
+    const read = (rel: string, fp: PlanFingerprint): Buffer | undefined => {
+      const r = readVerified(path.join(plan.root, rel), fp);
+      return 'data' in r ? r.data : undefined;
+    };
     if (o.op === 'zip') {
       // Members are removed only after their archive is in place: if it is not, they still are.
-      const inputs = zipInputs(plan.root, o, undefined);
-      if (inputs !== undefined) zips.set(n, inputs);
+      const inputs: ZipInput[] = [];
+      for (const m of o.members) {
+        const data = read(m.from, m.fp);
+        if (data === undefined) return;
+        inputs.push(zipInput(m.name, data, m.fp));
+      }
+      zips.set(n, inputs);
     }
     if (o.op !== 'write') return;
     if (!('gzipOf' in o.content)) contents.set(n, new Uint8Array(0));
     else {
-      const src = path.join(plan.root, o.content.gzipOf);
-      if (fs.existsSync(src) && fpMismatch(src, o.content.fp, true) === null)
-        contents.set(n, gzipSource(fs.readFileSync(src)));
+      const data = read(o.content.gzipOf, o.content.fp);
+      if (data !== undefined) contents.set(n, gzipSource(data));
     }
   });
   // An archive that no longer builds to the planned bytes is not written: the step fails and rolls back.
