@@ -131,12 +131,15 @@ def main():
     roots = [tree_abs] if tree_abs == tree_real else [tree_abs, tree_real]
     archives = []
     if mode == "stdlib":
-        # The installation's pythonXY.zip (getpath puts it before the directory): part of the tree when
-        # it exists, as pyfloppy's zip layouts make it.
-        archive = join(os.path.dirname(tree_abs), "python%d%d.zip" % sys.version_info[:2])
-        if os.path.isfile(archive):
-            archives = [archive]
-            roots += [archive] if realpath(archive) == archive else [archive, realpath(archive)]
+        # The installation's pythonXY.zip (getpath puts it on sys.path beside the directory): part of the
+        # tree when it exists, as pyfloppy's zip layouts make it.
+        lib = os.path.dirname(tree_abs)
+        for e in sys.path:
+            archive = normpath(e)
+            if os.path.dirname(archive) == lib and archive.endswith(".zip") and os.path.isfile(archive):
+                archives = [archive]
+                roots += [archive] if realpath(archive) == archive else [archive, realpath(archive)]
+                break
 
     def under(p):
         for r in roots:

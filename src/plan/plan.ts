@@ -19,6 +19,7 @@ import { buildModel, type Model } from '../model/model.js';
 import { dottedName } from '../model/classify.js';
 import { inspectPyc } from '../check/inspect.js';
 import { parseCacheName } from '../python/layout.js';
+import { stdlibRoot } from '../python/stdlib.js';
 import { STRATEGIES } from '../strategies/catalog.js';
 import { DEFLATE_LEVEL, EstimateContext } from '../strategies/context.js';
 import { pathOf, TYPE_DIR, TYPE_FILE } from '../scan/table.js';
@@ -521,15 +522,15 @@ function sourcelessLayout(
  * getpath puts on sys.path before the directory itself; on the root's device, as the journal links it there.
  */
 export function stdlibZip(root: string, rootDev: number): { rel: string } | { why: string } {
-  const m = /^python(\d+)\.(\d+)$/.exec(path.basename(root));
-  const rel = m === null ? '' : `../python${m[1]}${m[2]}.zip`;
-  const abs = path.join(root, rel);
-  if (m !== null && fs.lstatSync(abs, { throwIfNoEntry: false }) !== undefined)
-    return { why: `${abs} exists: pyfloppy does not add to an existing archive` };
-  if (m === null || !['os.py', 'os.pyc'].some((f) => fs.existsSync(path.join(root, f))))
+  const stdlib = stdlibRoot(root);
+  if (stdlib === null)
     return {
       why: 'needs a stdlib root (a pythonX.Y directory with os.py): only the pythonXY.zip beside it is on sys.path',
     };
+  const rel = stdlib.archive;
+  const abs = path.join(root, rel);
+  if (fs.lstatSync(abs, { throwIfNoEntry: false }) !== undefined)
+    return { why: `${abs} exists: pyfloppy does not add to an existing archive` };
   if (fs.statSync(path.dirname(abs)).dev !== rootDev)
     return { why: `${path.dirname(abs)} is on another file system than the root` };
   return { rel };
@@ -644,7 +645,7 @@ function subBytes(a: Bytes, b: Bytes): Bytes {
 }
 
 /** The one path outside the root a plan may name: a stdlib root's archive. */
-const PARENT_ZIP = /^\.\.\/python\d+\.zip$/;
+const PARENT_ZIP = /^\.\.\/python\d+t?\.zip$/;
 
 /** Validate a plan read from a file (the shape apply relies on), or throw a usage error naming the problem. */
 export function parsePlan(text: string, file: string): Plan {

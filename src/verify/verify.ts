@@ -39,6 +39,7 @@ import path from 'node:path';
 import { errnoCode, PyfloppyError, readUserFile } from '../errors.js';
 import { makeScratchDir, removeScratchDir } from '../fsops/write.js';
 import { describeInterpreter, workerScript } from '../python/interpreter.js';
+import { stdlibRoot } from '../python/stdlib.js';
 import { VERSION } from '../version.js';
 
 export const VERIFY_SCHEMA = 'pyfloppy.verify/1';
@@ -116,7 +117,6 @@ export interface VerifyReport {
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const IDENTIFIER = /^[\p{L}\p{Nl}_][\p{L}\p{Nl}\p{Mn}\p{Mc}\p{Nd}\p{Pc}]*$/u;
-const STDLIB_NAME = /^python(\d+)\.(\d+)t?$/;
 const OPT_FLAGS = [[], ['-O'], ['-OO']] as const;
 /** Runs verify_worker.py as __main__-less code: sys.argv[0] becomes the worker's path, then its arguments. */
 const BOOTSTRAP =
@@ -418,16 +418,16 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
     );
   }
 
-  const name = STDLIB_NAME.exec(path.basename(tree));
-  // os.py may live in the pythonXY.zip beside the directory (the zip layouts put it there).
-  const isStdlib =
-    name !== null &&
-    ['os.py', 'os.pyc', `../python${name[1]}${name[2]}.zip`].some((f) => fs.existsSync(path.join(tree, f)));
-  if (isStdlib && (Number(name[1]) !== major || Number(name[2]) !== minor)) {
+  const stdlib = stdlibRoot(tree);
+  const isStdlib = stdlib !== null;
+  if (stdlib !== null && (stdlib.major !== major || stdlib.minor !== minor)) {
+    const v = `${stdlib.major}.${stdlib.minor}`;
     throw new PyfloppyError(
       'EINTERP',
-      `${tree} is the library of Python ${name[1]}.${name[2]}, the interpreter is ${info.version}`,
-      { hint: `give the Python ${name[1]}.${name[2]} interpreter with --python` },
+      `${tree} is the library of Python ${v}, the interpreter is ${info.version}`,
+      {
+        hint: `give the Python ${v} interpreter with --python`,
+      },
     );
   }
   const mode = isStdlib ? 'stdlib' : 'path';
