@@ -12,6 +12,9 @@ export type ErrorCode =
   | 'EACCES' // a path given by the user cannot be read
   | 'EINTERP' // the interpreter does not exist, cannot run, or is not Python
   | 'EUSAGE' // bad arguments
+  | 'ELOCKED' // another pyfloppy run holds the tree
+  | 'EUNSAFE' // a directory on the way changed into a symlink, moved, or a journal cannot be trusted
+  | 'EIO' // the file system refused (ENOSPC, EROFS, EPERM on an immutable file, ...)
   | 'EINTERNAL';
 
 export class PyfloppyError extends Error {

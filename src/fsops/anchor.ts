@@ -1,0 +1,226 @@
+/**
+ * Acting inside a tree without re-resolving its paths (part of src/fsops, the only code that writes).
+ *
+ * Node has no openat()/renameat(). What gives their guarantee on Linux is /proc/self/fd/N: the kernel resolves
+ * that name to the very directory the descriptor holds, wherever that directory is now, and never through a
+ * symlink. So an `Anchor` opens the tree's root (its dev and ino compared with what the caller expects), then
+ * each directory on the way down relative to the one above it, with O_DIRECTORY|O_NOFOLLOW: a component that
+ * is a symlink (or not a directory, or on another device) is refused, and a step acts on
+ * `/proc/self/fd/N/name`, the name inside the directory that was verified.
+ *
+ * A directory opened once stays open (up to MAX_OPEN), and before every use the path the user sees is checked
+ * again, component by component with lstat, to still lead to the same (dev, ino): a directory of the tree that
+ * was moved out and replaced by a symlink to it (the files in it are still the planned ones) is refused too.
+ * What remains is the window between that check and the system call: a directory moved out of the tree within
+ * it is acted on where it now is (it is the planned directory, never a decoy behind a symlink).
+ *
+ * Where /proc is not mounted, the same checks run and the step uses the plain path: the window then also
+ * admits a symlink swapped in between the check and the call. `Anchor.procFd` says which is in use.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+const DIR_FLAGS = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW;
+/** Open directories kept per anchor; more are closed oldest first and opened again when needed. */
+const MAX_OPEN = 512;
+
+export type AnchorProblem = 'symlink' | 'not-a-directory' | 'other-device' | 'moved' | 'gone' | 'outside';
+
+/** A path that cannot be acted on safely: what is wrong with which directory. */
+export class AnchorError extends Error {
+  constructor(
+    readonly problem: AnchorProblem,
+    readonly dir: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Opened {
+  fd: number;
+  dev: bigint;
+  ino: bigint;
+}
+
+const HAS_PROC_FD = ((): boolean => {
+  try {
+    return fs.statSync('/proc/self/fd').isDirectory();
+  } catch {
+    return false;
+  }
+})();
+
+function describe(problem: AnchorProblem): string {
+  switch (problem) {
+    case 'symlink':
+      return 'is a symlink now';
+    case 'not-a-directory':
+      return 'is no longer a directory';
+    case 'other-device':
+      return 'is on another device';
+    case 'moved':
+      return 'was replaced by another directory';
+    case 'gone':
+      return 'no longer exists';
+    case 'outside':
+      return 'leads outside the tree';
+  }
+}
+
+export class Anchor {
+  /** True when steps act through /proc/self/fd (no window for a symlink swap). */
+  static readonly procFd = HAS_PROC_FD;
+  readonly dev: bigint;
+  readonly ino: bigint;
+  private readonly open = new Map<string, Opened>();
+
+  /**
+   * Open `root` (absolute, resolved). With `expect`, its (dev, ino) must be those: the directory the caller
+   * planned for, not one put in its place.
+   */
+  constructor(
+    readonly root: string,
+    expect?: { dev: string | bigint; ino: string | bigint },
+  ) {
+    const fd = openDir(root, root);
+    const st = fs.fstatSync(fd, { bigint: true });
+    if (expect !== undefined && (st.dev !== BigInt(expect.dev) || st.ino !== BigInt(expect.ino))) {
+      fs.closeSync(fd);
+      throw new AnchorError('moved', root, `${root} ${describe('moved')}`);
+    }
+    this.dev = st.dev;
+    this.ino = st.ino;
+    this.open.set('.', { fd, dev: st.dev, ino: st.ino });
+  }
+
+  /**
+   * A name to pass to fs calls for `rel` (a plain relative path, '/'-separated; or `../NAME`, beside the
+   * root): the last component inside its verified parent directory. Throws AnchorError.
+   */
+  at(rel: string): string {
+    const slash = rel.lastIndexOf('/');
+    const dir = slash < 0 ? '.' : rel.slice(0, slash);
+    const name = rel.slice(slash + 1);
+    if (name === '' || name === '.' || name === '..')
+      throw new AnchorError('outside', rel, `${rel} ${describe('outside')}`);
+    return `${this.dir(dir)}/${name}`;
+  }
+
+  /** A name for the directory `rel` itself ('.' for the root, '..' for its parent), verified. */
+  dir(rel: string): string {
+    const o = rel === '..' ? this.parentOfRoot() : this.verified(rel);
+    return HAS_PROC_FD ? `/proc/self/fd/${o.fd}` : this.plain(rel);
+  }
+
+  /** The real path of `rel`, for messages. */
+  plain(rel: string): string {
+    return rel === '.' ? this.root : path.join(this.root, rel);
+  }
+
+  /** Close every directory. The anchor can still be used: directories are opened again. */
+  close(): void {
+    for (const o of this.open.values()) fs.closeSync(o.fd);
+    this.open.clear();
+  }
+
+  /** The directory holding the root, for an archive beside it (a stdlib's pythonXY.zip). */
+  private parentOfRoot(): Opened {
+    this.verified('.');
+    let o = this.open.get('..');
+    const up = path.dirname(this.root);
+    const st = fs.lstatSync(up, { bigint: true, throwIfNoEntry: false });
+    if (o === undefined) {
+      const fd = openDir(HAS_PROC_FD ? `/proc/self/fd/${this.open.get('.')!.fd}/..` : up, up);
+      const f = fs.fstatSync(fd, { bigint: true });
+      o = { fd, dev: f.dev, ino: f.ino };
+      this.remember('..', o);
+    }
+    if (st === undefined || st.dev !== o.dev || st.ino !== o.ino)
+      throw new AnchorError('moved', up, `${up} ${describe('moved')}`);
+    return o;
+  }
+
+  /**
+   * The opened directory `rel`, after checking that the path from the root leads to it now: each component
+   * an lstat'ed directory (never a symlink) with the identity it had when it was opened.
+   */
+  private verified(rel: string): Opened {
+    const parts = rel === '.' ? [] : rel.split('/');
+    if (parts.some((p) => p === '' || p === '.' || p === '..'))
+      throw new AnchorError('outside', rel, `${rel} ${describe('outside')}`);
+    let current = this.checked('.', undefined, '');
+    let prefix = '';
+    for (const part of parts) {
+      prefix = prefix === '' ? part : `${prefix}/${part}`;
+      current = this.checked(prefix, current, part);
+    }
+    return current;
+  }
+
+  /** One component: opened relative to its parent if not yet, then compared with what lstat says now. */
+  private checked(prefix: string, parent: Opened | undefined, part: string): Opened {
+    const real = this.plain(prefix);
+    let o = this.open.get(prefix);
+    if (o === undefined) {
+      const at = HAS_PROC_FD && parent !== undefined ? `/proc/self/fd/${parent.fd}/${part}` : real;
+      const fd = openDir(at, real);
+      const st = fs.fstatSync(fd, { bigint: true });
+      o = { fd, dev: st.dev, ino: st.ino };
+      // Why: the root opened again after close() must still be the directory the anchor was made for.
+      const wrong: AnchorProblem | null = prefix === '.' && o.ino !== this.ino ? 'moved' : null;
+      if (wrong !== null || o.dev !== this.dev) {
+        fs.closeSync(fd);
+        const problem = wrong ?? 'other-device';
+        throw new AnchorError(problem, real, `${real} ${describe(problem)}`);
+      }
+      this.remember(prefix, o);
+    }
+    const st = fs.lstatSync(real, { bigint: true, throwIfNoEntry: false });
+    const problem: AnchorProblem | null =
+      st === undefined
+        ? 'gone'
+        : st.isSymbolicLink()
+          ? 'symlink'
+          : !st.isDirectory()
+            ? 'not-a-directory'
+            : st.dev !== o.dev || st.ino !== o.ino
+              ? 'moved'
+              : null;
+    if (problem !== null) throw new AnchorError(problem, real, `${real} ${describe(problem)}`);
+    return o;
+  }
+
+  private remember(prefix: string, o: Opened): void {
+    if (this.open.size >= MAX_OPEN) {
+      for (const [k, v] of this.open) {
+        if (k === '.') continue;
+        fs.closeSync(v.fd);
+        this.open.delete(k);
+        break;
+      }
+    }
+    this.open.set(prefix, o);
+  }
+}
+
+/** Open a directory without following a symlink at its last component; errors become AnchorErrors. */
+function openDir(at: string, real: string): number {
+  try {
+    return fs.openSync(at, DIR_FLAGS);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const problem: AnchorProblem =
+      code === 'ENOENT'
+        ? 'gone'
+        : code === 'ELOOP'
+          ? 'symlink'
+          : code === 'ENOTDIR'
+            ? fs.lstatSync(real, { throwIfNoEntry: false })?.isSymbolicLink() === true
+              ? 'symlink'
+              : 'not-a-directory'
+            : 'not-a-directory';
+    if (code !== 'ENOENT' && code !== 'ELOOP' && code !== 'ENOTDIR') throw e;
+    throw new AnchorError(problem, real, `${real} ${describe(problem)}`);
+  }
+}
