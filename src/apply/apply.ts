@@ -9,23 +9,30 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PyfloppyError, readUserFile } from '../errors.js';
+import { errnoCode, PyfloppyError, readUserFile } from '../errors.js';
+import { Anchor, AnchorError } from '../fsops/anchor.js';
 import {
   beginJournal,
   commitJournal,
+  isEmptyStart,
+  JOURNAL_DIR,
   JournalError,
   journalPath,
+  type JournalState,
   readJournal,
   rollbackJournal,
   runOperations,
   type JournalCalls,
   realJournalCalls,
 } from '../fsops/journal.js';
+import { JournalDistrust, journalStates } from '../fsops/journal-check.js';
+import { lockTree } from '../fsops/lock.js';
 import type { Bytes } from '../model/footprint.js';
 import {
   gzipSource,
   parsePlan,
   type Plan,
+  relPaths,
   type PlanFingerprint,
   type PlanOperation,
   sha256File,
@@ -115,7 +122,10 @@ function fpMismatch(abs: string, fp: PlanFingerprint, hash: boolean): string | n
  * Check a plan against the tree: every fingerprint (with content hashes), every name to create absent, no
  * symlink on the way. Returns the contents of the files to write.
  */
-export function preflight(plan: Plan): {
+export function preflight(
+  plan: Plan,
+  anchor: Anchor,
+): {
   mismatches: Mismatch[];
   contents: Map<number, Uint8Array>;
   zips: Map<number, ZipInput[]>;
@@ -123,24 +133,27 @@ export function preflight(plan: Plan): {
   const mismatches: Mismatch[] = [];
   const contents = new Map<number, Uint8Array>();
   const zips = new Map<number, ZipInput[]>();
-  const abs = (rel: string): string => path.join(plan.root, rel);
   const created = new Set<string>();
   const targets = new Set<string>();
-  const dirOk = new Map<string, boolean>();
-  // Why: paths are joined to the root; a directory on the way replaced by a symlink would lead outside it.
+  // Why: a directory on the way replaced by a symlink would lead outside the tree; the anchor refuses it
+  // (and every step checks again as it acts).
+  const located = new Map<string, string | null>();
+  // A name inside a directory the plan makes is not there yet: its plain path is only ever lstat'ed.
+  const abs = (rel: string): string => located.get(rel) ?? path.join(plan.root, rel);
   const parentsReal = (rel: string): boolean => {
     const dir = path.posix.dirname(rel);
-    if (dir === '.' || created.has(dir)) return true;
-    let v = dirOk.get(dir);
-    if (v === undefined) {
+    if (dir !== '.' && created.has(dir)) return true;
+    let at = located.get(rel);
+    if (at === undefined) {
       try {
-        v = fs.realpathSync(abs(dir)) === abs(dir);
-      } catch {
-        v = false;
+        at = anchor.at(rel);
+      } catch (e) {
+        if (!(e instanceof AnchorError)) throw e;
+        at = null;
       }
-      dirOk.set(dir, v);
+      located.set(rel, at);
     }
-    return v;
+    return at !== null;
   };
   // Files whose bytes were read and hashed here already (a source gzipped or zipped, then removed).
   const verified = new Map<string, string | undefined>();
@@ -292,43 +305,71 @@ export function planRegressions(plan: Plan, before: VerifyReport, after: VerifyR
 export async function apply(options: ApplyOptions): Promise<ApplyReport> {
   const { plan, text } = readPlanFile(options.planFile);
   checkRoot(plan);
+  return withTree(plan.root, plan.rootFp, options.dryRun === true ? null : 'apply', (anchor) =>
+    applyAnchored(plan, text, anchor, options),
+  );
+}
+
+async function applyAnchored(
+  plan: Plan,
+  text: string,
+  anchor: Anchor,
+  options: ApplyOptions,
+): Promise<ApplyReport> {
   const calls = options.calls ?? realJournalCalls;
   const report = baseReport(plan, options.dryRun === true);
-  const journal = readJournal(plan.root);
-
-  if (journal !== null && !options.dryRun) {
-    if (journal.plan === text) {
-      // The same plan, interrupted: finish it (each step re-checks what is not done yet).
-      report.resumed = true;
-      if (journal.committing || journal.complete) {
-        report.outcome = 'already-applied';
-        report.done = plan.operations.length;
-        return finish(report, plan, options, calls);
-      }
-      return run(report, plan, options, calls, await resumeContents(plan), true);
-    }
-    const other = journal.plan === '' ? null : parsePlan(journal.plan, journalPath(plan.root));
-    if (journal.committing) commitJournal(plan.root, calls);
-    else {
-      const r = rollbackJournal(plan.root, other?.operations ?? [], calls);
-      if (r.conflicts.length > 0)
-        throw new PyfloppyError(
-          'EUSAGE',
-          `the journal of an interrupted run could not be rolled back: ${r.conflicts[0]} is in the way`,
-          {
-            hint: `nothing was changed by this run; see ${journalPath(plan.root)}`,
-            exitCode: 1,
-          },
-        );
-    }
-    report.rolledBackOther = true;
-  } else if (journal !== null) {
+  const journal = trustedJournal(anchor, plan.root, calls);
+  if (journal !== null && options.dryRun === true)
     throw new PyfloppyError('EUSAGE', `${plan.root} has the journal of an interrupted run`, {
       hint: 'run `pyfloppy apply --rollback` or apply that plan again first',
     });
+  if (journal !== null && journal.text === text) return resume(report, plan, anchor, journal, options, calls);
+  if (journal !== null) {
+    settleOther(anchor, plan.root, journal, calls);
+    report.rolledBackOther = true;
   }
+  return applyFresh(report, plan, text, anchor, options, calls);
+}
 
-  const { mismatches, contents, zips } = preflight(plan);
+/** The same plan, interrupted: finish it (each step re-checks what is not done yet). */
+async function resume(
+  report: ApplyReport,
+  plan: Plan,
+  anchor: Anchor,
+  journal: TrustedJournal,
+  options: ApplyOptions,
+  calls: JournalCalls,
+): Promise<ApplyReport> {
+  report.resumed = true;
+  if (journal.state.committing || journal.state.complete) {
+    report.outcome = 'already-applied';
+    report.done = plan.operations.length;
+    return finish(report, plan, anchor, options, calls);
+  }
+  return run(report, plan, anchor, options, calls, await resumeContents(plan, anchor), true);
+}
+
+/** The journal of another plan, interrupted: committed if it was committing, else rolled back. */
+function settleOther(anchor: Anchor, root: string, journal: TrustedJournal, calls: JournalCalls): void {
+  if (journal.state.committing) return commitJournal(anchor, calls);
+  const r = rollbackJournal(anchor, journal.plan.operations, calls);
+  if (r.conflicts.length > 0)
+    throw new PyfloppyError(
+      'EUSAGE',
+      `the journal of an interrupted run could not be rolled back: ${r.conflicts[0]} is in the way`,
+      { hint: `nothing was changed by this run; see ${journalPath(root)}`, exitCode: 1 },
+    );
+}
+
+async function applyFresh(
+  report: ApplyReport,
+  plan: Plan,
+  text: string,
+  anchor: Anchor,
+  options: ApplyOptions,
+  calls: JournalCalls,
+): Promise<ApplyReport> {
+  const { mismatches, contents, zips } = preflight(plan, anchor);
   if (mismatches.length === 0) await buildZips(plan, zips, contents, mismatches);
   if (mismatches.length > 0) {
     report.outcome = 'refused';
@@ -346,27 +387,40 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
   }
   if (options.verify !== undefined) {
     options.onVerify?.('before');
-    const before =
-      options.verify.baseline ??
-      (await verify({
-        path: plan.root,
-        python: options.verify.python,
-        ...(options.verify.levels === undefined ? {} : { levels: options.verify.levels }),
-        ...(options.verify.exclude === undefined ? {} : { exclude: options.verify.exclude }),
-      }));
+    const before = options.verify.baseline ?? (await verifyTree(plan, options.verify));
     report.verify = { before, regressions: [] };
   }
-  beginJournal(plan.root, text, calls);
-  return run(report, plan, options, calls, contents);
+  try {
+    beginJournal(anchor, text, calls);
+  } catch (e) {
+    throw ioError(e, `${journalPath(plan.root)}: cannot start the journal`);
+  }
+  return run(report, plan, anchor, options, calls, contents);
+}
+
+function verifyTree(plan: Plan, v: NonNullable<ApplyOptions['verify']>): Promise<VerifyReport> {
+  return verify({
+    path: plan.root,
+    python: v.python,
+    ...(v.levels === undefined ? {} : { levels: v.levels }),
+    ...(v.exclude === undefined ? {} : { exclude: v.exclude }),
+  });
 }
 
 /** Resuming: the contents of writes not done yet, from sources that must still be the planned ones. */
-async function resumeContents(plan: Plan): Promise<Map<number, Uint8Array>> {
+async function resumeContents(plan: Plan, anchor: Anchor): Promise<Map<number, Uint8Array>> {
   const contents = new Map<number, Uint8Array>();
   const zips = new Map<number, ZipInput[]>();
   plan.operations.forEach((o, n) => {
     const read = (rel: string, fp: PlanFingerprint): Buffer | undefined => {
-      const r = readVerified(path.join(plan.root, rel), fp);
+      let at: string;
+      try {
+        at = anchor.at(rel);
+      } catch (e) {
+        if (e instanceof AnchorError) return undefined; // the step itself fails and rolls back
+        throw e;
+      }
+      const r = readVerified(at, fp);
       return 'data' in r ? r.data : undefined;
     };
     if (o.op === 'zip') {
@@ -394,6 +448,7 @@ async function resumeContents(plan: Plan): Promise<Map<number, Uint8Array>> {
 async function run(
   report: ApplyReport,
   plan: Plan,
+  anchor: Anchor,
   options: ApplyOptions,
   calls: JournalCalls,
   contents: Map<number, Uint8Array>,
@@ -404,7 +459,7 @@ async function run(
     runOperations(
       plan.operations,
       {
-        root: plan.root,
+        anchor,
         calls,
         content: (o, n) => {
           const data = contents.get(n);
@@ -426,58 +481,177 @@ async function run(
     );
   } catch (e) {
     if (!(e instanceof JournalError)) throw e;
-    report.failure = e.message;
-    report.rollback = rollbackJournal(plan.root, plan.operations, calls);
-    report.outcome = 'rolled-back';
-    if (report.rollback.conflicts.length > 0) report.journal = journalPath(plan.root);
-    return report;
+    return rolledBack(report, plan, anchor, calls, e.message);
   }
   report.done = total;
-  return finish(report, plan, options, calls);
+  return finish(report, plan, anchor, options, calls);
+}
+
+/** Undo the run after a failed step or a regression; an errno on the way back is one clear error. */
+function rolledBack(
+  report: ApplyReport,
+  plan: Plan,
+  anchor: Anchor,
+  calls: JournalCalls,
+  failure: string,
+): ApplyReport {
+  report.failure = failure;
+  try {
+    report.rollback = rollbackJournal(anchor, plan.operations, calls);
+  } catch (e) {
+    throw ioError(
+      e,
+      `${failure}; then the rollback stopped`,
+      `the journal is kept at ${journalPath(plan.root)}: fix the cause and run \`pyfloppy apply --rollback\``,
+    );
+  }
+  report.outcome = 'rolled-back';
+  if (report.rollback.conflicts.length > 0) report.journal = journalPath(plan.root);
+  return report;
 }
 
 async function finish(
   report: ApplyReport,
   plan: Plan,
+  anchor: Anchor,
   options: ApplyOptions,
   calls: JournalCalls,
 ): Promise<ApplyReport> {
   if (options.verify !== undefined && report.verify !== undefined && report.outcome === 'applied') {
     options.onVerify?.('after');
-    const after = await verify({
-      path: plan.root,
-      python: options.verify.python,
-      ...(options.verify.levels === undefined ? {} : { levels: options.verify.levels }),
-      ...(options.verify.exclude === undefined ? {} : { exclude: options.verify.exclude }),
-    });
+    const after = await verifyTree(plan, options.verify);
     report.verify.after = after;
     report.verify.regressions = planRegressions(plan, report.verify.before, after);
-    if (report.verify.regressions.length > 0) {
-      report.rollback = rollbackJournal(plan.root, plan.operations, calls);
-      report.outcome = 'rolled-back';
-      report.failure = `${report.verify.regressions.length} regressions found by verify`;
-      if (report.rollback.conflicts.length > 0) report.journal = journalPath(plan.root);
-      return report;
-    }
+    if (report.verify.regressions.length > 0)
+      return rolledBack(
+        report,
+        plan,
+        anchor,
+        calls,
+        `${report.verify.regressions.length} regressions found by verify`,
+      );
   }
   if (options.commit === false) {
     report.journal = journalPath(plan.root);
     return report;
   }
-  if (fs.existsSync(journalPath(plan.root))) commitJournal(plan.root, calls);
+  if (fs.lstatSync(anchor.at(JOURNAL_DIR), { throwIfNoEntry: false }) !== undefined)
+    commitJournal(anchor, calls);
   report.committed = true;
   return report;
 }
 
+/** An errno error as one line naming what failed; anything else (a bug) as it is. */
+function ioError(e: unknown, what: string, hint?: string): unknown {
+  if (errnoCode(e) === undefined || e instanceof PyfloppyError) return e;
+  return new PyfloppyError('EIO', `${what}: ${(e as Error).message}`, {
+    cause: e,
+    ...(hint === undefined ? {} : { hint }),
+  });
+}
+
+/**
+ * Run `f` on the anchored root, holding the tree's lock when `command` changes it; a symlink or a moved
+ * directory on the way, or an errno, becomes one clear error.
+ */
+async function withTree<T>(
+  root: string,
+  expect: { dev: string; ino: string } | undefined,
+  command: string | null,
+  f: (anchor: Anchor) => T | Promise<T>,
+): Promise<T> {
+  const anchor = openAnchor(root, expect);
+  try {
+    const lock = command === null ? null : lockTree(root, command, anchor.dir('.'));
+    try {
+      return await f(anchor);
+    } finally {
+      lock?.release();
+    }
+  } catch (e) {
+    if (e instanceof AnchorError)
+      throw new PyfloppyError('EUNSAFE', `${e.message}: refused, nothing more was changed`, {
+        hint: 'a directory of the tree was replaced (by a symlink?) while pyfloppy worked on it',
+      });
+    throw ioError(e, `${root}: ${command ?? 'apply --dry-run'} failed`);
+  } finally {
+    anchor.close();
+  }
+}
+
+function openAnchor(root: string, expect: { dev: string; ino: string } | undefined): Anchor {
+  try {
+    return new Anchor(root, expect);
+  } catch (e) {
+    if (!(e instanceof AnchorError)) throw e;
+    throw new PyfloppyError('EUNSAFE', `${root}: ${e.message}`, {
+      hint: 'the tree was replaced since the plan was made: make a new plan',
+    });
+  }
+}
+
+/** A journal that proved itself: its state, its plan parsed, and the plan's text. */
+interface TrustedJournal {
+  state: JournalState;
+  plan: Plan;
+  text: string;
+}
+
+/**
+ * The journal left in a tree, once it has proved itself (journal-check.ts), or null when there is none. A
+ * journal killed before its plan was in place is removed (it holds nothing). Anything else that does not add
+ * up is refused, and nothing is changed.
+ */
+function trustedJournal(anchor: Anchor, root: string, calls: JournalCalls): TrustedJournal | null {
+  const state = readJournal(anchor);
+  if (state === null) return null;
+  if (isEmptyStart(state)) {
+    rollbackJournal(anchor, [], calls);
+    return null;
+  }
+  const distrust = (why: string): PyfloppyError =>
+    new PyfloppyError('EUNSAFE', `the journal ${journalPath(root)} cannot be trusted: ${why}`, {
+      hint: 'nothing was changed; restore the files it holds by hand, or remove it if the tree is as it should be',
+    });
+  if (state.plan === '') throw distrust(`it has no ${'plan.json'} but holds ${state.names.length} names`);
+  let plan: Plan;
+  try {
+    plan = parsePlan(state.plan, journalPath(root));
+  } catch (e) {
+    throw distrust(`its plan is not valid (${(e as Error).message})`);
+  }
+  if (
+    plan.root !== root ||
+    plan.rootFp.dev !== anchor.dev.toString() ||
+    plan.rootFp.ino !== anchor.ino.toString()
+  )
+    throw distrust(`its plan is of another tree (${plan.root})`);
+  try {
+    journalStates(
+      plan.operations,
+      { anchor, dir: state.dir, committing: state.committing },
+      state.names,
+      state.complete,
+    );
+  } catch (e) {
+    if (!(e instanceof JournalDistrust)) throw e;
+    const o = plan.operations[e.index];
+    throw distrust(
+      o === undefined ? e.message : `step ${e.index + 1} (${o.op} ${relPaths(o).join(' -> ')}): ${e.message}`,
+    );
+  }
+  return { state, plan, text: state.plan };
+}
+
 /** The root a rollback or commit acts on: a plan file's root, or the directory itself. */
-function rootOf(target: string): { root: string; plan: Plan | null } {
+function rootOf(target: string): { root: string; plan: Plan | null; text: string | null } {
   const st = fs.statSync(target, { throwIfNoEntry: false });
   if (st === undefined) throw new PyfloppyError('ENOTFOUND', `${target}: no such file or directory`);
   // Why: the journal names paths from the root's real location (a zip operation's ../pythonXY.zip is
   // beside the real directory, not beside a symlink to it).
-  if (st.isDirectory()) return { root: fs.realpathSync(target), plan: null };
-  const { plan } = readPlanFile(target);
-  return { root: plan.root, plan };
+  if (st.isDirectory()) return { root: fs.realpathSync(target), plan: null, text: null };
+  const { plan, text } = readPlanFile(target);
+  return { root: plan.root, plan, text };
 }
 
 export interface RollbackReport {
@@ -488,32 +662,38 @@ export interface RollbackReport {
   conflicts: string[];
 }
 
-/** Undo an interrupted or uncommitted apply, from its journal. */
-export function rollback(target: string, calls: JournalCalls = realJournalCalls): RollbackReport {
-  const { root } = rootOf(target);
-  const journal = readJournal(root);
-  if (journal === null) return { root, found: false, restored: 0, conflicts: [] };
-  if (journal.committing)
-    throw new PyfloppyError('EUSAGE', `${root}: the journal was being committed; it can only be finished`, {
-      hint: 'run `pyfloppy apply --commit` on it',
-    });
-  const plan = journal.plan === '' ? null : parsePlan(journal.plan, journalPath(root));
-  const r = rollbackJournal(root, plan?.operations ?? [], calls);
-  return { root, found: true, ...r };
+/** Undo an interrupted or uncommitted apply, from its journal, once the journal has proved itself. */
+export function rollback(target: string, calls: JournalCalls = realJournalCalls): Promise<RollbackReport> {
+  const { root, plan, text } = rootOf(target);
+  return withTree(root, plan?.rootFp, 'apply --rollback', (anchor) => {
+    const journal = trustedJournal(anchor, root, calls);
+    if (journal === null) return { root, found: false, restored: 0, conflicts: [] };
+    if (text !== null && journal.text !== text)
+      throw new PyfloppyError('EUSAGE', `${root}: the journal is of another plan than ${target}`, {
+        hint: 'name the tree instead of the plan to roll back whatever its journal holds',
+      });
+    if (journal.state.committing)
+      throw new PyfloppyError('EUSAGE', `${root}: the journal was being committed; it can only be finished`, {
+        hint: 'run `pyfloppy apply --commit` on it',
+      });
+    return { root, found: true, ...rollbackJournal(anchor, journal.plan.operations, calls) };
+  });
 }
 
-/** Delete the journal of a finished apply (made with --no-commit). */
+/** Delete the journal of a finished apply (made with --no-commit), once it has proved itself. */
 export function commit(
   target: string,
   calls: JournalCalls = realJournalCalls,
-): { root: string; found: boolean } {
-  const { root } = rootOf(target);
-  const journal = readJournal(root);
-  if (journal === null) return { root, found: false };
-  if (!journal.complete && !journal.committing)
-    throw new PyfloppyError('EUSAGE', `${root}: the journal is of an unfinished run`, {
-      hint: 'apply the plan again to finish it, or roll it back with `pyfloppy apply --rollback`',
-    });
-  commitJournal(root, calls);
-  return { root, found: true };
+): Promise<{ root: string; found: boolean }> {
+  const { root, plan } = rootOf(target);
+  return withTree(root, plan?.rootFp, 'apply --commit', (anchor) => {
+    const journal = trustedJournal(anchor, root, calls);
+    if (journal === null) return { root, found: false };
+    if (!journal.state.complete && !journal.state.committing)
+      throw new PyfloppyError('EUSAGE', `${root}: the journal is of an unfinished run`, {
+        hint: 'apply the plan again to finish it, or roll it back with `pyfloppy apply --rollback`',
+      });
+    commitJournal(anchor, calls);
+    return { root, found: true };
+  });
 }

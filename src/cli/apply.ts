@@ -59,7 +59,7 @@ export function registerApply(program: Command, io: Io, state: RunState): void {
       // Why: commander turns --no-commit into commit=false and --commit into commit=true; tell them apart.
       const explicitCommit = cmd.getOptionValueSource('commit') === 'cli' && flags.commit === true;
       if (flags.rollback === true) {
-        const r = rollback(target);
+        const r = await rollback(target);
         if (flags.json === true) io.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
         else if (!r.found)
           io.stdout.write(`pyfloppy apply --rollback: ${r.root} has no journal: nothing to undo\n`);
@@ -71,7 +71,7 @@ export function registerApply(program: Command, io: Io, state: RunState): void {
         return;
       }
       if (explicitCommit) {
-        const r = commit(target);
+        const r = await commit(target);
         io.stdout.write(
           r.found
             ? `pyfloppy apply --commit: ${r.root}: journal deleted\n`

@@ -107,6 +107,19 @@ export class Anchor {
     return `${this.dir(dir)}/${name}`;
   }
 
+  /**
+   * As `at`, or null when a directory on the way does not exist (an rmdir moved it into the journal, or a
+   * mkdir has not made it yet): the path is then simply absent. A symlink or a moved directory still throws.
+   */
+  find(rel: string): string | null {
+    try {
+      return this.at(rel);
+    } catch (e) {
+      if (e instanceof AnchorError && e.problem === 'gone') return null;
+      throw e;
+    }
+  }
+
   /** A name for the directory `rel` itself ('.' for the root, '..' for its parent), verified. */
   dir(rel: string): string {
     const o = rel === '..' ? this.parentOfRoot() : this.verified(rel);

@@ -23,8 +23,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../errors.js';
-import type { PlanFingerprint, PlanOperation } from '../plan/plan.js';
+import { type PlanFingerprint, type PlanOperation, relPaths } from '../plan/plan.js';
 import { type FsCalls, realCalls, removeLeftover, replaceWithLink, TEMP_NAME } from './link.js';
+import { type Anchor, AnchorError } from './anchor.js';
 import { fingerprintOf } from './fingerprint.js';
 
 export const JOURNAL_DIR = '.pyfloppy-journal';
@@ -74,46 +75,60 @@ export const realJournalCalls: JournalCalls = {
 };
 
 export interface JournalState {
-  /** The plan text the journal was started with. */
+  /** The journal directory's verified name (through the anchor). */
+  dir: string;
+  /** The plan text the journal was started with ('' when it has none). */
   plan: string;
   complete: boolean;
   committing: boolean;
+  /** Every name in the journal directory. */
+  names: string[];
 }
 
 export function journalPath(root: string): string {
   return path.join(root, JOURNAL_DIR);
 }
 
-/** The journal of a root, or null when there is none. */
-export function readJournal(root: string): JournalState | null {
-  const j = journalPath(root);
-  const st = fs.lstatSync(j, { throwIfNoEntry: false });
-  if (st === undefined) return null;
+/**
+ * The journal of an anchored root, or null when there is none. Its directory must be a real directory on the
+ * tree's device (the anchor refuses a symlink, which would lead rollback and commit outside the tree).
+ */
+export function readJournal(anchor: Anchor): JournalState | null {
+  if (fs.lstatSync(anchor.at(JOURNAL_DIR), { throwIfNoEntry: false }) === undefined) return null;
+  const dir = anchor.dir(JOURNAL_DIR);
   let plan = '';
   try {
-    plan = fs.readFileSync(path.join(j, PLAN_FILE), 'utf8');
+    const fd = fs.openSync(path.join(dir, PLAN_FILE), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    try {
+      plan = fs.readFileSync(fd, 'utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch (e) {
-    // Why: killed between creating the directory and renaming the plan into it: nothing else happened yet.
+    // Why: killed between creating the directory and renaming the plan into it; the caller checks that
+    // nothing else is in the journal then.
     if (errnoCode(e) !== 'ENOENT') throw e;
   }
-  return {
-    plan,
-    complete: fs.existsSync(path.join(j, COMPLETE)),
-    committing: fs.existsSync(path.join(j, COMMITTING)),
-  };
+  const names = fs.readdirSync(dir);
+  return { dir, plan, names, complete: names.includes(COMPLETE), committing: names.includes(COMMITTING) };
+}
+
+/** A journal killed before its plan was in place: nothing else happened, it holds nothing to restore. */
+export function isEmptyStart(j: JournalState): boolean {
+  return j.plan === '' && j.names.every((n) => n === `${PLAN_FILE}.tmp`);
 }
 
 /** Start a journal: the directory (exclusively: never two runs on one tree) and the plan in it. */
-export function beginJournal(root: string, planText: string, calls: JournalCalls = realJournalCalls): void {
-  const j = journalPath(root);
-  calls.mkdir(j, 0o700);
+export function beginJournal(anchor: Anchor, planText: string, calls: JournalCalls = realJournalCalls): void {
+  calls.mkdir(anchor.at(JOURNAL_DIR), 0o700);
+  const j = anchor.dir(JOURNAL_DIR);
   const tmp = path.join(j, `${PLAN_FILE}.tmp`);
   calls.writeNew(tmp, Buffer.from(planText), 0o600);
   calls.rename(tmp, path.join(j, PLAN_FILE));
 }
 
 export interface StepContext {
-  root: string;
+  anchor: Anchor;
   calls?: JournalCalls;
   /** Content of a `write` operation (computed and checked by the caller). */
   content(op: Extract<PlanOperation, { op: 'write' | 'zip' }>, index: number): Uint8Array;
@@ -148,16 +163,196 @@ function matches(
   return false;
 }
 
-function note(caused: Caused, calls: FsCalls, ...paths: string[]): void {
-  for (const p of paths) {
-    const st = calls.lstat(p);
-    if (st !== undefined) caused.set(key(st), st.ctimeNs);
+/** One step of a run: its operation, where its backup goes, and the checks and calls it makes. */
+class Step {
+  readonly backup: string;
+  constructor(
+    readonly n: number,
+    readonly run: Run,
+  ) {
+    this.backup = path.join(run.journal, String(n));
+  }
+
+  /** A path of the tree, inside its verified parent directory; a symlink on the way fails the step. */
+  at(rel: string): string {
+    try {
+      return this.run.ctx.anchor.at(rel);
+    } catch (e) {
+      if (e instanceof AnchorError) return this.fail(rel, 'changed', e.message);
+      throw e;
+    }
+  }
+
+  has(p: string): fs.BigIntStats | undefined {
+    return this.run.calls.lstat(p);
+  }
+
+  check(p: string, fp: PlanFingerprint): boolean {
+    const byContent = this.run.ctx.sameContent;
+    return matches(
+      this.has(p),
+      fp,
+      this.run.caused,
+      byContent === undefined ? undefined : (_st, f) => byContent(p, f),
+    );
+  }
+
+  fail(rel: string, reason: JournalError['reason'], msg: string, cause?: unknown): never {
+    throw new JournalError(
+      this.n,
+      rel,
+      reason,
+      `${rel}: ${msg}`,
+      cause === undefined ? undefined : { cause },
+    );
+  }
+
+  sys<T>(rel: string, what: string, f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof JournalError) throw e;
+      return this.fail(rel, 'errno', `${what}: ${(e as Error).message}`, e);
+    }
+  }
+
+  /** Remember the ctimes this step caused on these names. */
+  note(...paths: string[]): void {
+    for (const p of paths) {
+      const st = this.run.calls.lstat(p);
+      if (st !== undefined) this.run.caused.set(key(st), st.ctimeNs);
+    }
+  }
+}
+
+interface Run {
+  ctx: StepContext;
+  calls: JournalCalls;
+  journal: string;
+  caused: Caused;
+}
+
+function stepRemove(s: Step, o: Extract<PlanOperation, { op: 'remove' }>): void {
+  const P = s.at(o.path);
+  if (s.has(s.backup) !== undefined) {
+    if (s.has(P) !== undefined) s.fail(o.path, 'exists', 'reappeared after it was journaled');
+    return;
+  }
+  if (!s.check(P, o.fp)) s.fail(o.path, 'changed', 'changed since the plan was made');
+  s.sys(o.path, 'rename into the journal', () => s.run.calls.rename(P, s.backup));
+  s.note(s.backup);
+}
+
+function stepLink(s: Step, o: Extract<PlanOperation, { op: 'link' }>): void {
+  const P = s.at(o.path);
+  const T = s.at(o.target);
+  const t = s.has(T);
+  if (t === undefined || !s.check(T, o.targetFp))
+    s.fail(o.target, 'changed', 'changed since the plan was made');
+  const b = s.has(s.backup);
+  if (b === undefined) {
+    if (!s.check(P, o.fp)) s.fail(o.path, 'changed', 'changed since the plan was made');
+    s.sys(o.path, 'link into the journal', () => s.run.calls.link(P, s.backup));
+    s.note(P, T);
+  } else {
+    // Resuming after a crash: a temporary name of T left in P's directory goes (it is T's second name).
+    for (const leftover of siblingsMatching(path.dirname(P), s.run.calls))
+      removeLeftover(leftover, s.run.calls);
+    const p = s.has(P);
+    if (p !== undefined && p.ino === t.ino && p.dev === t.dev) return; // done before a crash
+    if (p === undefined || p.ino !== b.ino) s.fail(o.path, 'changed', 'changed after it was journaled');
+    s.note(P, T);
+  }
+  const pNow = fingerprintOf(s.has(P)!);
+  const tNow = fingerprintOf(s.has(T)!);
+  const r = replaceWithLink(T, P, { survivor: tNow, target: pNow }, s.run.calls);
+  if (!r.ok) s.fail(o.path, r.reason === 'changed' ? 'changed' : 'errno', r.message);
+  s.note(P, s.backup);
+}
+
+function stepMove(s: Step, o: Extract<PlanOperation, { op: 'move' }>): void {
+  const A = s.at(o.from);
+  const B = s.at(o.to);
+  const b = s.has(B);
+  const ours = b !== undefined && b.ino.toString() === o.fp.ino && b.dev.toString() === o.fp.dev;
+  if (s.has(s.backup) !== undefined) {
+    if (!ours) s.fail(o.to, 'changed', 'changed after it was journaled');
+    return;
+  }
+  if (b !== undefined && !ours) s.fail(o.to, 'exists', 'exists (the plan needs it absent)');
+  if (!s.check(A, o.fp)) s.fail(o.from, 'changed', 'changed since the plan was made');
+  if (!ours) {
+    s.sys(o.to, 'link', () => s.run.calls.link(A, B));
+    s.note(A);
+  }
+  s.sys(o.from, 'rename into the journal', () => s.run.calls.rename(A, s.backup));
+  s.note(B);
+}
+
+function stepWrite(s: Step, o: Extract<PlanOperation, { op: 'write' | 'zip' }>): void {
+  const P = s.at(o.path);
+  const made = `${s.backup}.new`;
+  const m = s.has(made);
+  const p = s.has(P);
+  if (m !== undefined && p !== undefined && p.ino === m.ino && p.dev === m.dev) return;
+  if (p !== undefined) s.fail(o.path, 'exists', 'exists (the plan needs it absent)');
+  if (m === undefined) {
+    const data = s.run.ctx.content(o, s.n);
+    const tmp = `${s.backup}.tmp`;
+    if (s.has(tmp) !== undefined) s.sys(o.path, 'unlink', () => s.run.calls.unlink(tmp));
+    s.sys(o.path, 'write', () => s.run.calls.writeNew(tmp, data, o.mode));
+    s.sys(o.path, 'rename', () => s.run.calls.rename(tmp, made));
+  }
+  s.sys(o.path, 'link', () => s.run.calls.link(made, P));
+}
+
+function stepMkdir(s: Step, o: Extract<PlanOperation, { op: 'mkdir' }>): void {
+  const D = s.at(o.path);
+  const intent = `${s.backup}.mkdir`;
+  if (s.has(intent) === undefined) {
+    if (s.has(D) !== undefined) s.fail(o.path, 'exists', 'exists (the plan needs it absent)');
+    s.sys(o.path, 'journal', () => s.run.calls.writeNew(intent, new Uint8Array(0), 0o600));
+  } else if (s.has(D)?.isDirectory() === true) return;
+  s.sys(o.path, 'mkdir', () => s.run.calls.mkdir(D, o.mode));
+}
+
+function stepRmdir(s: Step, o: Extract<PlanOperation, { op: 'rmdir' }>): void {
+  const D = s.at(o.path);
+  if (s.has(s.backup) !== undefined) {
+    if (s.has(D) !== undefined) s.fail(o.path, 'exists', 'reappeared after it was journaled');
+    return;
+  }
+  if (!s.check(D, o.fp)) s.fail(o.path, 'changed', 'changed since the plan was made');
+  s.sys(o.path, 'rename into the journal', () => s.run.calls.rename(D, s.backup));
+  // Why: a file created in it since it was planned would otherwise go with the journal at commit.
+  if (s.run.calls.readdir(s.backup).length > 0) {
+    s.sys(o.path, 'rename back', () => s.run.calls.rename(s.backup, D));
+    s.fail(o.path, 'not-empty', 'not empty (something was added since the plan was made)');
+  }
+}
+
+function runStep(s: Step, o: PlanOperation): void {
+  switch (o.op) {
+    case 'remove':
+      return stepRemove(s, o);
+    case 'link':
+      return stepLink(s, o);
+    case 'move':
+      return stepMove(s, o);
+    case 'write':
+    case 'zip':
+      return stepWrite(s, o);
+    case 'mkdir':
+      return stepMkdir(s, o);
+    case 'rmdir':
+      return stepRmdir(s, o);
   }
 }
 
 /**
- * Carry out operations `from`..end (those before are done), each step re-checked. `onStep` is called after
- * each operation. Throws JournalError on the first step that cannot be done; the caller rolls back.
+ * Carry out the operations in order (those already done, by a killed run of the same plan, are recognized
+ * and passed), each step re-checked and acting inside verified directories. `onStep` is called after each
+ * operation. Throws JournalError on the first step that cannot be done; the caller rolls back.
  */
 export function runOperations(
   ops: readonly PlanOperation[],
@@ -165,137 +360,19 @@ export function runOperations(
   onStep?: (done: number) => void,
 ): void {
   const calls = ctx.calls ?? realJournalCalls;
-  const j = journalPath(ctx.root);
-  const abs = (rel: string): string => path.join(ctx.root, rel);
-  const caused: Caused = new Map();
-  const byContent = ctx.sameContent;
-  const check = (p: string, fp: PlanFingerprint): boolean =>
-    matches(calls.lstat(p), fp, caused, byContent === undefined ? undefined : (_st, f) => byContent(p, f));
-  const fail = (
-    n: number,
-    p: string,
-    reason: JournalError['reason'],
-    msg: string,
-    cause?: unknown,
-  ): never => {
-    throw new JournalError(n, p, reason, `${p}: ${msg}`, cause === undefined ? undefined : { cause });
-  };
-  const sys = <T>(n: number, p: string, what: string, f: () => T): T => {
-    try {
-      return f();
-    } catch (e) {
-      if (e instanceof JournalError) throw e;
-      return fail(n, p, 'errno', `${what}: ${(e as Error).message}`, e);
-    }
-  };
+  let journal: string;
+  try {
+    journal = ctx.anchor.dir(JOURNAL_DIR);
+  } catch (e) {
+    if (e instanceof AnchorError) throw new JournalError(0, JOURNAL_DIR, 'changed', e.message);
+    throw e;
+  }
+  const run: Run = { ctx, calls, journal, caused: new Map() };
   ops.forEach((o, n) => {
-    const backup = path.join(j, String(n));
-    const has = (p: string): fs.BigIntStats | undefined => calls.lstat(p);
-    switch (o.op) {
-      case 'remove': {
-        const P = abs(o.path);
-        if (has(backup) !== undefined) {
-          if (has(P) !== undefined) fail(n, o.path, 'exists', 'reappeared after it was journaled');
-          break;
-        }
-        if (!check(P, o.fp)) fail(n, o.path, 'changed', 'changed since the plan was made');
-        sys(n, o.path, 'rename into the journal', () => calls.rename(P, backup));
-        note(caused, calls, backup);
-        break;
-      }
-      case 'link': {
-        const P = abs(o.path);
-        const T = abs(o.target);
-        const t = has(T);
-        if (t === undefined || !check(T, o.targetFp))
-          fail(n, o.target, 'changed', 'changed since the plan was made');
-        const b = has(backup);
-        if (b === undefined) {
-          if (!check(P, o.fp)) fail(n, o.path, 'changed', 'changed since the plan was made');
-          sys(n, o.path, 'link into the journal', () => calls.link(P, backup));
-          note(caused, calls, P, T);
-        } else {
-          // Resuming after a crash: a temporary name of T left in P's directory goes (it is T's second name).
-          for (const leftover of siblingsMatching(path.dirname(P), calls)) removeLeftover(leftover, calls);
-          const p = has(P);
-          if (p !== undefined && p.ino === t!.ino && p.dev === t!.dev) break; // done before a crash
-          if (p === undefined || p.ino !== b.ino)
-            fail(n, o.path, 'changed', 'changed after it was journaled');
-          note(caused, calls, P, T);
-        }
-        const pNow = fingerprintOf(has(P)!);
-        const tNow = fingerprintOf(has(T)!);
-        const r = replaceWithLink(T, P, { survivor: tNow, target: pNow }, calls);
-        if (!r.ok) fail(n, o.path, r.reason === 'changed' ? 'changed' : 'errno', r.message);
-        note(caused, calls, P, backup);
-        break;
-      }
-      case 'move': {
-        const A = abs(o.from);
-        const B = abs(o.to);
-        const b = has(B);
-        const ours = b !== undefined && b.ino.toString() === o.fp.ino && b.dev.toString() === o.fp.dev;
-        if (has(backup) !== undefined) {
-          if (!ours) fail(n, o.to, 'changed', 'changed after it was journaled');
-          break;
-        }
-        if (b !== undefined && !ours) fail(n, o.to, 'exists', 'exists (the plan needs it absent)');
-        if (!check(A, o.fp)) fail(n, o.from, 'changed', 'changed since the plan was made');
-        if (!ours) {
-          sys(n, o.to, 'link', () => calls.link(A, B));
-          note(caused, calls, A);
-        }
-        sys(n, o.from, 'rename into the journal', () => calls.rename(A, backup));
-        note(caused, calls, B);
-        break;
-      }
-      case 'write':
-      case 'zip': {
-        const P = abs(o.path);
-        const made = `${backup}.new`;
-        const m = has(made);
-        const p = has(P);
-        if (m !== undefined && p !== undefined && p.ino === m.ino && p.dev === m.dev) break;
-        if (p !== undefined) fail(n, o.path, 'exists', 'exists (the plan needs it absent)');
-        if (m === undefined) {
-          const data = ctx.content(o, n);
-          const tmp = `${backup}.tmp`;
-          if (has(tmp) !== undefined) sys(n, o.path, 'unlink', () => calls.unlink(tmp));
-          sys(n, o.path, 'write', () => calls.writeNew(tmp, data, o.mode));
-          sys(n, o.path, 'rename', () => calls.rename(tmp, made));
-        }
-        sys(n, o.path, 'link', () => calls.link(made, P));
-        break;
-      }
-      case 'mkdir': {
-        const D = abs(o.path);
-        const intent = `${backup}.mkdir`;
-        if (has(intent) === undefined) {
-          if (has(D) !== undefined) fail(n, o.path, 'exists', 'exists (the plan needs it absent)');
-          sys(n, o.path, 'journal', () => calls.writeNew(intent, new Uint8Array(0), 0o600));
-        } else if (has(D)?.isDirectory() === true) break;
-        sys(n, o.path, 'mkdir', () => calls.mkdir(D, o.mode));
-        break;
-      }
-      case 'rmdir': {
-        const D = abs(o.path);
-        if (has(backup) !== undefined) {
-          if (has(D) !== undefined) fail(n, o.path, 'exists', 'reappeared after it was journaled');
-          break;
-        }
-        if (!check(D, o.fp)) fail(n, o.path, 'changed', 'changed since the plan was made');
-        sys(n, o.path, 'rename into the journal', () => calls.rename(D, backup));
-        // Why: a file created in it since it was planned would otherwise go with the journal at commit.
-        if (calls.readdir(backup).length > 0) {
-          sys(n, o.path, 'rename back', () => calls.rename(backup, D));
-          fail(n, o.path, 'not-empty', 'not empty (something was added since the plan was made)');
-        }
-        break;
-      }
-    }
+    runStep(new Step(n, run), o);
     onStep?.(n + 1);
   });
-  calls.writeNew(path.join(j, COMPLETE), new Uint8Array(0), 0o600);
+  calls.writeNew(path.join(journal, COMPLETE), new Uint8Array(0), 0o600);
 }
 
 export interface RollbackResult {
@@ -304,111 +381,149 @@ export interface RollbackResult {
   conflicts: string[];
 }
 
+/** What undoing one operation needs: the names, the calls, and where to report. */
+interface Undo {
+  anchor: Anchor;
+  calls: JournalCalls;
+  backup: string;
+  result: RollbackResult;
+}
+
+function undoRemove(u: Undo, rel: string): void {
+  const P = u.anchor.at(rel);
+  if (u.calls.lstat(u.backup) === undefined) return;
+  if (u.calls.lstat(P) !== undefined) {
+    u.result.conflicts.push(rel);
+    return;
+  }
+  u.calls.rename(u.backup, P);
+  u.result.restored++;
+}
+
+function undoLink(u: Undo, o: Extract<PlanOperation, { op: 'link' }>): void {
+  const P = u.anchor.at(o.path);
+  const b = u.calls.lstat(u.backup);
+  for (const leftover of siblingsMatching(path.dirname(P), u.calls)) removeLeftover(leftover, u.calls);
+  if (b === undefined) return;
+  const p = u.calls.lstat(P);
+  if (p !== undefined && p.ino === b.ino && p.dev === b.dev) {
+    // Why: rename() of two names of one inode does nothing; the replace had not happened yet.
+    u.calls.unlink(u.backup);
+    u.result.restored++;
+    return;
+  }
+  const t = u.calls.lstat(u.anchor.at(o.target));
+  if (p !== undefined && (t === undefined || p.ino !== t.ino || p.dev !== t.dev)) {
+    u.result.conflicts.push(o.path);
+    return;
+  }
+  u.calls.rename(u.backup, P);
+  u.result.restored++;
+}
+
+function undoMove(u: Undo, o: Extract<PlanOperation, { op: 'move' }>): void {
+  const A = u.anchor.at(o.from);
+  const B = u.anchor.at(o.to);
+  if (u.calls.lstat(u.backup) !== undefined) {
+    if (u.calls.lstat(A) !== undefined) {
+      u.result.conflicts.push(o.from);
+      return;
+    }
+    u.calls.rename(u.backup, A);
+  }
+  const a = u.calls.lstat(A);
+  const b = u.calls.lstat(B);
+  // B goes only while A is another name of the same inode: never the last name of anything.
+  if (b !== undefined && b.ino.toString() === o.fp.ino && a !== undefined && a.ino === b.ino) {
+    u.calls.unlink(B);
+    u.result.restored++;
+  }
+}
+
+function undoWrite(u: Undo, rel: string): void {
+  const made = `${u.backup}.new`;
+  const m = u.calls.lstat(made);
+  if (m !== undefined) {
+    const P = u.anchor.find(rel);
+    const p = P === null ? undefined : u.calls.lstat(P);
+    if (p !== undefined && p.ino === m.ino && p.dev === m.dev) {
+      u.calls.unlink(P!);
+      u.result.restored++;
+    }
+    u.calls.unlink(made);
+  }
+  if (u.calls.lstat(`${u.backup}.tmp`) !== undefined) u.calls.unlink(`${u.backup}.tmp`);
+}
+
+function undoMkdir(u: Undo, rel: string): void {
+  const intent = `${u.backup}.mkdir`;
+  if (u.calls.lstat(intent) === undefined) return;
+  const D = u.anchor.find(rel);
+  if (D !== null && u.calls.lstat(D)?.isDirectory() === true) {
+    try {
+      u.calls.rmdir(D);
+      u.result.restored++;
+    } catch (e) {
+      if (errnoCode(e) !== 'ENOTEMPTY' && errnoCode(e) !== 'EEXIST') throw e;
+      u.result.conflicts.push(rel);
+      return;
+    }
+  }
+  u.calls.unlink(intent);
+}
+
+function undoStep(u: Undo, o: PlanOperation): void {
+  switch (o.op) {
+    case 'remove':
+    case 'rmdir':
+      return undoRemove(u, o.path);
+    case 'link':
+      return undoLink(u, o);
+    case 'move':
+      return undoMove(u, o);
+    case 'write':
+    case 'zip':
+      return undoWrite(u, o.path);
+    case 'mkdir':
+      return undoMkdir(u, o.path);
+  }
+}
+
 /**
  * Undo what the journal shows was done, last operation first, then delete the journal. Idempotent: a
  * rollback killed midway is finished by the next one. A path someone else has filled since is not
- * clobbered: it is reported, and the journal is kept so nothing is lost.
+ * clobbered, and a path whose directory became a symlink is not followed: either is reported, and the
+ * journal is kept so nothing is lost. The journal is deleted only when it holds nothing but its own
+ * bookkeeping: a backup that was not restored is never deleted.
  */
 export function rollbackJournal(
-  root: string,
+  anchor: Anchor,
   ops: readonly PlanOperation[],
   calls: JournalCalls = realJournalCalls,
 ): RollbackResult {
-  const j = journalPath(root);
-  const abs = (rel: string): string => path.join(root, rel);
-  const has = (p: string): fs.BigIntStats | undefined => calls.lstat(p);
-  let restored = 0;
-  const conflicts: string[] = [];
+  const j = anchor.dir(JOURNAL_DIR);
+  const result: RollbackResult = { restored: 0, conflicts: [] };
   for (let n = ops.length - 1; n >= 0; n--) {
     const o = ops[n]!;
-    const backup = path.join(j, String(n));
-    switch (o.op) {
-      case 'remove':
-      case 'rmdir': {
-        if (has(backup) === undefined) break;
-        if (has(abs(o.path)) !== undefined) {
-          conflicts.push(o.path);
-          break;
-        }
-        calls.rename(backup, abs(o.path));
-        restored++;
-        break;
-      }
-      case 'link': {
-        const P = abs(o.path);
-        const b = has(backup);
-        for (const leftover of siblingsMatching(path.dirname(P), calls)) removeLeftover(leftover, calls);
-        if (b === undefined) break;
-        const p = has(P);
-        if (p !== undefined && p.ino === b.ino && p.dev === b.dev) {
-          // Why: rename() of two names of one inode does nothing; the replace had not happened yet.
-          calls.unlink(backup);
-          restored++;
-          break;
-        }
-        const t = has(abs(o.target));
-        if (p !== undefined && (t === undefined || p.ino !== t.ino || p.dev !== t.dev)) {
-          conflicts.push(o.path);
-          break;
-        }
-        calls.rename(backup, P);
-        restored++;
-        break;
-      }
-      case 'move': {
-        const A = abs(o.from);
-        const B = abs(o.to);
-        const ino = o.fp.ino;
-        if (has(backup) !== undefined) {
-          if (has(A) !== undefined) {
-            conflicts.push(o.from);
-            break;
-          }
-          calls.rename(backup, A);
-        }
-        const a = has(A);
-        const b = has(B);
-        // B goes only while A is another name of the same inode: never the last name of anything.
-        if (b !== undefined && b.ino.toString() === ino && a !== undefined && a.ino === b.ino) {
-          calls.unlink(B);
-          restored++;
-        }
-        break;
-      }
-      case 'write':
-      case 'zip': {
-        const made = `${backup}.new`;
-        const m = has(made);
-        const p = has(abs(o.path));
-        if (m !== undefined && p !== undefined && p.ino === m.ino && p.dev === m.dev) {
-          calls.unlink(abs(o.path));
-          restored++;
-        }
-        if (m !== undefined) calls.unlink(made);
-        if (has(`${backup}.tmp`) !== undefined) calls.unlink(`${backup}.tmp`);
-        break;
-      }
-      case 'mkdir': {
-        const intent = `${backup}.mkdir`;
-        if (has(intent) === undefined) break;
-        if (has(abs(o.path))?.isDirectory() === true) {
-          try {
-            calls.rmdir(abs(o.path));
-            restored++;
-          } catch (e) {
-            if (errnoCode(e) !== 'ENOTEMPTY' && errnoCode(e) !== 'EEXIST') throw e;
-            conflicts.push(o.path);
-            break;
-          }
-        }
-        calls.unlink(intent);
-        break;
-      }
+    try {
+      undoStep({ anchor, calls, backup: path.join(j, String(n)), result }, o);
+    } catch (e) {
+      if (!(e instanceof AnchorError)) throw e;
+      result.conflicts.push(`${relPaths(o)[0]} (${e.message})`);
     }
   }
-  if (conflicts.length === 0) deleteJournal(root, calls);
-  return { restored, conflicts };
+  if (result.conflicts.length > 0) return result;
+  const left = calls.readdir(j).filter((name) => !BOOKKEEPING.has(name));
+  if (left.length > 0) {
+    result.conflicts.push(...left.map((name) => `${JOURNAL_DIR}/${name} (not restored)`));
+    return result;
+  }
+  deleteJournal(anchor, calls);
+  return result;
 }
+
+/** The journal's own files: no backup among them. */
+const BOOKKEEPING = new Set([PLAN_FILE, `${PLAN_FILE}.tmp`, COMPLETE, COMMITTING]);
 
 function siblingsMatching(dir: string, calls: JournalCalls): string[] {
   try {
@@ -422,31 +537,27 @@ function siblingsMatching(dir: string, calls: JournalCalls): string[] {
 }
 
 /** Commit: the old names kept in the journal are deleted; from here there is no way back. */
-export function commitJournal(root: string, calls: JournalCalls = realJournalCalls): void {
-  const j = journalPath(root);
-  if (has(calls, path.join(j, COMMITTING)) === undefined)
+export function commitJournal(anchor: Anchor, calls: JournalCalls = realJournalCalls): void {
+  const j = anchor.dir(JOURNAL_DIR);
+  if (calls.lstat(path.join(j, COMMITTING)) === undefined)
     calls.writeNew(path.join(j, COMMITTING), new Uint8Array(0), 0o600);
-  deleteJournal(root, calls);
-}
-
-function has(calls: JournalCalls, p: string): fs.BigIntStats | undefined {
-  return calls.lstat(p);
+  deleteJournal(anchor, calls);
 }
 
 /**
  * Delete the journal directory: its files, and the (empty) directories of rmdir operations. The plan and
  * the committing marker go last, so a deletion killed midway is recognized and finished by the next run.
  */
-function deleteJournal(root: string, calls: JournalCalls): void {
-  const j = journalPath(root);
+function deleteJournal(anchor: Anchor, calls: JournalCalls): void {
+  const j = anchor.dir(JOURNAL_DIR);
   const last = new Set([PLAN_FILE, COMMITTING]);
   for (const name of calls.readdir(j)) {
     if (last.has(name)) continue;
     const p = path.join(j, name);
-    if (has(calls, p)?.isDirectory() === true) calls.rmdir(p);
+    if (calls.lstat(p)?.isDirectory() === true) calls.rmdir(p);
     else calls.unlink(p);
   }
   for (const name of [PLAN_FILE, COMMITTING])
-    if (has(calls, path.join(j, name)) !== undefined) calls.unlink(path.join(j, name));
-  calls.rmdir(j);
+    if (calls.lstat(path.join(j, name)) !== undefined) calls.unlink(path.join(j, name));
+  calls.rmdir(anchor.at(JOURNAL_DIR));
 }
