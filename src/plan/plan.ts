@@ -27,6 +27,8 @@ import { VERSION } from '../version.js';
 import { dominantTag, type ZipScope, zipSelection } from '../strategies/zip.js';
 import { buildZip, type ZipInput } from './zip.js';
 
+export { parsePlan, relPaths } from './validate.js';
+
 export const PLAN_SCHEMA = 'pyfloppy.plan/1';
 
 /** Strategies `plan` can carry out, in the order they compose (earlier ones decide what later ones see). */
@@ -642,55 +644,4 @@ function subBytes(a: Bytes, b: Bytes): Bytes {
     apparentBytes: a.apparentBytes - b.apparentBytes,
     allocatedBytes: a.allocatedBytes - b.allocatedBytes,
   };
-}
-
-/** The one path outside the root a plan may name: a stdlib root's archive. */
-const PARENT_ZIP = /^\.\.\/python\d+t?\.zip$/;
-
-/** Validate a plan read from a file (the shape apply relies on), or throw a usage error naming the problem. */
-export function parsePlan(text: string, file: string): Plan {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (e) {
-    throw new PyfloppyError('EUSAGE', `${file}: not JSON (${(e as Error).message})`);
-  }
-  const p = data as Partial<Plan>;
-  if (p.schema !== PLAN_SCHEMA)
-    throw new PyfloppyError('EUSAGE', `${file}: not a pyfloppy plan (schema ${String(p.schema)})`, {
-      hint: 'make one with `pyfloppy plan STRATEGY PATH -o plan.json`',
-    });
-  if (typeof p.root !== 'string' || !path.isAbsolute(p.root) || !Array.isArray(p.operations))
-    throw new PyfloppyError('EUSAGE', `${file}: the plan has no absolute root or no operations`);
-  for (const o of p.operations) {
-    for (const rel of relPaths(o)) {
-      if (o.op === 'zip' && rel === o.path && PARENT_ZIP.test(rel)) continue;
-      if (
-        typeof rel !== 'string' ||
-        rel === '' ||
-        path.isAbsolute(rel) ||
-        rel.split('/').some((s) => s === '..' || s === '.' || s === '')
-      )
-        throw new PyfloppyError(
-          'EUSAGE',
-          `${file}: operation path '${String(rel)}' is not a plain relative path`,
-        );
-    }
-  }
-  return p as Plan;
-}
-
-export function relPaths(o: PlanOperation): string[] {
-  switch (o.op) {
-    case 'link':
-      return [o.path, o.target];
-    case 'move':
-      return [o.from, o.to];
-    case 'write':
-      return 'gzipOf' in o.content ? [o.path, o.content.gzipOf] : [o.path];
-    case 'zip':
-      return [o.path, ...o.members.map((m) => m.from)];
-    default:
-      return [o.path];
-  }
 }
