@@ -15,6 +15,10 @@ export type ErrorCode =
   | 'ELOCKED' // another pyfloppy run holds the tree
   | 'EUNSAFE' // a directory on the way changed into a symlink, moved, or a journal cannot be trusted
   | 'EIO' // the file system refused (ENOSPC, EROFS, EPERM on an immutable file, ...)
+  | 'ENOSPC' // the file system is full (ENOSPC, EDQUOT)
+  | 'EROFS' // the file system is mounted read-only
+  | 'EPERM' // the operation is not permitted (an immutable or append-only file, ...)
+  | 'ENAMETOOLONG' // a path longer than PATH_MAX or a name longer than NAME_MAX
   | 'EINTERNAL';
 
 export class PyfloppyError extends Error {
@@ -58,4 +62,47 @@ export function readUserFile(file: string): string {
       { cause: e },
     );
   }
+}
+
+/** System error codes kept as they are; the others become ENOTFOUND, ENOTDIR or EIO. */
+const KEPT: Record<string, ErrorCode> = {
+  ENOENT: 'ENOTFOUND',
+  ENOTDIR: 'ENOTDIR',
+  EACCES: 'EACCES',
+  EPERM: 'EPERM',
+  ENOSPC: 'ENOSPC',
+  EDQUOT: 'ENOSPC',
+  EROFS: 'EROFS',
+  ENAMETOOLONG: 'ENAMETOOLONG',
+};
+
+const HINTS: Partial<Record<ErrorCode, string>> = {
+  ENOSPC: 'the file system is full: free some space and run the command again',
+  EROFS: 'the file system is mounted read-only: remount it read-write, or work on a copy',
+  EPERM:
+    'an immutable or append-only file (chattr +i, +a; lsattr shows them) or a file system that forbids it',
+  EACCES: 'run as a user who may read and write there',
+  ENAMETOOLONG: 'a path longer than PATH_MAX (4096 bytes) or a name longer than 255 bytes',
+};
+
+/**
+ * A Node.js system error (an errno from a system call: it has a code like ENOSPC and the call's name) as a
+ * PyfloppyError naming the path and the errno, or undefined for anything else: a TypeError or a Node
+ * ERR_* code is a bug and stays one.
+ */
+export function fromSystemError(e: unknown): PyfloppyError | undefined {
+  const code = errnoCode(e);
+  if (code === undefined || !/^E[A-Z0-9]+$/.test(code)) return undefined;
+  const x = e as NodeJS.ErrnoException & { dest?: string };
+  if (typeof x.syscall !== 'string') return undefined;
+  // Why: Node has no strerror(); its message is "ENOSPC: no space left on device, write '/p'".
+  const what = /^E[A-Z0-9]+: ([^,]+)/.exec(x.message)?.[1] ?? code.toLowerCase();
+  const where =
+    typeof x.path === 'string' ? `${x.path}${typeof x.dest === 'string' ? ` -> ${x.dest}` : ''}: ` : '';
+  const ours = KEPT[code] ?? 'EIO';
+  const hint = HINTS[ours];
+  return new PyfloppyError(ours, `${where}${what} (${code} in ${x.syscall})`, {
+    cause: e,
+    ...(hint === undefined ? {} : { hint }),
+  });
 }

@@ -278,8 +278,20 @@ describe('zip layouts', { skip: py === undefined ? 'CPython 3.13 is not installe
     const base = {
       schema: 'pyfloppy.plan/1',
       root: '/x/lib/python3.13',
+      rootFp: { dev: '1', ino: '2' },
+      strategies: ['zip-stdlib'],
+      removedModules: [],
+      shippedLevels: [0],
+      saved: { apparentBytes: 0, allocatedBytes: 0 },
     };
-    const zipOp = (p: string) => ({ op: 'zip', path: p, mode: 420, members: [], size: 22, sha256: '' });
+    const zipOp = (p: string) => ({
+      op: 'zip',
+      path: p,
+      mode: 420,
+      members: [],
+      size: 22,
+      sha256: '0'.repeat(64),
+    });
     assert.doesNotThrow(() =>
       parsePlan(JSON.stringify({ ...base, operations: [zipOp('../python313.zip')] }), 'p'),
     );

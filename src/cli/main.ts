@@ -3,7 +3,7 @@
  * become messages and exit codes (0 ok, 1 findings or a failed job, 2 usage or environment error).
  */
 import { Command, CommanderError } from 'commander';
-import { isPyfloppyError } from '../errors.js';
+import { fromSystemError, isPyfloppyError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { registerAnalyze } from './analyze.js';
 import { helpConfiguration } from './help.js';
@@ -66,10 +66,13 @@ export async function main(
       // Help and version are not errors; every parsing error is a usage error (2). Commander printed it.
       return e.exitCode === 0 ? 0 : 2;
     }
-    if (isPyfloppyError(e)) {
-      io.stderr.write(`pyfloppy: error: ${e.message}\n`);
-      if (e.hint !== undefined) io.stderr.write(`pyfloppy: hint: ${e.hint}\n`);
-      return e.exitCode;
+    // Why: an errno the file system returned (ENOSPC, EROFS, EPERM, EIO ...) is the environment's refusal,
+    // not a bug: one line naming the path and the errno, exit 2, as for the errors the library types.
+    const known = isPyfloppyError(e) ? e : fromSystemError(e);
+    if (known !== undefined) {
+      io.stderr.write(`pyfloppy: error: ${known.message}\n`);
+      if (known.hint !== undefined) io.stderr.write(`pyfloppy: hint: ${known.hint}\n`);
+      return known.exitCode;
     }
     io.stderr.write(`pyfloppy: internal error: ${(e as Error).stack ?? String(e)}\n`);
     return 2;

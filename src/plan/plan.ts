@@ -27,6 +27,8 @@ import { VERSION } from '../version.js';
 import { dominantTag, type ZipScope, zipSelection } from '../strategies/zip.js';
 import { buildZip, type ZipInput } from './zip.js';
 
+export { parsePlan, relPaths } from './validate.js';
+
 export const PLAN_SCHEMA = 'pyfloppy.plan/1';
 
 /** Strategies `plan` can carry out, in the order they compose (earlier ones decide what later ones see). */
@@ -391,7 +393,10 @@ export async function planModel(
 
   // Directories the operations leave empty go too (after their files, deepest first), as the estimates
   // count them; a root and sys.path directories stay.
-  const gone = ctx.emptiedDirectories((i) => k.removed[i] === 1 || k.moved[i] === 1, k.receives);
+  // A directory the scan did not read completely (or holding names the plan cannot carry) is not known to
+  // be emptied: it stays, and so do the directories above it.
+  const keep = new Set([...k.receives, ...unplannable(k, ok)]);
+  const gone = ctx.emptiedDirectories((i) => k.removed[i] === 1 || k.moved[i] === 1, keep);
   for (let i = t.count - 1; i >= 0; i--) {
     if (gone[i] !== 1 || c.kind[i] !== K_DIRECTORY || !ok(i)) continue;
     k.removed[i] = 1;
@@ -437,6 +442,55 @@ export async function planModel(
     counts,
     operations: k.ops,
   };
+}
+
+/** At most this many paths named in a note; the rest are counted. */
+const NOTE_PATHS = 10;
+
+function listed(paths: string[]): string {
+  const more = paths.length - NOTE_PATHS;
+  // A path past PATH_MAX is over 4 KB: its start and end say where it is.
+  const short = (p: string): string => (p.length <= 240 ? p : `${p.slice(0, 120)}...${p.slice(-120)}`);
+  return [...paths].sort().slice(0, NOTE_PATHS).map(short).join(', ') + (more > 0 ? ` and ${more} more` : '');
+}
+
+/**
+ * Directories whose content the plan cannot know whole or cannot name, with a note for each kind: those the
+ * scan could not read (or that hold an entry it could not lstat: a path longer than PATH_MAX, 4096 bytes,
+ * fails with ENAMETOOLONG), and those holding a name that is not UTF-8 (a plan is JSON: its strings cannot
+ * carry such a name) or a mount of another file system. None of them may be planned as emptied.
+ */
+function unplannable(k: Composer, ok: (i: number) => boolean): number[] {
+  const t = k.model.scan.table;
+  const dirs = new Map<string, number>();
+  const pinned: number[] = [];
+  const notUtf8: string[] = [];
+  for (let i = 0; i < t.count; i++) {
+    if (t.type[i] === TYPE_DIR) {
+      dirs.set(t.displayPath(i), i);
+      if (!ok(i)) pinned.push(i);
+    }
+    const p = t.parent[i]!;
+    if (typeof t.name[i] !== 'string' && p !== -1 && utf8Name(k.model, p)) notUtf8.push(k.rel(i));
+  }
+  const byWhy = new Map<string, string[]>();
+  for (const pr of k.model.scan.problems) {
+    // The problem is the directory itself (not read) or an entry in it (not lstat'ed).
+    const d = dirs.get(pr.path) ?? dirs.get(path.dirname(pr.path));
+    if (d !== undefined) pinned.push(d);
+    const why = pr.code === 'ENAMETOOLONG' ? 'longer than PATH_MAX (4096 bytes)' : pr.message;
+    const rel = pr.path.startsWith(`${k.root}/`) ? pr.path.slice(k.root.length + 1) : pr.path;
+    byWhy.set(why, [...(byWhy.get(why) ?? []), rel]);
+  }
+  for (const [why, paths] of byWhy)
+    k.notes.push(
+      `not read (${why}): nothing in them is planned, and the directories holding them stay: ${listed(paths)}`,
+    );
+  if (notUtf8.length > 0)
+    k.notes.push(
+      `left as they are, their names are not UTF-8 (a JSON plan cannot name them): ${listed(notUtf8)}`,
+    );
+  return pinned;
 }
 
 /**
@@ -642,55 +696,4 @@ function subBytes(a: Bytes, b: Bytes): Bytes {
     apparentBytes: a.apparentBytes - b.apparentBytes,
     allocatedBytes: a.allocatedBytes - b.allocatedBytes,
   };
-}
-
-/** The one path outside the root a plan may name: a stdlib root's archive. */
-const PARENT_ZIP = /^\.\.\/python\d+t?\.zip$/;
-
-/** Validate a plan read from a file (the shape apply relies on), or throw a usage error naming the problem. */
-export function parsePlan(text: string, file: string): Plan {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (e) {
-    throw new PyfloppyError('EUSAGE', `${file}: not JSON (${(e as Error).message})`);
-  }
-  const p = data as Partial<Plan>;
-  if (p.schema !== PLAN_SCHEMA)
-    throw new PyfloppyError('EUSAGE', `${file}: not a pyfloppy plan (schema ${String(p.schema)})`, {
-      hint: 'make one with `pyfloppy plan STRATEGY PATH -o plan.json`',
-    });
-  if (typeof p.root !== 'string' || !path.isAbsolute(p.root) || !Array.isArray(p.operations))
-    throw new PyfloppyError('EUSAGE', `${file}: the plan has no absolute root or no operations`);
-  for (const o of p.operations) {
-    for (const rel of relPaths(o)) {
-      if (o.op === 'zip' && rel === o.path && PARENT_ZIP.test(rel)) continue;
-      if (
-        typeof rel !== 'string' ||
-        rel === '' ||
-        path.isAbsolute(rel) ||
-        rel.split('/').some((s) => s === '..' || s === '.' || s === '')
-      )
-        throw new PyfloppyError(
-          'EUSAGE',
-          `${file}: operation path '${String(rel)}' is not a plain relative path`,
-        );
-    }
-  }
-  return p as Plan;
-}
-
-export function relPaths(o: PlanOperation): string[] {
-  switch (o.op) {
-    case 'link':
-      return [o.path, o.target];
-    case 'move':
-      return [o.from, o.to];
-    case 'write':
-      return 'gzipOf' in o.content ? [o.path, o.content.gzipOf] : [o.path];
-    case 'zip':
-      return [o.path, ...o.members.map((m) => m.from)];
-    default:
-      return [o.path];
-  }
 }
