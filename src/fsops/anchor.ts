@@ -24,6 +24,12 @@ const DIR_FLAGS = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constant
 /** Open directories kept per anchor; more are closed oldest first and opened again when needed. */
 const MAX_OPEN = 512;
 
+/**
+ * A name that never exists: what a path whose directory is gone stands for, so that lstat answers "absent"
+ * and any call that would create it fails with ENOENT.
+ */
+export const ABSENT = '/proc/self/fd/-1/absent';
+
 export type AnchorProblem = 'symlink' | 'not-a-directory' | 'other-device' | 'moved' | 'gone' | 'outside';
 
 /** A path that cannot be acted on safely: what is wrong with which directory. */

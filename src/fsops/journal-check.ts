@@ -3,7 +3,8 @@
  * run (killed, uncommitted, or planted) is read off its names and the tree: each operation is `todo` (nothing
  * of it happened, or a rollback undid it), `done`, or `partial` (killed between its two system calls), and
  * every backup must be the file the plan recorded (device, inode, size, mtime and, where the plan has one, the
- * SHA-256 of its bytes). Runs and rollbacks go in order, so the states must read done… partial? todo…; the
+ * SHA-256 of its bytes); a step that is done without its backup is refused. States need not be in run
+ * order: a rollback that met a conflict leaves the steps it could not undo done among undone ones. The
  * markers must agree (`complete`: every operation done; `committing`: every operation's effect is in the tree,
  * backups may already be gone); the directory holds only names the journal makes. Anything else (a deleted or
  * overwritten backup, a forged marker, a missing or foreign plan, a name planted in the journal) is a
@@ -12,7 +13,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { PlanFingerprint, PlanOperation } from '../plan/plan.js';
-import type { Anchor } from './anchor.js';
+import { ABSENT, type Anchor } from './anchor.js';
 
 export type OpState = 'todo' | 'done' | 'partial';
 /** An operation's state, or why the journal cannot be trusted. */
@@ -43,11 +44,7 @@ export interface CheckContext {
 
 type Stat = fs.BigIntStats | undefined;
 
-/** A name that does not exist: where a path')s directory is gone. */
-const GONE = '/nonexistent/.pyfloppy-gone';
-
 function lstat(p: string): Stat {
-  if (p === GONE) return undefined;
   return fs.lstatSync(p, { bigint: true, throwIfNoEntry: false });
 }
 
@@ -82,7 +79,7 @@ function sha256Of(p: string): string {
 
 /** The state of one operation, or the reason the journal is not to be trusted (a string). */
 export function opState(o: PlanOperation, n: number, ctx: CheckContext): Verdict {
-  const at = (rel: string): string => ctx.anchor.find(rel) ?? GONE;
+  const at = (rel: string): string => ctx.anchor.find(rel) ?? ABSENT;
   const backup = `${ctx.dir}/${n}`;
   switch (o.op) {
     case 'remove':
@@ -170,7 +167,7 @@ function mkdirState(d: Stat, intent: Stat, committing: boolean): Verdict {
 const NAME = /^(?:plan\.json|plan\.json\.tmp|complete|committing|\d+(?:\.new|\.tmp|\.mkdir)?)$/;
 
 /**
- * The state of every operation, checked for order and against the markers; throws JournalDistrust.
+ * The state of every operation, checked against the markers; throws JournalDistrust.
  * `complete` says the run finished (every operation must be done).
  */
 export function journalStates(
@@ -189,13 +186,8 @@ export function journalStates(
     if (typeof s === 'object') throw new JournalDistrust(n, s.bad);
     return s;
   });
-  const firstNotDone = states.findIndex((s) => s !== 'done');
-  if (firstNotDone >= 0) {
-    const later = states.findIndex((s, i) => i > firstNotDone && s !== 'todo');
-    if (later >= 0)
-      throw new JournalDistrust(later, `done, although step ${firstNotDone + 1} before it is not`);
-    if ((complete || ctx.committing) && firstNotDone >= 0)
-      throw new JournalDistrust(firstNotDone, 'not done, although the journal says the run finished');
-  }
+  const notDone = states.findIndex((s) => s !== 'done');
+  if ((complete || ctx.committing) && notDone >= 0)
+    throw new JournalDistrust(notDone, 'not done, although the journal says the run finished');
   return states;
 }

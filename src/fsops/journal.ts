@@ -25,7 +25,7 @@ import path from 'node:path';
 import { errnoCode } from '../errors.js';
 import { type PlanFingerprint, type PlanOperation, relPaths } from '../plan/plan.js';
 import { type FsCalls, realCalls, removeLeftover, replaceWithLink, TEMP_NAME } from './link.js';
-import { type Anchor, AnchorError } from './anchor.js';
+import { ABSENT, type Anchor, AnchorError } from './anchor.js';
 import { fingerprintOf } from './fingerprint.js';
 
 export const JOURNAL_DIR = '.pyfloppy-journal';
@@ -173,10 +173,13 @@ class Step {
     this.backup = path.join(run.journal, String(n));
   }
 
-  /** A path of the tree, inside its verified parent directory; a symlink on the way fails the step. */
+  /**
+   * A path of the tree, inside its verified parent directory; a symlink on the way fails the step. A path
+   * whose directory is gone (moved into the journal by a done rmdir, when resuming) is absent.
+   */
   at(rel: string): string {
     try {
-      return this.run.ctx.anchor.at(rel);
+      return this.run.ctx.anchor.find(rel) ?? ABSENT;
     } catch (e) {
       if (e instanceof AnchorError) return this.fail(rel, 'changed', e.message);
       throw e;
