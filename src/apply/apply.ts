@@ -9,7 +9,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { errnoCode, PyfloppyError, readUserFile } from '../errors.js';
+import { fromSystemError, PyfloppyError, readUserFile } from '../errors.js';
 import { Anchor, AnchorError } from '../fsops/anchor.js';
 import {
   beginJournal,
@@ -393,7 +393,8 @@ async function applyFresh(
   try {
     beginJournal(anchor, text, calls);
   } catch (e) {
-    throw ioError(e, `${journalPath(plan.root)}: cannot start the journal`);
+    discardJournal(anchor, calls);
+    throw ioError(e, `${journalPath(plan.root)}: cannot start the journal, nothing was changed`, anchor);
   }
   return run(report, plan, anchor, options, calls, contents);
 }
@@ -481,7 +482,7 @@ async function run(
     );
   } catch (e) {
     if (!(e instanceof JournalError)) throw e;
-    return rolledBack(report, plan, anchor, calls, e.message);
+    return rolledBack(report, plan, anchor, calls, anchor.readable(e.message));
   }
   report.done = total;
   return finish(report, plan, anchor, options, calls);
@@ -502,6 +503,7 @@ function rolledBack(
     throw ioError(
       e,
       `${failure}; then the rollback stopped`,
+      anchor,
       `the journal is kept at ${journalPath(plan.root)}: fix the cause and run \`pyfloppy apply --rollback\``,
     );
   }
@@ -541,12 +543,23 @@ async function finish(
   return report;
 }
 
-/** An errno error as one line naming what failed; anything else (a bug) as it is. */
-function ioError(e: unknown, what: string, hint?: string): unknown {
-  if (errnoCode(e) === undefined || e instanceof PyfloppyError) return e;
-  return new PyfloppyError('EIO', `${what}: ${(e as Error).message}`, {
+/** A journal that could not be started holds no backup: it goes, so that the next run starts clean. */
+function discardJournal(anchor: Anchor, calls: JournalCalls): void {
+  try {
+    if (fs.lstatSync(anchor.at(JOURNAL_DIR), { throwIfNoEntry: false }) !== undefined)
+      rollbackJournal(anchor, [], calls);
+  } catch {
+    // Why: best effort; what is left is an empty start, which the next run recognizes and removes.
+  }
+}
+
+/** An errno error as one line naming what failed (paths as the user knows them); a bug stays as it is. */
+function ioError(e: unknown, what: string, anchor: Anchor, hint?: string): unknown {
+  const sys = e instanceof PyfloppyError ? undefined : fromSystemError(e);
+  if (sys === undefined) return e;
+  return new PyfloppyError(sys.code, anchor.readable(`${what}: ${sys.message}`), {
     cause: e,
-    ...(hint === undefined ? {} : { hint }),
+    ...((hint ?? sys.hint) ? { hint: hint ?? sys.hint } : {}),
   });
 }
 
@@ -573,7 +586,7 @@ async function withTree<T>(
       throw new PyfloppyError('EUNSAFE', `${e.message}: refused, nothing more was changed`, {
         hint: 'a directory of the tree was replaced (by a symlink?) while pyfloppy worked on it',
       });
-    throw ioError(e, `${root}: ${command ?? 'apply --dry-run'} failed`);
+    throw ioError(e, `${root}: ${command ?? 'apply --dry-run'} failed`, anchor);
   } finally {
     anchor.close();
   }

@@ -132,6 +132,15 @@ export class Anchor {
     return HAS_PROC_FD ? `/proc/self/fd/${o.fd}` : this.plain(rel);
   }
 
+  /** A message with the anchor's /proc/self/fd/N names put back as the paths a user knows. */
+  readable(text: string): string {
+    return text.replace(/\/proc\/self\/fd\/(\d+)/g, (whole, fd: string) => {
+      for (const [rel, o] of this.open)
+        if (o.fd === Number(fd)) return rel === '..' ? path.dirname(this.root) : this.plain(rel);
+      return whole;
+    });
+  }
+
   /** The real path of `rel`, for messages. */
   plain(rel: string): string {
     return rel === '.' ? this.root : path.join(this.root, rel);

@@ -506,6 +506,9 @@ export function rollbackJournal(
 ): RollbackResult {
   const j = anchor.dir(JOURNAL_DIR);
   const result: RollbackResult = { restored: 0, conflicts: [] };
+  // Why: from the first undone step on, the run is no longer complete; a rollback stopped midway (an errno,
+  // a kill) must not leave a marker that says every step is done.
+  if (calls.lstat(path.join(j, COMPLETE)) !== undefined) calls.unlink(path.join(j, COMPLETE));
   for (let n = ops.length - 1; n >= 0; n--) {
     const o = ops[n]!;
     try {

@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { errnoCode, PyfloppyError } from '../errors.js';
+import { errnoCode, fromSystemError, PyfloppyError } from '../errors.js';
 import { tempName } from './temp.js';
 
 export const LOCK_FILE = '.pyfloppy-lock';
@@ -71,6 +71,7 @@ function readHolder(file: string): { holder: Holder | null; ino: bigint } | null
  */
 export function lockTree(root: string, command: string, dir: string = root): TreeLock {
   const file = path.join(dir, LOCK_FILE);
+  const shown = path.join(root, LOCK_FILE);
   const holder: Holder = {
     pid: process.pid,
     start: startTime(process.pid),
@@ -78,7 +79,7 @@ export function lockTree(root: string, command: string, dir: string = root): Tre
     since: new Date().toISOString(),
   };
   for (let attempt = 0; attempt < 3; attempt++) {
-    const made = tryCreate(dir, file, holder);
+    const made = tryCreate(dir, file, shown, holder);
     if (made === 'read-only') return { file: null, release: () => undefined };
     if (made) return { file, release: () => release(file, holder) };
     const seen = readHolder(file);
@@ -95,11 +96,11 @@ export function lockTree(root: string, command: string, dir: string = root): Tre
     if (now !== undefined && now.ino === seen.ino && (seen.holder === null || !alive(seen.holder)))
       fs.unlinkSync(file);
   }
-  throw new PyfloppyError('ELOCKED', `${root}: could not take ${LOCK_FILE} (it keeps changing)`);
+  throw new PyfloppyError('ELOCKED', `${shown}: could not take the lock (it keeps changing)`);
 }
 
 /** The lock written whole under a temporary name, then linked to its name: link() never overwrites. */
-function tryCreate(dir: string, file: string, holder: Holder): boolean | 'read-only' {
+function tryCreate(dir: string, file: string, shown: string, holder: Holder): boolean | 'read-only' {
   const tmp = path.join(dir, tempName('write'));
   try {
     const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
@@ -111,17 +112,26 @@ function tryCreate(dir: string, file: string, holder: Holder): boolean | 'read-o
   } catch (e) {
     // Why: a tree nobody can write needs no lock, and each command reports the read-only tree itself.
     if (errnoCode(e) === 'EROFS' || errnoCode(e) === 'EACCES') return 'read-only';
-    throw new PyfloppyError('EIO', `${file}: cannot create the lock: ${(e as Error).message}`, { cause: e });
+    throw lockError(shown, e);
   }
   try {
     fs.linkSync(tmp, file);
     return true;
   } catch (e) {
     if (errnoCode(e) === 'EEXIST') return false;
-    throw new PyfloppyError('EIO', `${file}: cannot create the lock: ${(e as Error).message}`, { cause: e });
+    throw lockError(shown, e);
   } finally {
     fs.unlinkSync(tmp);
   }
+}
+
+function lockError(shown: string, e: unknown): PyfloppyError {
+  const sys = fromSystemError(e);
+  const why = sys === undefined ? (e as Error).message : sys.message.replace(/^.*?: (?=[a-z])/, '');
+  return new PyfloppyError(sys?.code ?? 'EIO', `${shown}: cannot create the lock: ${why}`, {
+    cause: e,
+    ...(sys?.hint === undefined ? {} : { hint: sys.hint }),
+  });
 }
 
 function release(file: string, holder: Holder): void {
