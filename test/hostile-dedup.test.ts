@@ -167,6 +167,32 @@ describe('dedup against a hostile tree', () => {
     }
   });
 
+  it('a leftover that cannot be removed (immutable directory) is reported, never a stack trace', (t) => {
+    const work = fastTempDir();
+    const cache = path.join(work, 'T', 'p', '__pycache__');
+    try {
+      const T = path.join(work, 'T');
+      template(T, ['p', 'q'], 2);
+      fs.linkSync(path.join(cache, `m0.${TAG}.pyc`), path.join(cache, `.pyfloppy-${deadPid()}-0-3.tmp`));
+      if (spawnSync('chattr', ['+i', cache]).status !== 0) return t.skip('chattr +i is not permitted here');
+      const r = runCli(['dedup', '--json', T]);
+      assert.doesNotMatch(r.stderr, /internal error|\n\s+at /, r.stderr);
+      assert.equal(r.status, 1, r.stderr);
+      const report = JSON.parse(r.stdout) as {
+        problems: Array<{ code: string }>;
+        leftoversRemoved: string[];
+      };
+      assert.deepEqual(
+        report.problems.map((p) => p.code),
+        ['EPERM'],
+      );
+      assert.deepEqual(report.leftoversRemoved, []);
+    } finally {
+      spawnSync('chattr', ['-i', cache]);
+      removeTree(work);
+    }
+  });
+
   it('an inode also named outside the tree is left alone, and the output says so', () => {
     const work = fastTempDir();
     try {

@@ -378,10 +378,6 @@ async function dedupAll(
   const seenInode = new Set<string>();
   for (let i = 0; i < t.count; i++) {
     if (t.type[i] !== TYPE_FILE || t.size[i] === 0 || excluded[i] === 1) continue;
-    if (outside[i] === 1) {
-      exec.namedOutside(i);
-      continue;
-    }
     const inode = t.inodeKey(i);
     if (seenInode.has(inode)) continue; // another name of an inode already in a group
     seenInode.add(inode);
@@ -431,8 +427,31 @@ async function dedupAll(
     }
     cls.push({ entry: member, fp: r.b! });
   });
+  await exec.runChains(linkClasses(t, classes, outside, exec), pool);
+}
+
+type Member = { entry: number; fp: Fingerprint };
+
+/**
+ * The links of --all for verified classes of identical files: within a class, files with the same owner,
+ * mode and mtime are linked to the one with the most names; the other partitions are reported.
+ */
+function linkClasses(
+  t: EntryTable,
+  classes: Map<number, Member[]>,
+  outside: Uint8Array,
+  exec: Executor,
+): Op[][] {
   const chains: Op[][] = [];
-  for (const cls of classes.values()) {
+  for (const all of classes.values()) {
+    // Twins also named outside the given paths are reported, not linked (only twins: a venv's files that
+    // an installer hardlinked from its cache are no news).
+    const cls = all.filter((m) => {
+      if (outside[m.entry] !== 1) return true;
+      exec.namedOutside(m.entry);
+      return false;
+    });
+    if (cls.length < 2) continue;
     // The survivor is the file with the most names (fewest links to make), then the first by path: the
     // choice does not depend on directory order. Partition by owner, mode, mtime, the survivor's first.
     const paths = new Map(cls.map((m) => [m.entry, shown(t, m.entry)]));
@@ -480,7 +499,7 @@ async function dedupAll(
       if (chain.length > 0) chains.push(chain);
     }
   }
-  await exec.runChains(chains, pool);
+  return chains;
 }
 
 /** A path for people: the file-system path, not-UTF-8 bytes shown as \xNN. */
