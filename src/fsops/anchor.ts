@@ -216,7 +216,7 @@ export class Anchor {
       }
       this.remember(prefix, o);
     }
-    const st = fs.lstatSync(real, { bigint: true, throwIfNoEntry: false });
+    const st = lstatExact(real);
     const problem: AnchorProblem | null =
       st === undefined
         ? 'gone'
@@ -242,6 +242,25 @@ export class Anchor {
     }
     this.open.set(prefix, o);
   }
+}
+
+/**
+ * lstat with exact dev and ino. Why not always bigint: this runs for every component before every step, and
+ * bigint stats cost several times more; numbers are exact below 2^53, and only above it is bigint asked for.
+ */
+function lstatExact(
+  p: string,
+): { dev: bigint; ino: bigint; isSymbolicLink(): boolean; isDirectory(): boolean } | undefined {
+  const st = fs.lstatSync(p, { throwIfNoEntry: false });
+  if (st === undefined) return undefined;
+  if (Number.isSafeInteger(st.ino) && Number.isSafeInteger(st.dev))
+    return {
+      dev: BigInt(st.dev),
+      ino: BigInt(st.ino),
+      isSymbolicLink: () => st.isSymbolicLink(),
+      isDirectory: () => st.isDirectory(),
+    };
+  return fs.lstatSync(p, { bigint: true, throwIfNoEntry: false });
 }
 
 /** Open a directory without following a symlink at its last component; errors become AnchorErrors. */

@@ -71,6 +71,32 @@ export class TreeAnchors {
     return this.anchor(k).at(rel);
   }
 
+  /**
+   * For reading only (lstat): the name inside the directory as opened when last verified, without lstat'ing
+   * the path again (that directory is the tree's, wherever it is now); verified as `name()` when not open.
+   */
+  readName(p: string | Buffer): string | Buffer {
+    const { k, rel } = this.locate(p);
+    const a = this.anchor(k);
+    return (typeof rel === 'string' ? a.atOpened(rel) : undefined) ?? a.at(rel);
+  }
+
+  /** name() of two paths, one check when both are in one directory (a rename beside its target). */
+  names(a: string | Buffer, b: string | Buffer): [string | Buffer, string | Buffer] {
+    if (typeof a === 'string' && typeof b === 'string') {
+      const la = this.locate(a);
+      const lb = this.locate(b);
+      const ra = la.rel as string;
+      const rb = lb.rel as string;
+      const dir = ra.slice(0, Math.max(0, ra.lastIndexOf('/')));
+      if (la.k === lb.k && dir === rb.slice(0, Math.max(0, rb.lastIndexOf('/'))) && dir !== '') {
+        const d = this.anchor(la.k).dir(dir);
+        return [`${d}/${ra.slice(dir.length + 1)}`, `${d}/${rb.slice(dir.length + 1)}`];
+      }
+    }
+    return [this.name(a), this.name(b)];
+  }
+
   close(): void {
     for (const a of this.anchors) a?.close();
   }
@@ -85,13 +111,16 @@ export function anchoredCalls(anchors: TreeAnchors, base: FsCalls): FsCalls {
   const made = new Map<string, string | Buffer>();
   const key = (p: string | Buffer): string => (typeof p === 'string' ? p : p.toString('latin1'));
   return {
+    // Why the existing name unverified: link() changes nothing of the file it names (a new name for it
+    // appears only where `b` leads, which is checked); the survivor itself was re-checked by fingerprint.
     link: (a, b) => {
       const to = anchors.name(b);
-      base.link(anchors.name(a), to);
+      base.link(anchors.readName(a), to);
       if (isTemp(b)) made.set(key(b), to);
     },
     rename: (a, b) => {
-      base.rename(anchors.name(a), anchors.name(b));
+      const [from, to] = anchors.names(a, b);
+      base.rename(from, to);
       made.delete(key(a));
     },
     unlink: (p) => {
@@ -106,7 +135,9 @@ export function anchoredCalls(anchors: TreeAnchors, base: FsCalls): FsCalls {
       base.unlink(at);
       made.delete(key(p));
     },
-    lstat: (p) => base.lstat(anchors.name(p)),
+    // Why unverified: an lstat changes nothing, and the checks that follow it act through verified names;
+    // re-checking every component for each of a link's four lstats made dedup a third slower.
+    lstat: (p) => base.lstat(anchors.readName(p)),
   };
 }
 
