@@ -76,7 +76,8 @@ class Roots {
     const real = fs.realpathSync(dir);
     let a = this.anchors.get(real);
     if (a === undefined) {
-      a = new Anchor(real);
+      // Why crossDevices: a tree may hold mount points; caches are written beside their sources in each.
+      a = new Anchor(real, undefined, { crossDevices: true });
       this.anchors.set(real, a);
     }
     return a;
