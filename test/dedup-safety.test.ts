@@ -186,7 +186,8 @@ describe('dedup safety', () => {
       const calls: FsCalls = {
         ...realCalls,
         lstat: (p) => {
-          if (!touched && String(p) === victim) {
+          // The calls see names inside verified directories (/proc/self/fd/N/NAME): matched by file name.
+          if (!touched && String(p).endsWith(`/${path.basename(victim)}`)) {
             touched = true;
             fs.utimesSync(victim, new Date(2003, 1, 1), new Date(2003, 1, 1)); // after compare, before link
           }
@@ -259,7 +260,8 @@ describe('dedup safety', () => {
         [`__pycache__/m.${TAG}.opt-1.pyc`]: 'bytes',
       });
       const level0 = path.join(root, `__pycache__/m.${TAG}.pyc`);
-      const many = path.join(tempDir(), 'many');
+      // Inside the tree: an inode also named outside it is left alone (issue 19), never linked.
+      const many = path.join(root, 'many');
       fs.mkdirSync(many);
       try {
         let n = 1;
@@ -282,7 +284,7 @@ describe('dedup safety', () => {
         );
         assert.equal(fs.readFileSync(level0, 'utf8'), 'bytes');
       } finally {
-        removeTree(path.dirname(many));
+        fs.rmSync(many, { recursive: true, force: true });
       }
     } finally {
       removeTree(root);

@@ -9,6 +9,7 @@
  */
 import path from 'node:path';
 import { PyfloppyError } from '../errors.js';
+import { isLeftoverTemp } from '../fsops/temp.js';
 import { K_DIRECTORY, K_EXTENSION, K_LEGACY, K_SOURCE, K_SYMLINK } from '../model/kinds.js';
 import { buildModel, type Model, type TargetOptions } from '../model/model.js';
 import { compileErrors } from '../python/compiles.js';
@@ -486,6 +487,17 @@ async function checkModel(model: Model, options: CheckOptions, pool: LazyPool): 
       continue;
     }
     checkFilenames(i, x);
+  }
+
+  // pyfloppy's own temporaries left by a run that is over (a killed compile's partial cache, a killed
+  // dedup's second name): dead weight the next `compile` or `dedup` removes.
+  for (let i = 0; i < n; i++) {
+    if (t.type[i] !== TYPE_FILE || !isLeftoverTemp(nameOf(t, i))) continue;
+    add(
+      'leftover-temporary',
+      i,
+      'left by an interrupted pyfloppy run: `pyfloppy compile` or `dedup` removes it',
+    );
   }
 
   // Missing levels: per scope (a distribution, else a sys.path entry), the levels shipped for any module

@@ -41,6 +41,11 @@ export const FINDINGS = {
     meaning:
       'co_filename is not the installed path (a build root, a relative path): tracebacks lose source lines',
   },
+  'leftover-temporary': {
+    severity: 'warning',
+    meaning:
+      'a pyfloppy temporary (.pyfloppy-PID-...tmp) whose process is gone: left by an interrupted run, dead weight',
+  },
   'unchecked-hash': {
     severity: 'info',
     meaning: 'an unchecked-hash cache: Python never compares it with its source',

@@ -114,6 +114,8 @@ export function renderCompile(r: CompileReport, quiet: boolean): string {
   for (const e of r.errors) out.push(`*** Error compiling '${e.path}':`, e.message);
   if (!quiet) {
     for (const s of r.skipped) out.push(`skipped ${s.path}: ${s.reason}`);
+    if (r.leftoversRemoved.length > 0)
+      out.push(`removed ${r.leftoversRemoved.length} temporary file(s) left by an interrupted run`);
     out.push(
       `pyfloppy compile: ${formatCount(r.sources)} sources with ${r.interpreter.cacheTag} at levels ${r.levels.join(', ')}: ${formatCount(r.compiled)} compiled, ${formatCount(r.upToDate)} up to date, ${formatCount(r.errors.length)} failed; ${formatCount(r.written)} caches written, ${formatCount(r.linked)} linked`,
     );

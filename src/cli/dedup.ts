@@ -27,6 +27,12 @@ export function registerDedup(program: Command, io: Io, state: RunState): void {
         'left alone; a file is replaced by linking to a temporary sibling and renaming it over the name, so every',
         'path holds its old or its new identical content at every instant. Symlinks are never followed; nothing',
         'is copied or symlinked instead of linked. A second run changes nothing.',
+        '',
+        'Each link acts inside directories opened one by one without following symlinks and checked again',
+        'right before each system call: a directory swapped for a symlink is refused (reason "unsafe"). Files',
+        'whose inode also has names outside the given paths are left alone (said in the output). One changing',
+        'run per tree: a second one is refused while .pyfloppy-lock names a live holder. Temporaries left by',
+        'an interrupted pyfloppy run are removed first.',
       ].join('\n'),
     )
     .argument('<path...>', 'directories to deduplicate')
@@ -92,6 +98,10 @@ export function renderDedup(r: DedupReport, list: boolean): string {
   }
   if (r.leftoversRemoved.length > 0) {
     out.push(`removed ${r.leftoversRemoved.length} temporary name(s) left by an interrupted run`);
+  }
+  if (r.namedOutside.count > 0) {
+    out.push(`left alone: ${formatCount(r.namedOutside.count)} file(s): ${r.namedOutside.reason}`);
+    if (list) for (const p of r.namedOutside.paths) out.push(`  ${p}`);
   }
   if (list && r.linked.length > 0) {
     out.push('', r.dryRun ? 'would link (target => survivor):' : 'linked (target => survivor):');

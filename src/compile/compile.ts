@@ -9,7 +9,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { errnoCode, PyfloppyError } from '../errors.js';
+import { Anchor, AnchorError } from '../fsops/anchor.js';
 import { CacheWriteError, ensureCacheDir, linkCache, writeCache } from '../fsops/cache.js';
+import { realCalls, removeStaleTemp } from '../fsops/link.js';
+import { lockTree, type TreeLock } from '../fsops/lock.js';
+import { ANY_TEMP_NAME } from '../fsops/temp.js';
 import { describeInterpreter, type InterpreterInfo, workerScript } from '../python/interpreter.js';
 
 export type InvalidationMode = 'timestamp' | 'checked-hash' | 'unchecked-hash';
@@ -36,6 +40,8 @@ export interface CompileOptions {
   invalidationMode?: InvalidationMode;
   /** Link identical levels (default: when several levels are asked for). */
   dedup?: boolean;
+  /** A test seam: called with a source's path right before its caches are placed. */
+  beforePlace?: (source: string) => void;
 }
 
 export interface CompileReport {
@@ -49,12 +55,37 @@ export interface CompileReport {
   linked: number;
   skipped: Array<{ path: string; reason: string }>;
   errors: Array<{ path: string; message: string }>;
+  /** pyfloppy temporaries left by an interrupted run (a killed compile's partial caches), removed. */
+  leftoversRemoved: string[];
 }
 
 interface Job {
   /** The path as compileall names it (walked from the argument as given). */
   path: string;
   dfile: string | null;
+  /** The root its caches are placed through (the argument's directory, opened once), and the path below it. */
+  anchor: Anchor;
+  rel: string;
+}
+
+/** The directories compile changes, each opened once: a directory argument, or a file argument's parent. */
+class Roots {
+  readonly anchors = new Map<string, Anchor>();
+
+  of(dir: string): Anchor {
+    const real = fs.realpathSync(dir);
+    let a = this.anchors.get(real);
+    if (a === undefined) {
+      // Why crossDevices: a tree may hold mount points; caches are written beside their sources in each.
+      a = new Anchor(real, undefined, { crossDevices: true });
+      this.anchors.set(real, a);
+    }
+    return a;
+  }
+
+  close(): void {
+    for (const a of this.anchors.values()) a.close();
+  }
 }
 
 /** compileall.compile_file's dfile: -d joined with the path below the argument, or -s / -p applied. */
@@ -75,11 +106,11 @@ function dfileOf(o: CompileOptions, fullname: string, rel: string): string | nul
 }
 
 /** The sources compileall would compile, in its order (names sorted, __pycache__ and symlinked dirs skipped). */
-function collect(o: CompileOptions, skipped: CompileReport['skipped']): Job[] {
+function collect(o: CompileOptions, report: CompileReport, roots: Roots): Job[] {
   const jobs: Job[] = [];
-  const roots = o.paths.map((p) => fs.realpathSync(p));
+  const realRoots = o.paths.map((p) => fs.realpathSync(p));
   const limit = o.limitSymlinks === undefined ? undefined : fs.realpathSync(o.limitSymlinks);
-  const source = (full: string, rel: string): void => {
+  const source = (full: string, anchor: Anchor, rel: string, dfileRel: string): void => {
     if (o.exclude?.test(full)) return;
     const st = fs.lstatSync(full, { throwIfNoEntry: false });
     if (st === undefined) return;
@@ -92,49 +123,95 @@ function collect(o: CompileOptions, skipped: CompileReport['skipped']): Job[] {
       }
       // Safety: a symlinked source is read only when it resolves inside the given roots (and -e's DIR).
       const inside = (d: string) => target === d || target.startsWith(`${d}/`);
-      if (!roots.some(inside) || (limit !== undefined && !inside(limit))) {
-        skipped.push({ path: full, reason: `symlink to ${target}, outside ${limit ?? 'the given paths'}` });
+      if (!realRoots.some(inside) || (limit !== undefined && !inside(limit))) {
+        report.skipped.push({
+          path: full,
+          reason: `symlink to ${target}, outside ${limit ?? 'the given paths'}`,
+        });
         return;
       }
       if (!fs.statSync(target).isFile()) return;
     } else if (!st.isFile()) return;
-    jobs.push({ path: full, dfile: dfileOf(o, full, rel) });
+    jobs.push({ path: full, dfile: dfileOf(o, full, dfileRel), anchor, rel });
   };
-  const walk = (dir: string, rel: string, levels: number): void => {
+  const walk = (dir: string, anchor: Anchor, rel: string, levels: number): void => {
     let names: string[];
     try {
       names = fs.readdirSync(dir).sort();
     } catch (e) {
-      skipped.push({ path: dir, reason: `cannot list: ${(e as Error).message}` });
+      report.skipped.push({ path: dir, reason: `cannot list: ${(e as Error).message}` });
       return;
     }
+    removeLeftovers(anchor, rel, names, report);
     for (const name of names) {
-      if (name === '__pycache__') continue;
       const full = path.join(dir, name);
-      const r = rel === '' ? name : path.join(rel, name);
+      const r = rel === '' ? name : `${rel}/${name}`;
+      if (name === '__pycache__') {
+        if (fs.lstatSync(full, { throwIfNoEntry: false })?.isDirectory() === true)
+          cleanCacheDir(anchor, r, report);
+        continue;
+      }
       if (name.endsWith('.py')) {
-        source(full, r);
+        source(full, anchor, r, r);
         continue;
       }
       if (levels > 0) {
         const st = fs.lstatSync(full, { throwIfNoEntry: false });
-        if (st?.isDirectory()) walk(full, r, levels - 1);
+        if (st?.isDirectory()) walk(full, anchor, r, levels - 1);
       }
     }
   };
   for (const p of o.paths) {
     const st = fs.statSync(p, { throwIfNoEntry: false });
     if (st === undefined) throw new PyfloppyError('ENOTFOUND', `no such file or directory: ${p}`);
-    if (st.isDirectory()) walk(p, '', o.maxlevels ?? Number.MAX_SAFE_INTEGER);
-    else if (p.endsWith('.py')) source(p, path.basename(p));
+    if (st.isDirectory()) walk(p, roots.of(p), '', o.maxlevels ?? Number.MAX_SAFE_INTEGER);
+    else if (p.endsWith('.py')) source(p, roots.of(path.dirname(p)), path.basename(p), path.basename(p));
   }
   return jobs;
 }
 
-function cachePath(src: string, tag: string, level: number): string {
-  const dir = path.dirname(src);
-  const stem = path.basename(src, '.py');
-  return path.join(dir, '__pycache__', `${stem}.${tag}${level === 0 ? '' : `.opt-${level}`}.pyc`);
+/** The pyfloppy temporaries among `names` in directory `rel` that a run now over left: removed. */
+function removeLeftovers(
+  anchor: Anchor,
+  rel: string,
+  names: readonly string[],
+  report: CompileReport,
+  inCache = false,
+): void {
+  for (const name of names) {
+    if (!ANY_TEMP_NAME.test(name)) continue;
+    const r = rel === '' ? name : `${rel}/${name}`;
+    try {
+      if (removeStaleTemp(anchor.at(r), realCalls, inCache)) report.leftoversRemoved.push(anchor.plain(r));
+    } catch (e) {
+      // Why: a leftover that cannot be removed (a swapped directory, a read-only one) must not stop the run.
+      report.skipped.push({
+        path: anchor.plain(r),
+        reason: `leftover temporary not removed: ${(e as Error).message}`,
+      });
+    }
+  }
+}
+
+/** A __pycache__ directory, not walked for sources, is where a killed compile leaves its partial caches. */
+function cleanCacheDir(anchor: Anchor, rel: string, report: CompileReport): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(anchor.dir(rel));
+  } catch {
+    return; // Why: a __pycache__ that cannot be listed, or was swapped, holds nothing this run will write.
+  }
+  removeLeftovers(anchor, rel, names, report, true);
+}
+
+/** A source's cache name, relative to its anchor ('/'-separated, as the anchor takes it). */
+function cacheRel(srcRel: string, tag: string, level: number): string {
+  return `${cacheDirRel(srcRel)}/${path.posix.basename(srcRel, '.py')}.${tag}${level === 0 ? '' : `.opt-${level}`}.pyc`;
+}
+
+function cacheDirRel(srcRel: string): string {
+  const dir = path.posix.dirname(srcRel);
+  return dir === '.' ? '__pycache__' : `${dir}/__pycache__`;
 }
 
 interface Frame {
@@ -251,7 +328,6 @@ export async function compile(o: CompileOptions): Promise<CompileReport> {
   if (o.ddir !== undefined && (o.stripdir !== undefined || o.prependdir !== undefined)) {
     throw new PyfloppyError('EUSAGE', '-d cannot be used in combination with -s or -p (as compileall)');
   }
-  const dedup = o.dedup ?? levels.length > 1;
   const report: CompileReport = {
     schema: 'pyfloppy.compile/1',
     interpreter: { executable: info.executable, version: info.version, cacheTag: tag },
@@ -263,49 +339,116 @@ export async function compile(o: CompileOptions): Promise<CompileReport> {
     linked: 0,
     skipped: [],
     errors: [],
+    leftoversRemoved: [],
   };
-  const jobs = collect(o, report.skipped);
-  report.sources = jobs.length;
+  const roots = new Roots();
+  const locks: TreeLock[] = [];
+  try {
+    lockRoots(o, roots, locks);
+    const jobs = collect(o, report, roots);
+    report.sources = jobs.length;
+    await runWorkers(o, info.executable, jobs, levels, (job, frame, data) =>
+      place(
+        { report, tag, levels, dedup: o.dedup ?? levels.length > 1, hook: o.beforePlace },
+        job,
+        frame,
+        data,
+      ),
+    );
+  } catch (e) {
+    throw asCompileError(e);
+  } finally {
+    for (const l of locks) l.release();
+    roots.close();
+  }
+  return report;
+}
 
-  const place = (job: Job, frame: Frame, data: Buffer[]): void => {
-    if (frame.status === 'fresh') {
-      report.upToDate++;
-      return;
-    }
-    if (frame.status === 'error') {
-      report.errors.push({ path: job.path, message: frame.error ?? 'failed' });
-      return;
-    }
-    try {
-      // py_compile's mode: the source's permission bits, writable by the owner, under the umask.
-      const mode = (fs.statSync(job.path).mode | 0o200) & 0o666;
-      ensureCacheDir(path.join(path.dirname(job.path), '__pycache__'));
-      const placed = new Map<number, { file: string; ino: number }>();
-      frame.levels!.forEach((p, k) => {
-        const dest = cachePath(job.path, tag, levels[k]!);
-        const first = placed.get(p);
-        if (first !== undefined && dedup) {
-          linkCache(first.file, first.ino, dest);
-          report.linked++;
-        } else {
-          const ino = writeCache(dest, data[p]!, mode);
-          report.written++;
-          if (first === undefined) placed.set(p, { file: dest, ino });
-        }
-      });
-      report.compiled++;
-    } catch (e) {
-      // A refused or failed write, or a source gone since it was compiled: reported for this source. Anything
-      // else is a bug and stops the run.
-      if (!(e instanceof CacheWriteError) && errnoCode(e) === undefined) throw e;
-      report.errors.push({ path: job.path, message: (e as Error).message });
-    }
-  };
+/** One changing run per tree: each directory argument (a file argument's parent) locked before any change. */
+function lockRoots(o: CompileOptions, roots: Roots, locks: TreeLock[]): void {
+  const locked = new Set<string>();
+  for (const p of o.paths) {
+    const st = fs.statSync(p, { throwIfNoEntry: false });
+    if (st === undefined) throw new PyfloppyError('ENOTFOUND', `no such file or directory: ${p}`);
+    const anchor = roots.of(st.isDirectory() ? p : path.dirname(p));
+    if (locked.has(anchor.root)) continue;
+    locked.add(anchor.root);
+    locks.push(lockTree(anchor.root, 'compile', anchor.dir('.')));
+  }
+}
 
+/** A failure of the run as one typed error: an unsafe tree or a file-system errno, never a stack trace. */
+function asCompileError(e: unknown): unknown {
+  if (e instanceof PyfloppyError) return e;
+  if (e instanceof AnchorError)
+    return new PyfloppyError('EUNSAFE', `compile refused: ${e.message}`, {
+      hint: 'a directory of the tree changed while compile ran; check the tree and run again',
+      cause: e,
+    });
+  if (errnoCode(e) === undefined) return e;
+  return new PyfloppyError('EIO', `compile: ${(e as Error).message}`, { cause: e });
+}
+
+interface PlaceContext {
+  report: CompileReport;
+  tag: string;
+  levels: number[];
+  dedup: boolean;
+  hook: CompileOptions['beforePlace'];
+}
+
+/** Place one source's caches through its anchor: each distinct payload written once, identical levels linked. */
+function place(ctx: PlaceContext, job: Job, frame: Frame, data: Buffer[]): void {
+  const { report } = ctx;
+  if (frame.status === 'fresh') {
+    report.upToDate++;
+    return;
+  }
+  if (frame.status === 'error') {
+    report.errors.push({ path: job.path, message: frame.error ?? 'failed' });
+    return;
+  }
+  try {
+    ctx.hook?.(job.path);
+    const a = job.anchor;
+    // py_compile's mode: the source's permission bits, writable by the owner, under the umask.
+    const mode = (fs.statSync(a.at(job.rel)).mode | 0o200) & 0o666;
+    ensureCacheDir(a, cacheDirRel(job.rel));
+    const placed = new Map<number, { rel: string; ino: number }>();
+    frame.levels!.forEach((p, k) => {
+      const dest = cacheRel(job.rel, ctx.tag, ctx.levels[k]!);
+      const first = placed.get(p);
+      if (first !== undefined && ctx.dedup) {
+        linkCache(a, first.rel, first.ino, dest);
+        report.linked++;
+      } else {
+        const ino = writeCache(a, dest, data[p]!, mode);
+        report.written++;
+        if (first === undefined) placed.set(p, { rel: dest, ino });
+      }
+    });
+    report.compiled++;
+  } catch (e) {
+    // A refused or failed write (a directory swapped for a symlink: refused), or a source gone since it was
+    // compiled: reported for this source. Anything else is a bug and stops the run.
+    if (!(e instanceof CacheWriteError) && !(e instanceof AnchorError) && errnoCode(e) === undefined) throw e;
+    const message = e instanceof AnchorError ? `refused: ${e.message}` : (e as Error).message;
+    report.errors.push({ path: job.path, message });
+  }
+}
+
+/** Long-lived interpreter workers fed batches of sources; `onResult` runs for each source in order. */
+async function runWorkers(
+  o: CompileOptions,
+  exe: string,
+  jobs: Job[],
+  levels: number[],
+  onResult: (job: Job, frame: Frame, data: Buffer[]) => void,
+): Promise<void> {
   const n = o.jobs === 0 ? os.availableParallelism() : Math.max(1, o.jobs ?? 1);
   const workers = Array.from(
     { length: Math.min(n, Math.max(1, Math.ceil(jobs.length / BATCH))) },
-    () => new Worker(info.executable),
+    () => new Worker(exe),
   );
   let next = 0;
   const mode = o.invalidationMode ?? null;
@@ -315,12 +458,11 @@ export async function compile(o: CompileOptions): Promise<CompileReport> {
         while (next < jobs.length) {
           const batch = jobs.slice(next, next + BATCH);
           next += BATCH;
-          await w.run(batch, levels, mode, o.force === true, place);
+          await w.run(batch, levels, mode, o.force === true, onResult);
         }
       }),
     );
   } finally {
     for (const w of workers) w.close();
   }
-  return report;
 }

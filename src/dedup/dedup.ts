@@ -10,14 +10,19 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { errnoCode, PyfloppyError } from '../errors.js';
+import { AnchorError } from '../fsops/anchor.js';
+import { anchoredCalls, type RootIdentity, TreeAnchors } from '../fsops/anchored.js';
 import { type Fingerprint, metadataDifferences } from '../fsops/fingerprint.js';
 import { type ChainOp, type ChainOutcome, runChain } from '../fsops/chain.js';
-import { type FsCalls, realCalls, removeLeftover, type SkipReason, TEMP_NAME } from '../fsops/link.js';
+import { type FsCalls, realCalls, removeStaleTemp, type SkipReason } from '../fsops/link.js';
+import { LOCK_FILE, lockTree, type TreeLock } from '../fsops/lock.js';
+import { ANY_TEMP_NAME } from '../fsops/temp.js';
 import { classify } from '../model/classify.js';
 import { compareAll } from '../model/identity.js';
 import type { CompareResult } from '../scan/compare.js';
 import { defaultWorkerCount, LazyPool, type WorkerReply } from '../scan/pool.js';
-import { resolveRoots, type ScanProblem, scan } from '../scan/scan.js';
+import { resolveRoots, type ScanProblem, type ScanResult, scan } from '../scan/scan.js';
 import { displayName, type EntryTable, pathOf, TYPE_FILE } from '../scan/table.js';
 import { VERSION } from '../version.js';
 
@@ -75,8 +80,13 @@ export interface DedupReport {
   saved: { pairs: number; apparentBytes: number; allocatedBytes: number };
   /** Identical pairs (by the bytecode rule) that were already one inode. */
   alreadyLinked: number;
-  /** Temporary names left by a killed run, removed (each was another name of a file that has one). */
+  /**
+   * pyfloppy temporaries left by a run that is over, removed: link temporaries (other names of a file that
+   * has one) and cache or write temporaries (partial copies) of every name form.
+   */
   leftoversRemoved: string[];
+  /** Files left alone because their inode is also named outside the given paths (why, in `reason`). */
+  namedOutside: { count: number; reason: string; paths: string[] };
   problems: ScanProblem[];
 }
 
@@ -89,7 +99,6 @@ interface Op {
 }
 
 export async function dedup(options: DedupOptions): Promise<DedupReport> {
-  const calls = options.calls ?? realCalls;
   const dryRun = options.dryRun === true;
   const roots = resolveRoots(options.paths.map((p) => ({ path: p })));
   const pool = new LazyPool(options.workers ?? defaultWorkerCount());
@@ -104,74 +113,167 @@ export async function dedup(options: DedupOptions): Promise<DedupReport> {
     saved: { pairs: 0, apparentBytes: 0, allocatedBytes: 0 },
     alreadyLinked: 0,
     leftoversRemoved: [],
+    namedOutside: { count: 0, reason: NAMED_OUTSIDE, paths: [] },
     problems: [],
   };
+  const anchors = new TreeAnchors(roots.map((r) => r.realPath));
+  const locks: TreeLock[] = [];
   try {
+    // Every root opened (and its identity fixed) before anything is read; then one run per tree.
+    const identities = anchors.identities();
+    if (!dryRun)
+      roots.forEach((r, k) => locks.push(lockTree(r.realPath, 'dedup', anchors.anchor(k).dir('.'))));
+    const calls = anchoredCalls(anchors, options.calls ?? realCalls);
     const scanned = await scan(roots, {
       pool,
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
     report.problems.push(...scanned.problems);
     const t = scanned.table;
-    const excluded = new Uint8Array(t.count);
-    for (let i = 0; i < t.count; i++) {
-      const n = t.name[i]!;
-      if (t.type[i] !== TYPE_FILE || typeof n !== 'string' || !TEMP_NAME.test(n)) continue;
-      excluded[i] = 1;
-      // A temporary name left by a killed run: another name of a file, never content of its own.
-      if (!dryRun && removeLeftover(pathOf(t, i), calls)) report.leftoversRemoved.push(shown(t, i));
-    }
-    const exec = new Executor(t, report, calls, dryRun);
-
-    // 1. The compileall --hardlink-dupes pairs.
-    const c = classify(scanned);
-    const pa: number[] = [];
-    const pb: number[] = [];
-    for (let g = 0; g < c.bytecode.count; g++) {
-      let prev = -1;
-      for (let l = 0; l < 3; l++) {
-        const cur = c.bytecode.levels[3 * g + l]!;
-        if (cur === -1 || excluded[cur] === 1 || t.type[cur] !== TYPE_FILE) continue;
-        if (prev !== -1) {
-          if (t.dev[prev] === t.dev[cur] && t.inodeKey(prev) === t.inodeKey(cur)) {
-            // Already one inode: compileall's filecmp would find them equal; nothing to do.
-            report.alreadyLinked++;
-          } else if (t.size[prev] === t.size[cur]) {
-            pa.push(prev);
-            pb.push(cur);
-          }
-        }
-        prev = cur;
-      }
-    }
-    const results = await compareAll(t, pa, pb, pool, true);
-    // One chain per cache group: its pairs are consecutive in pa/pb and share the middle level.
-    const chains: Op[][] = [];
-    results.forEach((r, k) => {
-      const op = exec.opFromCompare(pa[k]!, pb[k]!, r, 'bytecode');
-      if (op === undefined) return;
-      const last = chains.at(-1)?.at(-1);
-      if (last !== undefined && last.target === op.survivor) chains.at(-1)!.push(op);
-      else chains.push([op]);
-    });
-    await exec.runChains(chains, pool);
-
-    // 2. --all: any byte-identical regular files.
-    if (options.all === true) await dedupAll(t, excluded, exec, pool);
+    const excluded = excludeOwnFiles(t, report, dryRun ? undefined : calls);
+    const outside = namedOutside(t);
+    const exec = new Executor(t, report, calls, dryRun, options.calls !== undefined, identities);
+    await dedupBytecode(scanned, excluded, outside, exec, pool);
+    if (options.all === true) await dedupAll(t, excluded, outside, exec, pool);
+  } catch (e) {
+    throw asDedupError(e);
   } finally {
+    for (const l of locks) l.release();
+    anchors.close();
     await pool.close();
   }
   return report;
 }
 
+const NAMED_OUTSIDE =
+  'the inode has more names than the given paths hold: linking would change what a name outside them shares';
+
+/** A failure of the run as one typed error: an unsafe tree or a file-system errno, never a stack trace. */
+function asDedupError(e: unknown): unknown {
+  if (e instanceof PyfloppyError) return e;
+  if (e instanceof AnchorError)
+    return new PyfloppyError('EUNSAFE', `dedup refused: ${e.message}`, {
+      hint: 'a directory of the tree changed while dedup ran; check the tree and run again',
+      cause: e,
+    });
+  const code = errnoCode(e);
+  if (code === undefined) return e;
+  return new PyfloppyError('EIO', `dedup: ${(e as Error).message}`, { cause: e });
+}
+
+/**
+ * pyfloppy's own files are never candidates: the tree lock, and temporaries of every kind; those left by a
+ * run that is over are removed (`calls` undefined in a dry run: nothing removed). A temporary that cannot be
+ * removed is a scan problem, not the end of the run.
+ */
+function excludeOwnFiles(t: EntryTable, report: DedupReport, calls: FsCalls | undefined): Uint8Array {
+  const excluded = new Uint8Array(t.count);
+  for (let i = 0; i < t.count; i++) {
+    const n = t.name[i]!;
+    if (t.type[i] !== TYPE_FILE || typeof n !== 'string') continue;
+    if (n === LOCK_FILE) excluded[i] = 1;
+    if (!ANY_TEMP_NAME.test(n)) continue;
+    excluded[i] = 1;
+    if (calls === undefined) continue;
+    try {
+      const inCache = t.name[t.parent[i]!] === '__pycache__';
+      if (removeStaleTemp(pathOf(t, i), calls, inCache)) report.leftoversRemoved.push(shown(t, i));
+    } catch (e) {
+      report.problems.push({
+        path: shown(t, i),
+        code: errnoCode(e) ?? 'EUNSAFE',
+        message: (e as Error).message,
+      });
+    }
+  }
+  return excluded;
+}
+
+/** Files whose inode has names outside the given paths: link count above the names the scan found. */
+function namedOutside(t: EntryTable): Uint8Array {
+  const names = new Map<string, number>();
+  for (let i = 0; i < t.count; i++) {
+    if (t.type[i] !== TYPE_FILE) continue;
+    const key = t.inodeKey(i);
+    names.set(key, (names.get(key) ?? 0) + 1);
+  }
+  const out = new Uint8Array(t.count);
+  for (let i = 0; i < t.count; i++) {
+    if (t.type[i] === TYPE_FILE && t.nlink[i]! > names.get(t.inodeKey(i))!) out[i] = 1;
+  }
+  return out;
+}
+
+/** The compileall --hardlink-dupes pairs: per cache group, each level present with the previous one. */
+async function dedupBytecode(
+  scanned: ScanResult,
+  excluded: Uint8Array,
+  outside: Uint8Array,
+  exec: Executor,
+  pool: LazyPool,
+): Promise<void> {
+  const t = scanned.table;
+  const c = classify(scanned);
+  const pa: number[] = [];
+  const pb: number[] = [];
+  for (let g = 0; g < c.bytecode.count; g++) {
+    let prev = -1;
+    for (let l = 0; l < 3; l++) {
+      const cur = c.bytecode.levels[3 * g + l]!;
+      if (cur === -1 || excluded[cur] === 1 || t.type[cur] !== TYPE_FILE) continue;
+      if (prev !== -1) {
+        if (t.dev[prev] === t.dev[cur] && t.inodeKey(prev) === t.inodeKey(cur)) {
+          // Already one inode: compileall's filecmp would find them equal; nothing to do.
+          exec.alreadyLinked();
+        } else if (outside[prev] === 1 || outside[cur] === 1) {
+          exec.namedOutside(outside[prev] === 1 ? prev : cur);
+        } else if (t.size[prev] === t.size[cur]) {
+          pa.push(prev);
+          pb.push(cur);
+        }
+      }
+      prev = cur;
+    }
+  }
+  const results = await compareAll(t, pa, pb, pool, true);
+  // One chain per cache group: its pairs are consecutive in pa/pb and share the middle level.
+  const chains: Op[][] = [];
+  results.forEach((r, k) => {
+    const op = exec.opFromCompare(pa[k]!, pb[k]!, r, 'bytecode');
+    if (op === undefined) return;
+    const last = chains.at(-1)?.at(-1);
+    if (last !== undefined && last.target === op.survivor) chains.at(-1)!.push(op);
+    else chains.push([op]);
+  });
+  await exec.runChains(chains, pool);
+}
+
 /** Carries out (or, dry, records) link operations, keeping each file's expected fingerprint current. */
 class Executor {
+  private readonly outside = new Set<number>();
+
   constructor(
     private readonly t: EntryTable,
     private readonly report: DedupReport,
     private readonly calls: FsCalls,
     private readonly dryRun: boolean,
+    /** System calls injected by a test: they run in this thread, never in workers. */
+    private readonly injected: boolean,
+    /** The roots, for the anchors each worker thread opens (descriptors are per process, but opened per use). */
+    private readonly roots: RootIdentity[],
   ) {}
+
+  alreadyLinked(): void {
+    this.report.alreadyLinked++;
+  }
+
+  /** Entry i is left alone: its inode has names outside the given paths. */
+  namedOutside(i: number): void {
+    if (this.outside.has(i)) return;
+    this.outside.add(i);
+    this.report.namedOutside.count++;
+    this.report.namedOutside.paths.push(shown(this.t, i));
+  }
 
   /** Turn a comparison into an operation, or record why there is none. */
   opFromCompare(survivor: number, target: number, r: CompareResult, rule: Op['rule']): Op | undefined {
@@ -214,15 +316,14 @@ class Executor {
       })),
     );
     const total = chains.reduce((s, c) => s + c.length, 0);
-    const workers =
-      this.dryRun || this.calls !== realCalls || total < POOL_MIN_LINKS ? undefined : pool.get();
+    const workers = this.dryRun || this.injected || total < POOL_MIN_LINKS ? undefined : pool.get();
     let outcomes: ChainOutcome[][];
     if (workers === undefined) outcomes = wire.map((ops) => runChain(ops, this.dryRun, this.calls));
     else {
       outcomes = await workers.mapBatches(
         wire,
         LINK_BATCH,
-        (id, chains) => ({ op: 'link', id, chains }),
+        (id, chains) => ({ op: 'link', id, chains, roots: this.roots }),
         (r: Extract<WorkerReply, { op: 'link' }>) => r.outcomes,
       );
     }
@@ -266,7 +367,13 @@ class Executor {
  * differ in owner, mode or mtime are reported, not linked: linking would change those of one name (a new
  * mtime on a .py makes its cached bytecode stale).
  */
-async function dedupAll(t: EntryTable, excluded: Uint8Array, exec: Executor, pool: LazyPool): Promise<void> {
+async function dedupAll(
+  t: EntryTable,
+  excluded: Uint8Array,
+  outside: Uint8Array,
+  exec: Executor,
+  pool: LazyPool,
+): Promise<void> {
   const groups = new Map<string, number[]>();
   const seenInode = new Set<string>();
   for (let i = 0; i < t.count; i++) {
@@ -320,8 +427,31 @@ async function dedupAll(t: EntryTable, excluded: Uint8Array, exec: Executor, poo
     }
     cls.push({ entry: member, fp: r.b! });
   });
+  await exec.runChains(linkClasses(t, classes, outside, exec), pool);
+}
+
+type Member = { entry: number; fp: Fingerprint };
+
+/**
+ * The links of --all for verified classes of identical files: within a class, files with the same owner,
+ * mode and mtime are linked to the one with the most names; the other partitions are reported.
+ */
+function linkClasses(
+  t: EntryTable,
+  classes: Map<number, Member[]>,
+  outside: Uint8Array,
+  exec: Executor,
+): Op[][] {
   const chains: Op[][] = [];
-  for (const cls of classes.values()) {
+  for (const all of classes.values()) {
+    // Twins also named outside the given paths are reported, not linked (only twins: a venv's files that
+    // an installer hardlinked from its cache are no news).
+    const cls = all.filter((m) => {
+      if (outside[m.entry] !== 1) return true;
+      exec.namedOutside(m.entry);
+      return false;
+    });
+    if (cls.length < 2) continue;
     // The survivor is the file with the most names (fewest links to make), then the first by path: the
     // choice does not depend on directory order. Partition by owner, mode, mtime, the survivor's first.
     const paths = new Map(cls.map((m) => [m.entry, shown(t, m.entry)]));
@@ -369,7 +499,7 @@ async function dedupAll(t: EntryTable, excluded: Uint8Array, exec: Executor, poo
       if (chain.length > 0) chains.push(chain);
     }
   }
-  await exec.runChains(chains, pool);
+  return chains;
 }
 
 /** A path for people: the file-system path, not-UTF-8 bytes shown as \xNN. */

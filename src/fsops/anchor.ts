@@ -30,7 +30,8 @@ const MAX_OPEN = 512;
  */
 export const ABSENT = '/proc/self/fd/-1/absent';
 
-export type AnchorProblem = 'symlink' | 'not-a-directory' | 'other-device' | 'moved' | 'gone' | 'outside';
+export type AnchorProblem =
+  'symlink' | 'not-a-directory' | 'other-device' | 'moved' | 'gone' | 'outside' | 'not-utf8';
 
 /** A path that cannot be acted on safely: what is wrong with which directory. */
 export class AnchorError extends Error {
@@ -71,6 +72,8 @@ function describe(problem: AnchorProblem): string {
       return 'no longer exists';
     case 'outside':
       return 'leads outside the tree';
+    case 'not-utf8':
+      return 'has a directory name that is not UTF-8 (only file names may be)';
   }
 }
 
@@ -83,11 +86,14 @@ export class Anchor {
 
   /**
    * Open `root` (absolute, resolved). With `expect`, its (dev, ino) must be those: the directory the caller
-   * planned for, not one put in its place.
+   * planned for, not one put in its place. With `crossDevices`, directories on other devices below the root (mount points a tree may hold; dedup
+   * links within each) are accepted: each is still opened without following symlinks and checked by
+   * (dev, ino) before every use.
    */
   constructor(
     readonly root: string,
     expect?: { dev: string | bigint; ino: string | bigint },
+    private readonly options: { crossDevices?: boolean } = {},
   ) {
     const fd = openDir(root, root);
     const st = fs.fstatSync(fd, { bigint: true });
@@ -104,7 +110,11 @@ export class Anchor {
    * A name to pass to fs calls for `rel` (a plain relative path, '/'-separated; or `../NAME`, beside the
    * root): the last component inside its verified parent directory. Throws AnchorError.
    */
-  at(rel: string): string {
+  at(rel: string): string;
+  at(rel: Buffer): Buffer;
+  at(rel: string | Buffer): string | Buffer;
+  at(rel: string | Buffer): string | Buffer {
+    if (typeof rel !== 'string') return this.atBytes(rel);
     const slash = rel.lastIndexOf('/');
     const dir = slash < 0 ? '.' : rel.slice(0, slash);
     const name = rel.slice(slash + 1);
@@ -124,6 +134,33 @@ export class Anchor {
       if (e instanceof AnchorError && e.problem === 'gone') return null;
       throw e;
     }
+  }
+
+  /**
+   * `at()` for a path read as bytes (a file name that is not UTF-8): the directories above it must be UTF-8
+   * (the anchor keys and checks them as strings), the last component may be any bytes.
+   */
+  private atBytes(rel: Buffer): Buffer {
+    const slash = rel.lastIndexOf(0x2f);
+    const dirBytes = slash < 0 ? Buffer.from('.') : rel.subarray(0, slash);
+    const dir = dirBytes.toString('utf8');
+    if (!Buffer.from(dir).equals(dirBytes))
+      throw new AnchorError('not-utf8', dir, `${this.plain(dir)} ${describe('not-utf8')}`);
+    const name = rel.subarray(slash + 1);
+    if (name.length === 0 || name.equals(Buffer.from('.')) || name.equals(Buffer.from('..')))
+      throw new AnchorError('outside', dir, `${this.plain(dir)}/... ${describe('outside')}`);
+    return Buffer.concat([Buffer.from(`${this.dir(dir)}/`), name]);
+  }
+
+  /**
+   * The name `rel` inside its parent directory as opened when last verified, without checking the path
+   * again; undefined when that directory is not open or /proc is missing. Only for removing a temporary this
+   * run made there: that directory is the one that was verified, wherever it is now, never a decoy.
+   */
+  atOpened(rel: string): string | undefined {
+    const slash = rel.lastIndexOf('/');
+    const o = this.open.get(slash < 0 ? '.' : rel.slice(0, slash));
+    return HAS_PROC_FD && o !== undefined ? `/proc/self/fd/${o.fd}/${rel.slice(slash + 1)}` : undefined;
   }
 
   /** A name for the directory `rel` itself ('.' for the root, '..' for its parent), verified. */
@@ -197,14 +234,14 @@ export class Anchor {
       o = { fd, dev: st.dev, ino: st.ino };
       // Why: the root opened again after close() must still be the directory the anchor was made for.
       const wrong: AnchorProblem | null = prefix === '.' && o.ino !== this.ino ? 'moved' : null;
-      if (wrong !== null || o.dev !== this.dev) {
+      if (wrong !== null || (o.dev !== this.dev && this.options.crossDevices !== true)) {
         fs.closeSync(fd);
         const problem = wrong ?? 'other-device';
         throw new AnchorError(problem, real, `${real} ${describe(problem)}`);
       }
       this.remember(prefix, o);
     }
-    const st = fs.lstatSync(real, { bigint: true, throwIfNoEntry: false });
+    const st = lstatExact(real);
     const problem: AnchorProblem | null =
       st === undefined
         ? 'gone'
@@ -230,6 +267,25 @@ export class Anchor {
     }
     this.open.set(prefix, o);
   }
+}
+
+/**
+ * lstat with exact dev and ino. Why not always bigint: this runs for every component before every step, and
+ * bigint stats cost several times more; numbers are exact below 2^53, and only above it is bigint asked for.
+ */
+function lstatExact(
+  p: string,
+): { dev: bigint; ino: bigint; isSymbolicLink(): boolean; isDirectory(): boolean } | undefined {
+  const st = fs.lstatSync(p, { throwIfNoEntry: false });
+  if (st === undefined) return undefined;
+  if (Number.isSafeInteger(st.ino) && Number.isSafeInteger(st.dev))
+    return {
+      dev: BigInt(st.dev),
+      ino: BigInt(st.ino),
+      isSymbolicLink: () => st.isSymbolicLink(),
+      isDirectory: () => st.isDirectory(),
+    };
+  return fs.lstatSync(p, { bigint: true, throwIfNoEntry: false });
 }
 
 /** Open a directory without following a symlink at its last component; errors become AnchorErrors. */

@@ -4,12 +4,17 @@
  * process is killed; an identical level is a hardlink to that file, made the same way (link to a temporary,
  * rename over). Like py_compile, an existing cache name that is a symlink or not a regular file is refused,
  * never written through. No fsync, as py_compile: a cache is derived data. Part of src/fsops.
+ *
+ * Every name is relative to the root of an `Anchor` and resolved through it right before each system call:
+ * a directory on the way (the package, its __pycache__) swapped for a symlink, or moved out with a symlink
+ * left in its place, refuses the write (code EUNSAFE) instead of writing outside the tree. A temporary made
+ * before such a swap is removed where it was made (the directory that was verified).
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { errnoCode } from '../errors.js';
-import { tempSibling } from './temp.js';
-
-const temp = (dest: string): string => tempSibling(dest, 'cache');
+import { type Anchor, AnchorError } from './anchor.js';
+import { tempName } from './temp.js';
 
 export class CacheWriteError extends Error {
   constructor(
@@ -20,66 +25,85 @@ export class CacheWriteError extends Error {
   }
 }
 
+const tempRel = (destRel: string): string => {
+  const dir = path.posix.dirname(destRel);
+  return dir === '.' ? tempName('cache') : `${dir}/${tempName('cache')}`;
+};
+
 /** Refuse a cache name that exists as anything but a regular file (py_compile's FileExistsError). */
-function checkDest(dest: string): void {
-  const st = fs.lstatSync(dest, { throwIfNoEntry: false });
+function checkDest(anchor: Anchor, destRel: string): void {
+  const st = fs.lstatSync(anchor.at(destRel), { throwIfNoEntry: false });
   if (st === undefined || st.isFile()) return;
   const what = st.isSymbolicLink() ? 'is a symlink' : 'is not a regular file';
-  throw new CacheWriteError('EEXIST', `${dest} ${what}: not replaced`);
+  throw new CacheWriteError('EEXIST', `${anchor.plain(destRel)} ${what}: not replaced`);
 }
 
-/** Create the __pycache__ directory when missing; refuse one that is a symlink or not a directory. */
-export function ensureCacheDir(dir: string): void {
-  const st = fs.lstatSync(dir, { throwIfNoEntry: false });
-  if (st === undefined) {
-    try {
-      fs.mkdirSync(dir);
-    } catch (e) {
-      if (errnoCode(e) !== 'EEXIST') throw wrap(e, dir);
+/** Create the __pycache__ directory `rel` when missing; refuse one that is a symlink or not a directory. */
+export function ensureCacheDir(anchor: Anchor, rel: string): void {
+  try {
+    const at = anchor.at(rel);
+    const st = fs.lstatSync(at, { throwIfNoEntry: false });
+    if (st === undefined) {
+      try {
+        fs.mkdirSync(at);
+      } catch (e) {
+        if (errnoCode(e) !== 'EEXIST') throw e;
+      }
+      return;
     }
-    return;
+    if (!st.isDirectory())
+      throw new CacheWriteError('ENOTDIR', `${anchor.plain(rel)} is not a directory (never followed)`);
+  } catch (e) {
+    throw wrap(e, anchor.plain(rel));
   }
-  if (!st.isDirectory()) throw new CacheWriteError('ENOTDIR', `${dir} is not a directory (never followed)`);
 }
 
 function wrap(e: unknown, p: string): CacheWriteError {
+  if (e instanceof CacheWriteError) return e;
+  if (e instanceof AnchorError) return new CacheWriteError('EUNSAFE', `${p}: refused: ${e.message}`);
   return new CacheWriteError(errnoCode(e) ?? 'EIO', `cannot write ${p}: ${(e as Error).message}`);
 }
 
-/** Write `data` as `dest` atomically with py_compile's mode; returns the new file's inode. */
-export function writeCache(dest: string, data: Uint8Array, mode: number): number {
-  checkDest(dest);
-  const tmp = temp(dest);
+/** Write `data` as `destRel` atomically with py_compile's mode; returns the new file's inode. */
+export function writeCache(anchor: Anchor, destRel: string, data: Uint8Array, mode: number): number {
+  const rel = tempRel(destRel);
+  let tmp: string | undefined;
   let fd = -1;
   try {
+    checkDest(anchor, destRel);
+    tmp = anchor.at(rel);
     fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
     fs.writeSync(fd, data);
     const ino = fs.fstatSync(fd).ino;
     fs.closeSync(fd);
     fd = -1;
-    fs.renameSync(tmp, dest);
+    // Both names checked again: the directory may have been swapped while the cache was written.
+    fs.renameSync(anchor.at(rel), anchor.at(destRel));
     return ino;
   } catch (e) {
     if (fd !== -1) fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw e instanceof CacheWriteError ? e : wrap(e, dest);
+    if (tmp !== undefined) fs.rmSync(tmp, { force: true });
+    throw wrap(e, anchor.plain(destRel));
   }
 }
 
 /**
- * Make `dest` a hardlink of `existing` (just written, inode `ino`): link to a temporary sibling, check the
- * temporary is that inode (the file was not swapped since), rename over `dest`.
+ * Make `destRel` a hardlink of `existingRel` (just written, inode `ino`): link to a temporary sibling, check
+ * the temporary is that inode (the file was not swapped since), rename over `destRel`.
  */
-export function linkCache(existing: string, ino: number, dest: string): void {
-  checkDest(dest);
-  const tmp = temp(dest);
+export function linkCache(anchor: Anchor, existingRel: string, ino: number, destRel: string): void {
+  const rel = tempRel(destRel);
+  let tmp: string | undefined;
   try {
-    fs.linkSync(existing, tmp);
-    if (fs.lstatSync(tmp).ino !== ino)
-      throw new CacheWriteError('ECHANGED', `${existing} changed while compiling`);
-    fs.renameSync(tmp, dest);
+    checkDest(anchor, destRel);
+    const from = anchor.at(existingRel);
+    tmp = anchor.at(rel);
+    fs.linkSync(from, tmp);
+    if (fs.lstatSync(anchor.at(rel)).ino !== ino)
+      throw new CacheWriteError('ECHANGED', `${anchor.plain(existingRel)} changed while compiling`);
+    fs.renameSync(anchor.at(rel), anchor.at(destRel));
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e instanceof CacheWriteError ? e : wrap(e, dest);
+    if (tmp !== undefined) fs.rmSync(tmp, { force: true });
+    throw wrap(e, anchor.plain(destRel));
   }
 }

@@ -8,8 +8,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../errors.js';
+import { AnchorError } from './anchor.js';
 import { type Fingerprint, fingerprintOf, isRegular, sameInode, unchanged } from './fingerprint.js';
-import { LINK_TEMP_NAME, tempName } from './temp.js';
+import { isLeftoverTemp, LINK_TEMP_NAME, tempName } from './temp.js';
 
 /** The system calls used, as a seam: tests inject failures (EXDEV, EMLINK, ENOSPC, ...) here. */
 export interface FsCalls {
@@ -30,6 +31,7 @@ export const realCalls: FsCalls = {
 export type SkipReason =
   | 'changed' // a file changed (or vanished, or became something else) since it was compared
   | 'already-linked' // the two names are one inode already
+  | 'unsafe' // a directory on the way is a symlink now, or moved: refused, nothing done outside the tree
   | 'EXDEV'
   | 'EMLINK'
   | 'EPERM'
@@ -72,6 +74,7 @@ const KNOWN: readonly SkipReason[] = [
 ];
 
 function failure(e: unknown, what: string): LinkResult {
+  if (e instanceof AnchorError) return { ok: false, reason: 'unsafe', message: `refused: ${e.message}` };
   let code = errnoCode(e) ?? 'OTHER';
   if (code === 'EOPNOTSUPP') code = 'ENOTSUP';
   const reason = (KNOWN as readonly string[]).includes(code) ? (code as SkipReason) : 'OTHER';
@@ -175,6 +178,24 @@ export function replaceWithLink(
 export function removeLeftover(p: string | Buffer, calls: FsCalls = realCalls): boolean {
   const st = calls.lstat(p);
   if (st === undefined || !st.isFile() || st.nlink < 2n) return false;
+  calls.unlink(p);
+  return true;
+}
+
+/**
+ * Remove any pyfloppy temporary left by a run that is over (its pid is neither this process nor a live one;
+ * `dedup` and `compile` at start): only a regular file. Cache and write temporaries are partial copies that
+ * no name refers to. A link temporary (also the `PID-N` form, which compile once used for caches too) only
+ * while removeLeftover() would remove it, unless `inCache`: in a __pycache__ directory everything is derived
+ * data, so a lone old-form name there (a partial cache of an older compile) is removed as well.
+ */
+export function removeStaleTemp(p: string | Buffer, calls: FsCalls = realCalls, inCache = false): boolean {
+  const s = typeof p === 'string' ? p : p.toString('latin1');
+  const name = s.slice(s.lastIndexOf('/') + 1);
+  if (!isLeftoverTemp(name)) return false;
+  if (LINK_TEMP_NAME.test(name) && !inCache) return removeLeftover(p, calls);
+  const st = calls.lstat(p);
+  if (st === undefined || !st.isFile()) return false;
   calls.unlink(p);
   return true;
 }

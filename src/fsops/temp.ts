@@ -28,3 +28,31 @@ export function tempSibling(dest: string, kind: TempKind): string {
  * remove them. The `PID-N` form is what versions before the thread id wrote.
  */
 export const LINK_TEMP_NAME = /^\.pyfloppy-\d+(?:-\d+)?-\d+\.tmp$/;
+
+/**
+ * Every temporary name pyfloppy makes, of every kind and in both forms (`PID-THREAD-[c|w]N`, the older
+ * `PID-N`); the first group is the pid of the process that made it.
+ */
+export const ANY_TEMP_NAME = /^\.pyfloppy-(\d+)(?:-\d+)?-[cw]?\d+\.tmp$/;
+
+/** Whether a process with this pid runs now (EPERM: it runs, as another user). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The temporary `name` was left by a run that is over: it matches ANY_TEMP_NAME and its pid is neither this
+ * process nor a live one. (A pid reused since by an unrelated process keeps its temporary: reported by
+ * `check`, removed by a later run.)
+ */
+export function isLeftoverTemp(name: string): boolean {
+  const m = ANY_TEMP_NAME.exec(name);
+  if (m === null) return false;
+  const pid = Number(m[1]);
+  return pid !== process.pid && !pidAlive(pid);
+}

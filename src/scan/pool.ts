@@ -5,6 +5,7 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Inspection } from '../check/inspect.js';
+import type { RootIdentity } from '../fsops/anchored.js';
 import type { ChainOp, ChainOutcome } from '../fsops/chain.js';
 import type { CompareResult } from './compare.js';
 import type { TableTransfer } from './table.js';
@@ -17,7 +18,7 @@ export type WorkerRequest =
   | { op: 'walk'; id: number; jobs: Array<Omit<DirJob, 'path'> & { path: WirePath }>; maxDirs: number }
   | { op: 'compare'; id: number; pairs: Array<[WirePath, WirePath, number]>; fingerprints: boolean }
   | { op: 'deflate'; id: number; paths: WirePath[]; level: number }
-  | { op: 'link'; id: number; chains: ChainOp[][] }
+  | { op: 'link'; id: number; chains: ChainOp[][]; roots: RootIdentity[] }
   | { op: 'inspect'; id: number; items: Array<[WirePath, WirePath | null]> };
 
 export type WorkerReply =

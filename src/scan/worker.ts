@@ -1,11 +1,13 @@
 /**
  * A scan worker thread: walks batches of directories, compares candidate file pairs, measures compression and
  * inspects bytecode caches for the main thread, so that every core does stat and read system calls. Read-only
- * except for the link chains of dedup, which go through src/fsops.
+ * except for the link chains of dedup, which go through src/fsops, relative to directories verified by anchors.
  */
 import { parentPort } from 'node:worker_threads';
 import { inspectPyc } from '../check/inspect.js';
+import { anchoredCalls, TreeAnchors } from '../fsops/anchored.js';
 import { runChain } from '../fsops/chain.js';
+import { realCalls } from '../fsops/link.js';
 import { compareFiles, deflatedSize } from './compare.js';
 import type { WorkerReply, WorkerRequest } from './pool.js';
 import { EntryTable } from './table.js';
@@ -45,12 +47,20 @@ port.on('message', (msg: WorkerRequest) => {
     const chains = msg.chains.map((ops) =>
       ops.map((op) => ({ ...op, survivorPath: asPath(op.survivorPath), targetPath: asPath(op.targetPath) })),
     );
-    const reply: WorkerReply = {
-      id: msg.id,
-      op: 'link',
-      outcomes: chains.map((ops) => runChain(ops, false)),
-    };
-    port.postMessage(reply);
+    // Each batch opens its own anchors of the roots (expected identities from the main thread) and closes
+    // them after: descriptors belong to the process and a terminated thread would not close them.
+    const anchors = new TreeAnchors(msg.roots);
+    try {
+      const calls = anchoredCalls(anchors, realCalls);
+      const reply: WorkerReply = {
+        id: msg.id,
+        op: 'link',
+        outcomes: chains.map((ops) => runChain(ops, false, calls)),
+      };
+      port.postMessage(reply);
+    } finally {
+      anchors.close();
+    }
     return;
   }
   if (msg.op === 'inspect') {
