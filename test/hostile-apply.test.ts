@@ -13,7 +13,7 @@ import { type Plan, plan, relPaths } from '../src/plan/plan.js';
 import { runCli } from './helpers/cli.js';
 import { digest, hostileTree, swapForSymlink, unswap, whenAppears } from './helpers/hostile.js';
 import { interpreter } from './helpers/python.js';
-import { copyTree, fastTempDir, removeTree } from './helpers/tree.js';
+import { copyTree, fastTempDir, removeTree, snapshot, writeTree } from './helpers/tree.js';
 
 const py = interpreter('3.13');
 
@@ -114,6 +114,32 @@ describe(
       const rb = runCli(['apply', '--rollback', file]);
       assert.equal(rb.status, 0, rb.stdout + rb.stderr);
       assert.equal(digest(tree), original);
+    });
+
+    it('a plan over more directories than the anchor keeps open: every step acts in its own directory', async () => {
+      // Why: a directory closed to make room frees its descriptor number for the next one opened; a name of it
+      // still held (the journal's) then led into another directory. 4,200 packages: 8,400 directories.
+      const base = path.join(work, `case${count++}`);
+      const tree = path.join(base, 'tree');
+      const files: Record<string, string> = {};
+      for (let m = 0; m < 4200; m++) {
+        files[`p${m}/m.py`] = `x = ${m}\n`;
+        files[`p${m}/__pycache__/m.cpython-313.opt-2.pyc`] = `level 2 of ${m}`;
+      }
+      writeTree(tree, files);
+      const p = await plan({ strategies: ['drop-opt2'], path: tree, workers: 0 });
+      assert.equal(p.operations.filter((o) => o.op === 'remove').length, 4200);
+      const file = path.join(base, 'plan.json');
+      fs.writeFileSync(file, JSON.stringify(p));
+      const r = await apply({ planFile: file });
+      assert.equal(r.outcome, 'applied', r.failure);
+      const left = [...snapshot(tree).keys()].sort();
+      assert.deepEqual(
+        left,
+        Object.keys(files)
+          .filter((f) => f.endsWith('.py'))
+          .sort(),
+      );
     });
 
     it('a journal that is a symlink out of the tree is refused by rollback, commit and apply, its target untouched', async () => {

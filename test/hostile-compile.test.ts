@@ -5,13 +5,14 @@
  * check. Directories outside the tree are digested (paths, SHA-256, inode, link count) before and after.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { compile, type CompileOptions } from '../src/compile/compile.js';
 import { lockTree } from '../src/fsops/lock.js';
 import { BIN, runCli } from './helpers/cli.js';
+import { deadPid, digest, swap } from './helpers/hostile.js';
 import { modernPython } from './helpers/python.js';
 import { copyTree, fastTempDir, removeTree, snapshot, writeTree } from './helpers/tree.js';
 
@@ -25,19 +26,6 @@ function sources(root: string, dirs: string[], modules: number): void {
         `"""Module ${m}."""\nassert ${m} >= 0\nVALUE = ${JSON.stringify('x'.repeat(m))}\n`;
   }
   writeTree(root, files);
-}
-
-function digest(dir: string): string {
-  return JSON.stringify([...snapshot(dir)].sort(([a], [b]) => (a < b ? -1 : 1)));
-}
-
-function swap(dir: string, to: string, target = to): void {
-  fs.renameSync(dir, to);
-  fs.symlinkSync(target, dir);
-}
-
-function deadPid(): number {
-  return spawnSync('true').pid;
 }
 
 interface CheckJson {

@@ -14,6 +14,7 @@ import { dedup } from '../src/dedup/dedup.js';
 import { type FsCalls, realCalls } from '../src/fsops/link.js';
 import { lockTree } from '../src/fsops/lock.js';
 import { BIN, runCli } from './helpers/cli.js';
+import { deadPid, digest, swap } from './helpers/hostile.js';
 import { copyTree, fastTempDir, linkGroups, removeTree, snapshot, writeTree } from './helpers/tree.js';
 
 const TAG = 'cpython-313';
@@ -30,22 +31,6 @@ function template(root: string, dirs: string[], modules: number): void {
     }
   }
   writeTree(root, files);
-}
-
-/** Everything below `dir`, for comparing before and after: path -> sha256, inode, link count. */
-function digest(dir: string): string {
-  return JSON.stringify([...snapshot(dir)].sort(([a], [b]) => (a < b ? -1 : 1)));
-}
-
-/** Move `dir` out of the tree to `to` and leave a symlink to `target` (default: where it went) in its place. */
-function swap(dir: string, to: string, target = to): void {
-  fs.renameSync(dir, to);
-  fs.symlinkSync(target, dir);
-}
-
-/** A pid that no process has now: one that just ended. */
-function deadPid(): number {
-  return spawnSync('true').pid;
 }
 
 describe('dedup against a hostile tree', () => {

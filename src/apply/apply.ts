@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fromSystemError, PyfloppyError, readUserFile } from '../errors.js';
 import { Anchor, AnchorError } from '../fsops/anchor.js';
+import { asRunError } from '../fsops/anchored.js';
 import {
   beginJournal,
   commitJournal,
@@ -105,6 +106,7 @@ function checkRoot(plan: Plan): void {
     });
 }
 
+/** Why a file is not the planned one, or null. */
 function fpMismatch(abs: string, fp: PlanFingerprint, hash: boolean): string | null {
   const st = fs.lstatSync(abs, { bigint: true, throwIfNoEntry: false });
   if (st === undefined) return 'no longer exists';
@@ -122,10 +124,7 @@ function fpMismatch(abs: string, fp: PlanFingerprint, hash: boolean): string | n
  * Check a plan against the tree: every fingerprint (with content hashes), every name to create absent, no
  * symlink on the way. Returns the contents of the files to write.
  */
-export function preflight(
-  plan: Plan,
-  anchor: Anchor,
-): {
+export function preflight(plan: Plan): {
   mismatches: Mismatch[];
   contents: Map<number, Uint8Array>;
   zips: Map<number, ZipInput[]>;
@@ -135,26 +134,27 @@ export function preflight(
   const zips = new Map<number, ZipInput[]>();
   const created = new Set<string>();
   const targets = new Set<string>();
-  // Why: a directory on the way replaced by a symlink would lead outside the tree; the anchor refuses it
-  // (and every step checks again as it acts).
-  const located = new Map<string, string | null>();
-  // A name inside a directory the plan makes is not there yet: its plain path is only ever lstat'ed.
-  const abs = (rel: string): string => located.get(rel) ?? path.join(plan.root, rel);
+  // Why: a directory on the way replaced by a symlink would lead outside the tree. Preflight is a snapshot
+  // that only reads: each directory is checked once, by its real path (no symlink on the way); every step
+  // then acts through the anchor, which checks again. Opening every directory here through the anchor
+  // would hold more directories open than it keeps on a large tree, and each step would open them again.
+  const dirs = new Map<string, boolean>();
   const parentsReal = (rel: string): boolean => {
     const dir = path.posix.dirname(rel);
     if (dir !== '.' && created.has(dir)) return true;
-    let at = located.get(rel);
-    if (at === undefined) {
+    let ok = dirs.get(dir);
+    if (ok === undefined) {
+      const real = path.join(plan.root, dir);
       try {
-        at = anchor.at(rel);
-      } catch (e) {
-        if (!(e instanceof AnchorError)) throw e;
-        at = null;
+        ok = fs.realpathSync(real) === real;
+      } catch {
+        ok = false;
       }
-      located.set(rel, at);
+      dirs.set(dir, ok);
     }
-    return at !== null;
+    return ok;
   };
+  const abs = (rel: string): string => path.join(plan.root, rel);
   // Files whose bytes were read and hashed here already (a source gzipped or zipped, then removed).
   const verified = new Map<string, string | undefined>();
   const need = (rel: string, fp: PlanFingerprint): void => {
@@ -369,7 +369,7 @@ async function applyFresh(
   options: ApplyOptions,
   calls: JournalCalls,
 ): Promise<ApplyReport> {
-  const { mismatches, contents, zips } = preflight(plan, anchor);
+  const { mismatches, contents, zips } = preflight(plan);
   if (mismatches.length === 0) await buildZips(plan, zips, contents, mismatches);
   if (mismatches.length > 0) {
     report.outcome = 'refused';
@@ -582,11 +582,7 @@ async function withTree<T>(
       lock?.release();
     }
   } catch (e) {
-    if (e instanceof AnchorError)
-      throw new PyfloppyError('EUNSAFE', `${e.message}: refused, nothing more was changed`, {
-        hint: 'a directory of the tree was replaced (by a symlink?) while pyfloppy worked on it',
-      });
-    throw ioError(e, `${root}: ${command ?? 'apply --dry-run'} failed`, anchor);
+    throw asRunError(e, command ?? 'apply --dry-run', (s) => anchor.readable(s));
   } finally {
     anchor.close();
   }

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { errnoCode, PyfloppyError } from '../errors.js';
 import { Anchor, AnchorError } from '../fsops/anchor.js';
 import { CacheWriteError, ensureCacheDir, linkCache, writeCache } from '../fsops/cache.js';
+import { asRunError } from '../fsops/anchored.js';
 import { realCalls, removeStaleTemp } from '../fsops/link.js';
 import { lockTree, type TreeLock } from '../fsops/lock.js';
 import { ANY_TEMP_NAME } from '../fsops/temp.js';
@@ -356,7 +357,7 @@ export async function compile(o: CompileOptions): Promise<CompileReport> {
       ),
     );
   } catch (e) {
-    throw asCompileError(e);
+    throw asRunError(e, 'compile');
   } finally {
     for (const l of locks) l.release();
     roots.close();
@@ -375,18 +376,6 @@ function lockRoots(o: CompileOptions, roots: Roots, locks: TreeLock[]): void {
     locked.add(anchor.root);
     locks.push(lockTree(anchor.root, 'compile', anchor.dir('.')));
   }
-}
-
-/** A failure of the run as one typed error: an unsafe tree or a file-system errno, never a stack trace. */
-function asCompileError(e: unknown): unknown {
-  if (e instanceof PyfloppyError) return e;
-  if (e instanceof AnchorError)
-    return new PyfloppyError('EUNSAFE', `compile refused: ${e.message}`, {
-      hint: 'a directory of the tree changed while compile ran; check the tree and run again',
-      cause: e,
-    });
-  if (errnoCode(e) === undefined) return e;
-  return new PyfloppyError('EIO', `compile: ${(e as Error).message}`, { cause: e });
 }
 
 interface PlaceContext {

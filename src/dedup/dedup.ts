@@ -10,9 +10,8 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { errnoCode, PyfloppyError } from '../errors.js';
-import { AnchorError } from '../fsops/anchor.js';
-import { anchoredCalls, type RootIdentity, TreeAnchors } from '../fsops/anchored.js';
+import { errnoCode } from '../errors.js';
+import { anchoredCalls, asRunError, type RootIdentity, TreeAnchors } from '../fsops/anchored.js';
 import { type Fingerprint, metadataDifferences } from '../fsops/fingerprint.js';
 import { type ChainOp, type ChainOutcome, runChain } from '../fsops/chain.js';
 import { type FsCalls, realCalls, removeStaleTemp, type SkipReason } from '../fsops/link.js';
@@ -136,7 +135,7 @@ export async function dedup(options: DedupOptions): Promise<DedupReport> {
     await dedupBytecode(scanned, excluded, outside, exec, pool);
     if (options.all === true) await dedupAll(t, excluded, outside, exec, pool);
   } catch (e) {
-    throw asDedupError(e);
+    throw asRunError(e, 'dedup');
   } finally {
     for (const l of locks) l.release();
     anchors.close();
@@ -147,19 +146,6 @@ export async function dedup(options: DedupOptions): Promise<DedupReport> {
 
 const NAMED_OUTSIDE =
   'the inode has more names than the given paths hold: linking would change what a name outside them shares';
-
-/** A failure of the run as one typed error: an unsafe tree or a file-system errno, never a stack trace. */
-function asDedupError(e: unknown): unknown {
-  if (e instanceof PyfloppyError) return e;
-  if (e instanceof AnchorError)
-    return new PyfloppyError('EUNSAFE', `dedup refused: ${e.message}`, {
-      hint: 'a directory of the tree changed while dedup ran; check the tree and run again',
-      cause: e,
-    });
-  const code = errnoCode(e);
-  if (code === undefined) return e;
-  return new PyfloppyError('EIO', `dedup: ${(e as Error).message}`, { cause: e });
-}
 
 /**
  * pyfloppy's own files are never candidates: the tree lock, and temporaries of every kind; those left by a
@@ -191,15 +177,16 @@ function excludeOwnFiles(t: EntryTable, report: DedupReport, calls: FsCalls | un
 
 /** Files whose inode has names outside the given paths: link count above the names the scan found. */
 function namedOutside(t: EntryTable): Uint8Array {
+  // Why only nlink > 1: a file with one link has no name elsewhere; the map stays as small as the linked files.
   const names = new Map<string, number>();
   for (let i = 0; i < t.count; i++) {
-    if (t.type[i] !== TYPE_FILE) continue;
+    if (t.type[i] !== TYPE_FILE || t.nlink[i]! < 2) continue;
     const key = t.inodeKey(i);
     names.set(key, (names.get(key) ?? 0) + 1);
   }
   const out = new Uint8Array(t.count);
   for (let i = 0; i < t.count; i++) {
-    if (t.type[i] === TYPE_FILE && t.nlink[i]! > names.get(t.inodeKey(i))!) out[i] = 1;
+    if (t.type[i] === TYPE_FILE && t.nlink[i]! > 1 && t.nlink[i]! > names.get(t.inodeKey(i))!) out[i] = 1;
   }
   return out;
 }

@@ -22,13 +22,16 @@ import path from 'node:path';
 
 const DIR_FLAGS = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW;
 /** Open directories kept per anchor; more are closed oldest first and opened again when needed. */
-const MAX_OPEN = 512;
+const MAX_OPEN = 4096;
 
 /**
  * A name that never exists: what a path whose directory is gone stands for, so that lstat answers "absent"
  * and any call that would create it fails with ENOENT.
  */
 export const ABSENT = '/proc/self/fd/-1/absent';
+
+/** Not a plain relative path: empty, absolute, or with an empty, `.` or `..` component. */
+const NOT_PLAIN = /^$|^\/|\/$|\/\/|(?:^|\/)\.\.?(?:\/|$)/;
 
 export type AnchorProblem =
   'symlink' | 'not-a-directory' | 'other-device' | 'moved' | 'gone' | 'outside' | 'not-utf8';
@@ -48,6 +51,8 @@ interface Opened {
   fd: number;
   dev: bigint;
   ino: bigint;
+  /** Never closed before close(): a name of it is held across many steps (the journal, the root). */
+  pinned?: boolean;
 }
 
 const HAS_PROC_FD = ((): boolean => {
@@ -83,6 +88,10 @@ export class Anchor {
   readonly dev: bigint;
   readonly ino: bigint;
   private readonly open = new Map<string, Opened>();
+  /** Directories found in place since the current step began (see `beginStep()`); null outside steps. */
+  private proven: string[] | null = null;
+  /** The plain path of each open descriptor, for reads and messages. */
+  private readonly paths = new Map<number, string>();
 
   /**
    * Open `root` (absolute, resolved). With `expect`, its (dev, ino) must be those: the directory the caller
@@ -104,6 +113,7 @@ export class Anchor {
     this.dev = st.dev;
     this.ino = st.ino;
     this.open.set('.', { fd, dev: st.dev, ino: st.ino });
+    this.paths.set(fd, root);
   }
 
   /**
@@ -171,11 +181,10 @@ export class Anchor {
 
   /** A message with the anchor's /proc/self/fd/N names put back as the paths a user knows. */
   readable(text: string): string {
-    return text.replace(/\/proc\/self\/fd\/(\d+)/g, (whole, fd: string) => {
-      for (const [rel, o] of this.open)
-        if (o.fd === Number(fd)) return rel === '..' ? path.dirname(this.root) : this.plain(rel);
-      return whole;
-    });
+    return text.replace(
+      /\/proc\/self\/fd\/(\d+)/g,
+      (whole, fd: string) => this.paths.get(Number(fd)) ?? whole,
+    );
   }
 
   /** The real path of `rel`, for messages. */
@@ -187,6 +196,20 @@ export class Anchor {
   close(): void {
     for (const o of this.open.values()) fs.closeSync(o.fd);
     this.open.clear();
+    this.paths.clear();
+  }
+
+  /**
+   * The plain path behind a name this anchor gave (`/proc/self/fd/N/rest` -> `DIR/rest`), for calls that only
+   * read: an lstat through /proc costs a procfs lookup each time, and what a read sees through a swapped
+   * symlink (another inode, or the very files of a directory moved out) only ever makes a step refuse, since
+   * every call that acts goes through the verified name.
+   */
+  plainOf(p: string): string {
+    if (!p.startsWith('/proc/self/fd/')) return p;
+    const slash = p.indexOf('/', 14);
+    const dir = this.paths.get(Number(slash < 0 ? p.slice(14) : p.slice(14, slash)));
+    return dir === undefined ? p : slash < 0 ? dir : dir + p.slice(slash);
   }
 
   /** The directory holding the root, for an archive beside it (a stdlib's pythonXY.zip). */
@@ -211,36 +234,92 @@ export class Anchor {
    * an lstat'ed directory (never a symlink) with the identity it had when it was opened.
    */
   private verified(rel: string): Opened {
-    const parts = rel === '.' ? [] : rel.split('/');
-    if (parts.some((p) => p === '' || p === '.' || p === '..'))
+    if (rel !== '.' && NOT_PLAIN.test(rel))
       throw new AnchorError('outside', rel, `${rel} ${describe('outside')}`);
+    return HAS_PROC_FD ? this.inPlaceOrOpened(rel) : this.fullCheck(rel);
+  }
+
+  /**
+   * With /proc: an open directory is checked by its kernel name (one readlink, or none when this step found
+   * it or a directory below it in place already); one not open yet is opened relative to its parent, itself
+   * verified so, without following a symlink: in place by construction, with no lstat per component. A
+   * directory that is not in place goes to the full check, which says what is wrong.
+   */
+  private inPlaceOrOpened(rel: string): Opened {
+    const known = this.open.get(rel);
+    if (known !== undefined) {
+      if (this.isProven(rel) || this.inPlace(rel, known)) return this.used(rel, known);
+      return this.fullCheck(rel);
+    }
+    if (rel === '.') return this.fullCheck(rel);
+    const slash = rel.lastIndexOf('/');
+    const parent = this.inPlaceOrOpened(slash < 0 ? '.' : rel.slice(0, slash));
+    const o = this.opened(rel, parent, rel.slice(slash + 1));
+    this.proven?.push(rel);
+    return o;
+  }
+
+  /** Every component from the root: opened if not yet, and lstat'ed to be that very directory now. */
+  private fullCheck(rel: string): Opened {
     let current = this.checked('.', undefined, '');
+    if (rel === '.') return current;
     let prefix = '';
-    for (const part of parts) {
+    for (const part of rel.split('/')) {
       prefix = prefix === '' ? part : `${prefix}/${part}`;
       current = this.checked(prefix, current, part);
     }
     return current;
   }
 
+  /**
+   * The fast check of an opened directory, one system call: the kernel's own name for it (readlink of
+   * /proc/self/fd/N, the path the directory has now, without symlinks) is still its path in the tree. A
+   * directory moved out, or reached only through a symlink now, has another name; then the full check runs,
+   * component by component, to say what is wrong (or to find it in place after all, under a bind mount).
+   */
+  private inPlace(rel: string, o: Opened): boolean {
+    if (!HAS_PROC_FD) return false;
+    try {
+      if (fs.readlinkSync(`/proc/self/fd/${o.fd}`) !== this.paths.get(o.fd)) return false;
+    } catch {
+      return false;
+    }
+    this.proven?.push(rel);
+    return true;
+  }
+
+  /**
+   * Found in place in this step: `rel` itself, or a directory below it (the kernel's name of a directory
+   * runs through its ancestors as they are now).
+   */
+  private isProven(rel: string): boolean {
+    const proven = this.proven;
+    if (proven === null) return false;
+    for (const p of proven)
+      if (p === rel || rel === '.' || (p.startsWith(rel) && p[rel.length] === '/')) return true;
+    return false;
+  }
+
+  /**
+   * A step begins: what was found in place before is checked again. Within one step (the few system calls
+   * of one operation, microseconds apart), a directory found in place, and every directory above it, is
+   * not asked again: a move from `pkg/__pycache__` to `pkg` costs one check, not two. Outside steps (before
+   * the first `beginStep()`, after `endSteps()`) every use checks.
+   */
+  beginStep(): void {
+    if (this.proven === null) this.proven = [];
+    else this.proven.length = 0;
+  }
+
+  endSteps(): void {
+    this.proven = null;
+  }
+
   /** One component: opened relative to its parent if not yet, then compared with what lstat says now. */
   private checked(prefix: string, parent: Opened | undefined, part: string): Opened {
     const real = this.plain(prefix);
-    let o = this.open.get(prefix);
-    if (o === undefined) {
-      const at = HAS_PROC_FD && parent !== undefined ? `/proc/self/fd/${parent.fd}/${part}` : real;
-      const fd = openDir(at, real);
-      const st = fs.fstatSync(fd, { bigint: true });
-      o = { fd, dev: st.dev, ino: st.ino };
-      // Why: the root opened again after close() must still be the directory the anchor was made for.
-      const wrong: AnchorProblem | null = prefix === '.' && o.ino !== this.ino ? 'moved' : null;
-      if (wrong !== null || (o.dev !== this.dev && this.options.crossDevices !== true)) {
-        fs.closeSync(fd);
-        const problem = wrong ?? 'other-device';
-        throw new AnchorError(problem, real, `${real} ${describe(problem)}`);
-      }
-      this.remember(prefix, o);
-    }
+    const known = this.open.get(prefix);
+    const o = known === undefined ? this.opened(prefix, parent, part) : this.used(prefix, known);
     const st = lstatExact(real);
     const problem: AnchorProblem | null =
       st === undefined
@@ -256,16 +335,55 @@ export class Anchor {
     return o;
   }
 
+  /** Open `prefix` relative to its parent (never through a symlink), on the tree's device, and keep it. */
+  private opened(prefix: string, parent: Opened | undefined, part: string): Opened {
+    const real = this.plain(prefix);
+    const at = HAS_PROC_FD && parent !== undefined ? `/proc/self/fd/${parent.fd}/${part}` : real;
+    const fd = openDir(at, real);
+    const st = fs.fstatSync(fd, { bigint: true });
+    const o: Opened = { fd, dev: st.dev, ino: st.ino };
+    // Why: the root opened again after close() must still be the directory the anchor was made for.
+    const wrong: AnchorProblem | null = prefix === '.' && o.ino !== this.ino ? 'moved' : null;
+    if (wrong !== null || (o.dev !== this.dev && this.options.crossDevices !== true)) {
+      fs.closeSync(fd);
+      const problem = wrong ?? 'other-device';
+      throw new AnchorError(problem, real, `${real} ${describe(problem)}`);
+    }
+    this.remember(prefix, o);
+    return o;
+  }
+
+  /**
+   * Keep a directory open, closing the least recently used unpinned one past MAX_OPEN. Why least recently
+   * used: a name handed out (`/proc/self/fd/N/x`) is only good while N is open; a step uses its names right
+   * away, and the directories it just used are the last ones closed. Names held longer are of pinned ones.
+   */
   private remember(prefix: string, o: Opened): void {
     if (this.open.size >= MAX_OPEN) {
       for (const [k, v] of this.open) {
-        if (k === '.') continue;
+        if (k === '.' || v.pinned === true) continue;
         fs.closeSync(v.fd);
         this.open.delete(k);
+        this.paths.delete(v.fd);
         break;
       }
     }
     this.open.set(prefix, o);
+    this.paths.set(o.fd, prefix === '..' ? path.dirname(this.root) : this.plain(prefix));
+  }
+
+  /** Mark `rel` as just used: the Map's order is the order of last use. */
+  private used(rel: string, o: Opened): Opened {
+    this.open.delete(rel);
+    this.open.set(rel, o);
+    return o;
+  }
+
+  /** The verified name of directory `rel`, kept open until close(): for a name held across many steps. */
+  pinned(rel: string): string {
+    const name = this.dir(rel);
+    this.open.get(rel)!.pinned = true;
+    return name;
   }
 }
 

@@ -5,6 +5,7 @@
  * directory of the tree swapped for a symlink (to a decoy, or to the real directory moved out) between two
  * calls refuses the next one with an AnchorError instead of acting outside the tree.
  */
+import { fromSystemError, PyfloppyError } from '../errors.js';
 import { Anchor, AnchorError } from './anchor.js';
 import type { FsCalls } from './link.js';
 import { ANY_TEMP_NAME } from './temp.js';
@@ -19,11 +20,14 @@ export interface RootIdentity {
 export class TreeAnchors {
   private readonly anchors: Array<Anchor | undefined>;
   private readonly prefixes: Buffer[];
+  private readonly rootPath: string;
 
   /** Roots are real paths. With identities, each root is opened on first use and must be that directory. */
   constructor(private readonly roots: ReadonlyArray<string | RootIdentity>) {
     this.anchors = roots.map(() => undefined);
     this.prefixes = roots.map((r) => Buffer.from(`${typeof r === 'string' ? r : r.path}/`));
+    const first = roots[0];
+    this.rootPath = first === undefined ? '' : `${typeof first === 'string' ? first : first.path}/`;
   }
 
   /** The anchor of root k, opened now if not yet (throws AnchorError when it is not the expected dir). */
@@ -52,6 +56,11 @@ export class TreeAnchors {
 
   /** The root (deepest, for nested roots) holding absolute path `p`, and `p` relative to it. */
   locate(p: string | Buffer): { k: number; rel: string | Buffer } {
+    if (typeof p === 'string' && this.roots.length === 1) {
+      // Why: one root is the common case; a string prefix test spares a Buffer per system call.
+      const pre = this.rootPath;
+      if (p.length > pre.length && p.startsWith(pre)) return { k: 0, rel: p.slice(pre.length) };
+    }
     const b = typeof p === 'string' ? Buffer.from(p) : p;
     let best = -1;
     for (let k = 0; k < this.prefixes.length; k++) {
@@ -135,13 +144,38 @@ export function anchoredCalls(anchors: TreeAnchors, base: FsCalls): FsCalls {
       base.unlink(at);
       made.delete(key(p));
     },
-    // Why unverified: an lstat changes nothing, and the checks that follow it act through verified names;
-    // re-checking every component for each of a link's four lstats made dedup a third slower.
-    lstat: (p) => base.lstat(anchors.readName(p)),
+    // Why the plain path: an lstat changes nothing, and every call that acts goes through a verified name.
+    // What a read through a swapped symlink sees is another inode (the step is then refused as changed) or,
+    // for a directory moved out, the same files the verified name leads to. Through /proc/self/fd each lstat
+    // cost a procfs lookup: a link's seven of them made dedup a fifth slower.
+    lstat: (p) => base.lstat(p),
+    explain: (p) => {
+      anchors.name(p);
+    },
   };
 }
 
 function isTemp(p: string | Buffer): boolean {
   const s = typeof p === 'string' ? p : p.toString('latin1');
   return ANY_TEMP_NAME.test(s.slice(s.lastIndexOf('/') + 1));
+}
+
+/**
+ * A failure of a changing run (`apply`, `dedup`, `compile`) as one typed error: an unsafe tree (EUNSAFE) or a
+ * file-system errno (its own code, with `readable` putting real paths back into /proc/self/fd names), never a
+ * stack trace. Anything else (a bug) is returned as it is.
+ */
+export function asRunError(e: unknown, command: string, readable: (s: string) => string = (s) => s): unknown {
+  if (e instanceof PyfloppyError) return e;
+  if (e instanceof AnchorError)
+    return new PyfloppyError('EUNSAFE', `${command} refused: ${e.message}; nothing more was changed`, {
+      hint: `a directory of the tree was replaced (by a symlink?) while ${command} ran; check the tree and run again`,
+      cause: e,
+    });
+  const sys = fromSystemError(e);
+  if (sys === undefined) return e;
+  return new PyfloppyError(sys.code, readable(`${command}: ${sys.message}`), {
+    cause: e,
+    ...(sys.hint === undefined ? {} : { hint: sys.hint }),
+  });
 }

@@ -95,7 +95,7 @@ export function journalPath(root: string): string {
  */
 export function readJournal(anchor: Anchor): JournalState | null {
   if (fs.lstatSync(anchor.at(JOURNAL_DIR), { throwIfNoEntry: false }) === undefined) return null;
-  const dir = anchor.dir(JOURNAL_DIR);
+  const dir = anchor.pinned(JOURNAL_DIR);
   let plan = '';
   try {
     const fd = fs.openSync(path.join(dir, PLAN_FILE), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
@@ -121,7 +121,7 @@ export function isEmptyStart(j: JournalState): boolean {
 /** Start a journal: the directory (exclusively: never two runs on one tree) and the plan in it. */
 export function beginJournal(anchor: Anchor, planText: string, calls: JournalCalls = realJournalCalls): void {
   calls.mkdir(anchor.at(JOURNAL_DIR), 0o700);
-  const j = anchor.dir(JOURNAL_DIR);
+  const j = anchor.pinned(JOURNAL_DIR);
   const tmp = path.join(j, `${PLAN_FILE}.tmp`);
   calls.writeNew(tmp, Buffer.from(planText), 0o600);
   calls.rename(tmp, path.join(j, PLAN_FILE));
@@ -362,19 +362,25 @@ export function runOperations(
   ctx: StepContext,
   onStep?: (done: number) => void,
 ): void {
-  const calls = ctx.calls ?? realJournalCalls;
+  const calls = plainReads(ctx.calls ?? realJournalCalls, ctx.anchor);
   let journal: string;
   try {
-    journal = ctx.anchor.dir(JOURNAL_DIR);
+    journal = ctx.anchor.pinned(JOURNAL_DIR);
   } catch (e) {
     if (e instanceof AnchorError) throw new JournalError(0, JOURNAL_DIR, 'changed', e.message);
     throw e;
   }
   const run: Run = { ctx, calls, journal, caused: new Map() };
-  ops.forEach((o, n) => {
-    runStep(new Step(n, run), o);
-    onStep?.(n + 1);
-  });
+  try {
+    ops.forEach((o, n) => {
+      ctx.anchor.beginStep();
+      runStep(new Step(n, run), o);
+      ctx.anchor.endSteps();
+      onStep?.(n + 1);
+    });
+  } finally {
+    ctx.anchor.endSteps();
+  }
   calls.writeNew(path.join(journal, COMPLETE), new Uint8Array(0), 0o600);
 }
 
@@ -382,6 +388,11 @@ export interface RollbackResult {
   restored: number;
   /** Paths that could not be restored because something else is there now (left in the journal). */
   conflicts: string[];
+}
+
+/** The calls with lstat through plain paths (see Anchor.plainOf): what acts still goes through the anchor. */
+function plainReads(calls: JournalCalls, anchor: Anchor): JournalCalls {
+  return { ...calls, lstat: (p) => calls.lstat(typeof p === 'string' ? anchor.plainOf(p) : p) };
 }
 
 /** What undoing one operation needs: the names, the calls, and where to report. */
@@ -504,7 +515,8 @@ export function rollbackJournal(
   ops: readonly PlanOperation[],
   calls: JournalCalls = realJournalCalls,
 ): RollbackResult {
-  const j = anchor.dir(JOURNAL_DIR);
+  const j = anchor.pinned(JOURNAL_DIR);
+  calls = plainReads(calls, anchor);
   const result: RollbackResult = { restored: 0, conflicts: [] };
   // Why: from the first undone step on, the run is no longer complete; a rollback stopped midway (an errno,
   // a kill) must not leave a marker that says every step is done.
@@ -512,10 +524,13 @@ export function rollbackJournal(
   for (let n = ops.length - 1; n >= 0; n--) {
     const o = ops[n]!;
     try {
+      anchor.beginStep();
       undoStep({ anchor, calls, backup: path.join(j, String(n)), result }, o);
     } catch (e) {
       if (!(e instanceof AnchorError)) throw e;
       result.conflicts.push(`${relPaths(o)[0]} (${e.message})`);
+    } finally {
+      anchor.endSteps();
     }
   }
   if (result.conflicts.length > 0) return result;
@@ -544,7 +559,7 @@ function siblingsMatching(dir: string, calls: JournalCalls): string[] {
 
 /** Commit: the old names kept in the journal are deleted; from here there is no way back. */
 export function commitJournal(anchor: Anchor, calls: JournalCalls = realJournalCalls): void {
-  const j = anchor.dir(JOURNAL_DIR);
+  const j = anchor.pinned(JOURNAL_DIR);
   if (calls.lstat(path.join(j, COMMITTING)) === undefined)
     calls.writeNew(path.join(j, COMMITTING), new Uint8Array(0), 0o600);
   deleteJournal(anchor, calls);
@@ -555,7 +570,7 @@ export function commitJournal(anchor: Anchor, calls: JournalCalls = realJournalC
  * the committing marker go last, so a deletion killed midway is recognized and finished by the next run.
  */
 function deleteJournal(anchor: Anchor, calls: JournalCalls): void {
-  const j = anchor.dir(JOURNAL_DIR);
+  const j = anchor.pinned(JOURNAL_DIR);
   const last = new Set([PLAN_FILE, COMMITTING]);
   for (const name of calls.readdir(j)) {
     if (last.has(name)) continue;

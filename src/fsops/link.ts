@@ -18,6 +18,11 @@ export interface FsCalls {
   rename(from: string | Buffer, to: string | Buffer): void;
   unlink(p: string | Buffer): void;
   lstat(p: string | Buffer): fs.BigIntStats | undefined;
+  /**
+   * Where calls act through verified directories (src/fsops/anchored.ts): throw the AnchorError that makes
+   * `p` unsafe, if any. Asked only after a file was found changed, to name the cause (a symlink on the way).
+   */
+  explain?(p: string | Buffer): void;
 }
 
 export const realCalls: FsCalls = {
@@ -91,6 +96,23 @@ export function replaceWithLink(
   target: string | Buffer,
   expect: { survivor: Fingerprint; target: Fingerprint },
   calls: FsCalls = realCalls,
+): LinkResult {
+  const r = linkOver(survivor, target, expect, calls);
+  if (r.ok || r.reason !== 'changed' || calls.explain === undefined) return r;
+  try {
+    calls.explain(survivor);
+    calls.explain(target);
+  } catch (e) {
+    return failure(e, 'check');
+  }
+  return r;
+}
+
+function linkOver(
+  survivor: string | Buffer,
+  target: string | Buffer,
+  expect: { survivor: Fingerprint; target: Fingerprint },
+  calls: FsCalls,
 ): LinkResult {
   let s: fs.BigIntStats | undefined;
   let t: fs.BigIntStats | undefined;

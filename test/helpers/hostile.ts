@@ -3,7 +3,7 @@
  * any change shows in (paths, inodes, link counts, modes, bytes, directories), swapping a directory of the tree
  * for a symlink, and running the CLI in the background to stop or kill it midway.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { BIN } from './cli.js';
@@ -59,6 +59,17 @@ export function swapForSymlink(tree: string, rel: string, outside: string, how: 
   copyTree(moved, decoy);
   fs.symlinkSync(decoy, real);
   return [moved, decoy];
+}
+
+/** Move `dir` out of the tree to `to` and leave a symlink to `target` (default: where it went) in its place. */
+export function swap(dir: string, to: string, target = to): void {
+  fs.renameSync(dir, to);
+  fs.symlinkSync(target, dir);
+}
+
+/** A pid that no process has now: one that just ended. */
+export function deadPid(): number {
+  return spawnSync('true').pid;
 }
 
 /** Undo swapForSymlink: the symlink goes, the real directory comes back. */
