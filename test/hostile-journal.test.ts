@@ -161,5 +161,22 @@ describe(
       assert.equal(r.status, 0, r.stdout + r.stderr);
       assert.equal(digest(tree), original);
     });
+
+    it('a journal killed before its plan was in place: apply removes it and runs, in one process', async () => {
+      // Why in one process: the anchor had kept the removed journal open, and took the new one for a
+      // replaced directory ("was replaced by another directory").
+      const tree = path.join(work, `case${count++}`);
+      copyTree(template, tree);
+      const file = `${tree}.json`;
+      fs.writeFileSync(
+        file,
+        JSON.stringify(await plan({ strategies: ['pysources'], path: tree, workers: 0 })),
+      );
+      fs.mkdirSync(path.join(tree, JOURNAL));
+      fs.writeFileSync(path.join(tree, JOURNAL, 'plan.json.tmp'), '{"partial":');
+      const r = runCli(['apply', file]);
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.ok(!fs.existsSync(path.join(tree, JOURNAL)));
+    });
   },
 );

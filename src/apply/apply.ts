@@ -115,7 +115,7 @@ function fpMismatch(abs: string, fp: PlanFingerprint, hash: boolean): string | n
   if (Number(st.size) !== fp.size) return `size ${st.size}, planned ${fp.size}`;
   if (st.mtimeNs.toString() !== fp.mtimeNs) return 'modified (mtime)';
   if (st.ctimeNs.toString() !== fp.ctimeNs) return 'changed (ctime)';
-  if (hash && fp.sha256 !== undefined && st.isFile() && sha256File(abs) !== fp.sha256)
+  if (hash && fp.sha256 !== undefined && st.isFile() && sha256File(abs, Number(st.size)) !== fp.sha256)
     return 'content differs';
   return null;
 }
@@ -138,21 +138,20 @@ export function preflight(plan: Plan): {
   // that only reads: each directory is checked once, by its real path (no symlink on the way); every step
   // then acts through the anchor, which checks again. Opening every directory here through the anchor
   // would hold more directories open than it keeps on a large tree, and each step would open them again.
-  const dirs = new Map<string, boolean>();
-  const parentsReal = (rel: string): boolean => {
-    const dir = path.posix.dirname(rel);
-    if (dir !== '.' && created.has(dir)) return true;
+  const dirs = new Map<string, boolean>([['.', true]]);
+  const realDir = (dir: string): boolean => {
     let ok = dirs.get(dir);
     if (ok === undefined) {
-      const real = path.join(plan.root, dir);
-      try {
-        ok = fs.realpathSync(real) === real;
-      } catch {
-        ok = false;
-      }
+      // One lstat per directory of the tree, its parent checked (and remembered) first.
+      const st = fs.lstatSync(path.join(plan.root, dir), { throwIfNoEntry: false });
+      ok = realDir(path.posix.dirname(dir)) && st !== undefined && st.isDirectory();
       dirs.set(dir, ok);
     }
     return ok;
+  };
+  const parentsReal = (rel: string): boolean => {
+    const dir = path.posix.dirname(rel);
+    return (dir !== '.' && created.has(dir)) || realDir(dir);
   };
   const abs = (rel: string): string => path.join(plan.root, rel);
   // Files whose bytes were read and hashed here already (a source gzipped or zipped, then removed).

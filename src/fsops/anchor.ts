@@ -179,6 +179,19 @@ export class Anchor {
     return HAS_PROC_FD ? `/proc/self/fd/${o.fd}` : this.plain(rel);
   }
 
+  /**
+   * Close what is kept of directory `rel` and those below it: this run removed it (the journal at commit, a
+   * directory a rollback unmade), so the next one of that name is a new directory, not a replaced one.
+   */
+  forget(rel: string): void {
+    for (const [k, o] of this.open) {
+      if (k !== rel && !k.startsWith(`${rel}/`)) continue;
+      fs.closeSync(o.fd);
+      this.open.delete(k);
+      this.paths.delete(o.fd);
+    }
+  }
+
   /** A message with the anchor's /proc/self/fd/N names put back as the paths a user knows. */
   readable(text: string): string {
     return text.replace(

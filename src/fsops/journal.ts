@@ -476,6 +476,7 @@ function undoMkdir(u: Undo, rel: string): void {
   if (D !== null && u.calls.lstat(D)?.isDirectory() === true) {
     try {
       u.calls.rmdir(D);
+      u.anchor.forget(rel);
       u.result.restored++;
     } catch (e) {
       if (errnoCode(e) !== 'ENOTEMPTY' && errnoCode(e) !== 'EEXIST') throw e;
@@ -575,10 +576,17 @@ function deleteJournal(anchor: Anchor, calls: JournalCalls): void {
   for (const name of calls.readdir(j)) {
     if (last.has(name)) continue;
     const p = path.join(j, name);
-    if (calls.lstat(p)?.isDirectory() === true) calls.rmdir(p);
-    else calls.unlink(p);
+    // Why unlink first: all but the rmdir backups are files, and an lstat per name cost as much as the
+    // unlink; Linux answers EISDIR for a directory (POSIX allows EPERM).
+    try {
+      calls.unlink(p);
+    } catch (e) {
+      if (errnoCode(e) !== 'EISDIR' && errnoCode(e) !== 'EPERM') throw e;
+      calls.rmdir(p);
+    }
   }
   for (const name of [PLAN_FILE, COMMITTING])
     if (calls.lstat(path.join(j, name)) !== undefined) calls.unlink(path.join(j, name));
   calls.rmdir(anchor.at(JOURNAL_DIR));
+  anchor.forget(JOURNAL_DIR);
 }

@@ -179,10 +179,20 @@ function fingerprint(abs: string, hash: boolean): PlanFingerprint {
   return fp;
 }
 
-export function sha256File(abs: string): string {
+/**
+ * The SHA-256 of a file, opened without following a symlink. With `size` (what lstat said a moment ago), at
+ * most size + 1 bytes are read into one buffer, without asking the size again: a file that grew since hashes
+ * to something else all the same.
+ */
+export function sha256File(abs: string, size?: number): string {
   const fd = fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   try {
-    return crypto.createHash('sha256').update(fs.readFileSync(fd)).digest('hex');
+    const hash = crypto.createHash('sha256');
+    if (size === undefined) return hash.update(fs.readFileSync(fd)).digest('hex');
+    const buf = Buffer.allocUnsafe(size + 1);
+    let n = 0;
+    for (let r = 1; r > 0 && n < buf.length; n += r) r = fs.readSync(fd, buf, n, buf.length - n, null);
+    return hash.update(buf.subarray(0, n)).digest('hex');
   } finally {
     fs.closeSync(fd);
   }
