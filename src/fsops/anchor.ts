@@ -8,14 +8,17 @@
  * is a symlink (or not a directory, or on another device) is refused, and a step acts on
  * `/proc/self/fd/N/name`, the name inside the directory that was verified.
  *
- * A directory opened once stays open (up to MAX_OPEN), and before every use the path the user sees is checked
- * again, component by component with lstat, to still lead to the same (dev, ino): a directory of the tree that
- * was moved out and replaced by a symlink to it (the files in it are still the planned ones) is refused too.
+ * A directory opened once stays open (up to MAX_OPEN, least recently used closed first), and before every use
+ * it is checked to still be where it was: its kernel name (readlink of /proc/self/fd/N, which runs through
+ * its ancestors as they are now) must be its path in the tree, else every component is lstat'ed to say what
+ * changed. A directory of the tree that was moved out and replaced by a symlink to it (the files in it are
+ * still the planned ones) is refused too.
  * What remains is the window between that check and the system call: a directory moved out of the tree within
  * it is acted on where it now is (it is the planned directory, never a decoy behind a symlink).
  *
- * Where /proc is not mounted, the same checks run and the step uses the plain path: the window then also
- * admits a symlink swapped in between the check and the call. `Anchor.procFd` says which is in use.
+ * Where /proc is not mounted, every use runs the component-by-component check and the step uses the plain
+ * path: the window then also admits a symlink swapped in between the check and the call. `Anchor.procFd` says
+ * which is in use.
  */
 import fs from 'node:fs';
 import path from 'node:path';
