@@ -12,7 +12,7 @@ import { describe, it } from 'node:test';
 import { compile, type CompileOptions } from '../src/compile/compile.js';
 import { lockTree } from '../src/fsops/lock.js';
 import { BIN, runCli } from './helpers/cli.js';
-import { deadPid, digest, swap } from './helpers/hostile.js';
+import { deadPid, digest, swap, waitFor } from './helpers/hostile.js';
 import { modernPython } from './helpers/python.js';
 import { copyTree, fastTempDir, removeTree, snapshot, writeTree } from './helpers/tree.js';
 
@@ -144,11 +144,3 @@ describe('compile against a hostile tree', { skip: py === undefined ? 'no Python
     }
   });
 });
-
-async function waitFor(done: () => boolean, ms: number): Promise<void> {
-  const until = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > until) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}

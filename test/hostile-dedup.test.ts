@@ -14,7 +14,7 @@ import { dedup } from '../src/dedup/dedup.js';
 import { type FsCalls, realCalls } from '../src/fsops/link.js';
 import { lockTree } from '../src/fsops/lock.js';
 import { BIN, runCli } from './helpers/cli.js';
-import { deadPid, digest, swap } from './helpers/hostile.js';
+import { deadPid, digest, swap, waitFor } from './helpers/hostile.js';
 import { copyTree, fastTempDir, linkGroups, removeTree, snapshot, writeTree } from './helpers/tree.js';
 
 const TAG = 'cpython-313';
@@ -202,11 +202,3 @@ describe('dedup against a hostile tree', () => {
     }
   });
 });
-
-async function waitFor(done: () => boolean, ms: number): Promise<void> {
-  const until = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > until) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}

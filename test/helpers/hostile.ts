@@ -107,3 +107,12 @@ export function whenAppears(
     });
   });
 }
+
+/** Wait until `done()` holds, polling every 2 ms; throws after `ms`. */
+export async function waitFor(done: () => boolean, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > until) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
