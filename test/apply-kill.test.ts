@@ -135,13 +135,14 @@ for (const strategies of ['strip-tests,pysources', 'dedup', 'zip-stdlib']) {
               file,
               JSON.stringify(await plan({ strategies: strategies.split(','), path: tree, workers: 0 })),
             );
-            // Most kills among the operations; every fourth at any moment from the start.
+            // Most kills among the operations (the first 70 % of the span: its end is the commit, the lock's
+            // release and the process's exit); every fourth at any moment from the start.
             const { code } =
               round % 4 === 3
                 ? await killAfter(['apply', file], Math.floor(Math.random() * (span + 400)))
                 : await killAfter(
                     ['apply', file],
-                    Math.floor(Math.random() * span),
+                    Math.floor(Math.random() * span * 0.7),
                     path.join(tree, '.pyfloppy-journal'),
                   );
             const journal = fs.existsSync(path.join(tree, '.pyfloppy-journal'));
