@@ -9,7 +9,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fromSystemError, PyfloppyError, readUserFile } from '../errors.js';
+import { PyfloppyError, readUserFile } from '../errors.js';
 import { Anchor, AnchorError } from '../fsops/anchor.js';
 import { asRunError } from '../fsops/anchored.js';
 import {
@@ -393,7 +393,9 @@ async function applyFresh(
     beginJournal(anchor, text, calls);
   } catch (e) {
     discardJournal(anchor, calls);
-    throw ioError(e, `${journalPath(plan.root)}: cannot start the journal, nothing was changed`, anchor);
+    throw asRunError(e, `${journalPath(plan.root)}: cannot start the journal, nothing was changed`, (t) =>
+      anchor.readable(t),
+    );
   }
   return run(report, plan, anchor, options, calls, contents);
 }
@@ -499,10 +501,10 @@ function rolledBack(
   try {
     report.rollback = rollbackJournal(anchor, plan.operations, calls);
   } catch (e) {
-    throw ioError(
+    throw asRunError(
       e,
       `${failure}; then the rollback stopped`,
-      anchor,
+      (t) => anchor.readable(t),
       `the journal is kept at ${journalPath(plan.root)}: fix the cause and run \`pyfloppy apply --rollback\``,
     );
   }
@@ -550,16 +552,6 @@ function discardJournal(anchor: Anchor, calls: JournalCalls): void {
   } catch {
     // Why: best effort; what is left is an empty start, which the next run recognizes and removes.
   }
-}
-
-/** An errno error as one line naming what failed (paths as the user knows them); a bug stays as it is. */
-function ioError(e: unknown, what: string, anchor: Anchor, hint?: string): unknown {
-  const sys = e instanceof PyfloppyError ? undefined : fromSystemError(e);
-  if (sys === undefined) return e;
-  return new PyfloppyError(sys.code, anchor.readable(`${what}: ${sys.message}`), {
-    cause: e,
-    ...((hint ?? sys.hint) ? { hint: hint ?? sys.hint } : {}),
-  });
 }
 
 /**

@@ -17,8 +17,7 @@
  * it is acted on where it now is (it is the planned directory, never a decoy behind a symlink).
  *
  * Where /proc is not mounted, every use runs the component-by-component check and the step uses the plain
- * path: the window then also admits a symlink swapped in between the check and the call. `Anchor.procFd` says
- * which is in use.
+ * path: the window then also admits a symlink swapped in between the check and the call.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -86,8 +85,6 @@ function describe(problem: AnchorProblem): string {
 }
 
 export class Anchor {
-  /** True when steps act through /proc/self/fd (no window for a symlink swap). */
-  static readonly procFd = HAS_PROC_FD;
   readonly dev: bigint;
   readonly ino: bigint;
   private readonly open = new Map<string, Opened>();

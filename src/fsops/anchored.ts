@@ -163,9 +163,14 @@ function isTemp(p: string | Buffer): boolean {
 /**
  * A failure of a changing run (`apply`, `dedup`, `compile`) as one typed error: an unsafe tree (EUNSAFE) or a
  * file-system errno (its own code, with `readable` putting real paths back into /proc/self/fd names), never a
- * stack trace. Anything else (a bug) is returned as it is.
+ * stack trace; `hint` replaces the errno's own. Anything else (a bug) is returned as it is.
  */
-export function asRunError(e: unknown, command: string, readable: (s: string) => string = (s) => s): unknown {
+export function asRunError(
+  e: unknown,
+  command: string,
+  readable: (s: string) => string = (s) => s,
+  hint?: string,
+): unknown {
   if (e instanceof PyfloppyError) return e;
   if (e instanceof AnchorError)
     return new PyfloppyError('EUNSAFE', `${command} refused: ${e.message}; nothing more was changed`, {
@@ -174,8 +179,9 @@ export function asRunError(e: unknown, command: string, readable: (s: string) =>
     });
   const sys = fromSystemError(e);
   if (sys === undefined) return e;
+  const shown = hint ?? sys.hint;
   return new PyfloppyError(sys.code, readable(`${command}: ${sys.message}`), {
     cause: e,
-    ...(sys.hint === undefined ? {} : { hint: sys.hint }),
+    ...(shown === undefined ? {} : { hint: shown }),
   });
 }

@@ -10,9 +10,8 @@
  * overwritten backup, a forged marker, a missing or foreign plan, a name planted in the journal) is a
  * `JournalDistrust`: the caller refuses and changes nothing.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import type { PlanFingerprint, PlanOperation } from '../plan/plan.js';
+import { type PlanFingerprint, type PlanOperation, sha256File } from '../plan/plan.js';
 import { ABSENT, type Anchor } from './anchor.js';
 
 export type OpState = 'todo' | 'done' | 'partial';
@@ -63,18 +62,9 @@ function backupProblem(p: string, st: Stat, fp: PlanFingerprint): Verdict | null
   if (st.isDirectory()) return null;
   if (Number(st.size) !== fp.size || st.mtimeNs.toString() !== fp.mtimeNs)
     return bad('its backup in the journal was modified');
-  if (fp.sha256 !== undefined && sha256Of(p) !== fp.sha256)
+  if (fp.sha256 !== undefined && sha256File(p, Number(st.size)) !== fp.sha256)
     return bad('its backup in the journal has other bytes than the plan recorded');
   return null;
-}
-
-function sha256Of(p: string): string {
-  const fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-  try {
-    return crypto.createHash('sha256').update(fs.readFileSync(fd)).digest('hex');
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 /** The state of one operation, or the reason the journal is not to be trusted (a string). */
@@ -148,7 +138,7 @@ function writeState(
     return committing ? 'done' : bad('in the tree, and its new file is not in the journal');
   }
   if (Number(made.size) !== o.size) return bad('its new file in the journal is not the planned size');
-  if (o.op === 'zip' && sha256Of(`${backup}.new`) !== o.sha256)
+  if (o.op === 'zip' && sha256File(`${backup}.new`, Number(made.size)) !== o.sha256)
     return bad('its new archive in the journal has other bytes than the plan recorded');
   if (p === undefined) return 'partial';
   return same(p, made) ? 'done' : bad('its path holds another file');
