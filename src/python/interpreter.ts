@@ -31,9 +31,12 @@ export function workerScript(name: string): string {
 
 export function describeInterpreter(exe: string): InterpreterInfo {
   // -E: ignore PYTHON* variables (a PYTHONPATH must not change what is described); -s: no user site.
-  // Not -I: Python 2.7 does not have it.
-  const r = spawnSync(exe, ['-E', '-s', workerScript('describe.py')], {
+  // -B: the probe's imports (json, sysconfig, importlib.util) must not write caches into the library it
+  // describes, which may be the very tree being verified or minimized. Not -I: Python 2.7 does not have it.
+  const r = spawnSync(exe, ['-E', '-s', '-B', workerScript('describe.py')], {
     encoding: 'utf8',
+    // Why: -E makes the interpreter ignore this; it is here for a wrapper script that starts another Python.
+    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
     timeout: 60_000,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
