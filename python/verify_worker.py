@@ -277,7 +277,8 @@ def main():
         "os.chown": [(0, 3)],
         "os.utime": [(0, 3)],
     }
-    state = {"module": None, "busy": False}
+    state = {"module": None, "busy": False, "quiet": "quiet" in request}
+    dir_entries = [normpath(e) for e in entries if normpath(e) not in archives]
 
     def resolve(p, dir_fd):
         if isinstance(p, int):
@@ -323,11 +324,16 @@ def main():
                     continue
             if hit is None:
                 return
-            emit({"ev": "write", "module": state["module"] or "", "event": event, "path": hit})
+            if not state["quiet"]:
+                by = write_origin(sys._getframe(1), dir_entries, normpath, join)
+                emit({"ev": "write", "module": state["module"] or "", "event": event, "path": hit, "by": by})
         finally:
             state["busy"] = False
         raise PermissionError(13, "Permission denied (pyfloppy verify blocks writes into the tree)", hit)
 
+    # The modules the checks use, loaded before the hook (with -B: nothing written) so that their own
+    # imports are not blamed on the first module checked; they are validated in their turn as preloaded.
+    tools = load_check_tools("tests" in " ".join(request))
     preloaded = set(sys.modules)
     sys.addaudithook(hook)
     # Started with -B, so that the interpreter's own start wrote nothing unseen: from here on, importlib
@@ -353,6 +359,12 @@ def main():
         except Exception:
             return False
 
+    if state["quiet"]:
+        for pkg in [line[6:] for line in request if line.startswith("tests ")]:
+            emit(dict(discover_tests(pkg, tools, dir_entries, normpath, join), ev="tests", package=pkg))
+        emit({"ev": "end"})
+        return
+
     for name in modules:
         state["module"] = name
         emit({"ev": "start", "module": name})
@@ -366,7 +378,23 @@ def main():
             else:
                 __import__(name)
                 m = sys.modules[name]
-            emit({"ev": "done", "module": name, "ok": True, "source": has_source(name, m)})
+            checks = None
+            if from_tree(m):
+                state["quiet"] = True  # the import tried every write already: block, do not count again
+                try:
+                    checks = behaviour(name, m, tools, under)
+                finally:
+                    state["quiet"] = False
+            emit(
+                {
+                    "ev": "done",
+                    "module": name,
+                    "ok": True,
+                    "source": has_source(name, m),
+                    "package": hasattr(m, "__path__"),
+                    "checks": checks,
+                }
+            )
         except BaseException as e:  # noqa: B036 - SystemExit and KeyboardInterrupt at import are failures too
             try:
                 message = str(e)
@@ -377,6 +405,195 @@ def main():
             emit({"ev": "done", "module": name, "ok": False, "type": type(e).__name__, "message": message})
         state["module"] = None
     emit({"ev": "end"})
+
+
+def write_origin(frame, dir_entries, normpath, join):
+    """'import' when importlib writes the cache of a module of the tree (found by its name under one of the
+    tree's sys.path entries, as verify imports it); 'module' for anything else: a module's own writes, or
+    caches of files it imported from elsewhere (a directory it put on sys.path itself)."""
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "get_code" and "_bootstrap_external" in code.co_filename:
+            fullname = frame.f_locals.get("fullname")
+            source = frame.f_locals.get("source_path")
+            if isinstance(fullname, str) and isinstance(source, str):
+                parts = fullname.split(".")
+                for e in dir_entries:
+                    base = join(e, *parts)
+                    if normpath(source) in (base + ".py", join(base, "__init__.py")):
+                        return "import"
+            return "module"
+        frame = frame.f_back
+    return "module"
+
+
+def load_check_tools(with_unittest):
+    """The tree's own linecache, inspect, importlib.resources (and unittest for test discovery): the
+    checks see what users of the tree would. A tool that does not import leaves its checks unanswered."""
+    tools = {}
+    for key, name in (
+        ("linecache", "linecache"),
+        ("inspect", "inspect"),
+        ("resources", "importlib.resources"),
+        ("unittest", "unittest" if with_unittest else None),
+    ):
+        if name is None:
+            continue
+        try:
+            __import__(name)
+            tools[key] = sys.modules[name]
+        except Exception:
+            tools[key] = None
+    return tools
+
+
+CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".so", ".pyd")
+
+
+def first_line(code):
+    lines = getattr(code, "co_lines", None)
+    if lines is not None:
+        for _start, _end, line in lines():
+            if line:
+                return line
+        return None
+    import dis
+
+    for _offset, line in dis.findlinestarts(code):
+        if line:
+            return line
+    return None
+
+
+def own_function(name, m, inspect, filename):
+    """A Python function the module's code defines (at module level, else a method of one of its classes):
+    what inspect.getsource and a traceback would show. Functions made by exec or eval (namedtuple's) and
+    an extension module's classes have other or no code files and are not candidates."""
+    values = list(vars(m).values())
+    methods = [x for v in values if inspect.isclass(v) and v.__module__ == name for x in list(vars(v).values())]
+    for v in values + methods:
+        if inspect.isfunction(v) and v.__module__ == name and v.__code__.co_filename == filename:
+            return v
+    return None
+
+
+def check_code(name, m, tools, under):
+    """lines: the line a traceback through the module's code would show, resolved as traceback and
+    linecache resolve it (code whose co_filename is outside the tree shows nothing: it only works while
+    another copy of the file exists); file: __file__ is the code's co_filename, as importlib.resources,
+    warnings, inspect and pdb expect."""
+    loader = getattr(getattr(m, "__spec__", None), "loader", None)
+    get_code = getattr(loader, "get_code", None)
+    if get_code is None:
+        return None, None, None
+    try:
+        code = get_code(name)
+    except Exception:
+        return False, False, None
+    if code is None:
+        return None, None, None
+    import os.path
+
+    filename = code.co_filename
+    agrees = None
+    if isinstance(getattr(m, "__file__", None), str):
+        agrees = os.path.normpath(filename) == os.path.normpath(m.__file__)
+    line = first_line(code)
+    linecache = tools.get("linecache")
+    if line is None or linecache is None:
+        return None, agrees, filename
+    if not (under(os.path.normpath(filename)) or under(os.path.realpath(filename))):
+        return False, agrees, filename
+    try:
+        shown = linecache.getline(filename, line, vars(m)).strip() != ""
+    except Exception:
+        shown = False
+    return shown, agrees, filename
+
+
+def check_getsource(name, m, tools, filename, under):
+    """inspect.getsource of a function of the module, from a file of the tree (a source file elsewhere, the
+    original install the bytecode was compiled from, only works while that copy exists)."""
+    inspect = tools.get("inspect")
+    if inspect is None or filename is None:
+        return None
+    f = own_function(name, m, inspect, filename)
+    if f is None:
+        return None
+    try:
+        import os.path
+
+        where = inspect.getsourcefile(f) or ""
+        if not (under(os.path.normpath(where)) or under(os.path.realpath(where))):
+            return False
+        return inspect.getsource(f).strip() != ""
+    except Exception:
+        return False
+
+
+def check_resources(name, m, tools):
+    """A package holding data files: importlib.resources.files(package) lists and reads one (3.9+)."""
+    resources = tools.get("resources")
+    if not hasattr(m, "__path__") or resources is None or not hasattr(resources, "files"):
+        return None
+    import os
+
+    locations = list(getattr(getattr(m, "__spec__", None), "submodule_search_locations", None) or [])
+    data = []
+    for d in locations[:1]:
+        try:
+            data = sorted(
+                n
+                for n in os.listdir(d)
+                if not n.endswith(CODE_SUFFIXES) and not n.startswith(".") and os.path.isfile(os.path.join(d, n))
+            )
+        except OSError:
+            data = []
+    if not data:
+        return None
+    try:
+        return len(resources.files(name).joinpath(data[0]).read_bytes()) == os.stat(os.path.join(locations[0], data[0])).st_size
+    except Exception:
+        return False
+
+
+def behaviour(name, m, tools, under):
+    """What users of the module rely on beyond its import; each True, False or None (not applicable)."""
+    lines, agrees, filename = check_code(name, m, tools, under)
+    return {
+        "lines": lines,
+        "file": agrees,
+        "getsource": check_getsource(name, m, tools, filename, under),
+        "resources": check_resources(name, m, tools),
+    }
+
+
+def discover_tests(pkg, tools, dir_entries, normpath, join):
+    """unittest's discovery of a test package, as `python -m test` and load_package_tests do it: the
+    package's directory from its sys.path entry, pattern test*.py."""
+    unittest = tools.get("unittest")
+    if unittest is None:
+        return {"count": 0, "errors": 0, "error": "unittest does not import"}
+    try:
+        __import__(pkg)
+        m = sys.modules[pkg]
+        start = pkg
+        top = None
+        f = getattr(m, "__file__", None)
+        if isinstance(f, str):
+            import os.path
+
+            d = normpath(os.path.dirname(f))
+            for e in dir_entries:
+                if d == join(e, *pkg.split(".")):
+                    start, top = d, e
+        loader = unittest.TestLoader()
+        suite = loader.discover(start, pattern="test*.py", top_level_dir=top)
+        errors = list(getattr(loader, "errors", []))
+        first = errors[0].strip().splitlines()[-1] if errors else None
+        return {"count": suite.countTestCases(), "errors": len(errors), "error": first}
+    except BaseException as e:  # noqa: B036 - a test package that exits at import is a failure too
+        return {"count": 0, "errors": 1, "error": "%s: %s" % (type(e).__name__, e)}
 
 
 code = 0

@@ -1,6 +1,7 @@
 /**
  * Every plannable strategy carried out on copies of the real 3.8, 3.11 and 3.13 stdlibs (where installed)
- * with `apply --verify`: no module that imported before fails after, at levels 0, 1 and 2; no write
+ * with `apply --verify`: no module that imported before fails after, at levels 0, 1 and 2 (and, but for the
+ * layouts that lose source lines, no behaviour check either); no write
  * attempt at the levels the layout ships bytecode for; du's bytes freed equal the plan's and the catalog's
  * estimate (with the zip layouts' pythonXY.zip counted). Option 1's markers are written but CPython does not read them: verify shows the writes it still
  * attempts, one per imported source module, which is what the strategy is documented to cost.
@@ -10,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { apply } from '../src/apply/apply.js';
+import { apply, planRegressions } from '../src/apply/apply.js';
 import { plan } from '../src/plan/plan.js';
 import { verify, type VerifyReport } from '../src/verify/verify.js';
 import { type Interpreter, interpreter, stdlibOf } from './helpers/python.js';
@@ -18,6 +19,14 @@ import { copyTree, duBytes, fastTempDir, removeTree } from './helpers/tree.js';
 
 /** Left out of the copies to keep the runs short (and tkinter/idlelib need a display anyway). */
 const LEAVE_OUT = ['test', 'idlelib', 'tkinter', 'turtledemo', 'lib2to3', 'site-packages', 'ensurepip'];
+
+/**
+ * The layouts whose bytecode keeps the co_filename of the original install (sourceless, pysources, and the
+ * zip layouts, whose archived caches were compiled elsewhere): every module still imports, but tracebacks
+ * show no line once that install is gone, __file__ is not co_filename and inspect.getsource reads another
+ * copy. verify sees it, so `apply --verify` rolls them back; the runtime issue is to fix them.
+ */
+const LOSES_SOURCE = new Set(['sourceless', 'pysources', 'zip-data', 'zip-stdlib']);
 
 const STRATEGIES = [
   'drop-opt2',
@@ -57,7 +66,8 @@ for (const version of ['3.8', '3.11', '3.13']) {
 
       let n = 0;
       for (const id of STRATEGIES) {
-        it(`${id}: no regression at levels 0-2, bytes freed as estimated`, async () => {
+        const what = LOSES_SOURCE.has(id) ? 'imports hold, source lines lost' : 'no regression';
+        it(`${id}: ${what} at levels 0-2, bytes freed as estimated`, async () => {
           const prefix = path.join(work, `c${n++}`);
           const root = path.join(prefix, 'lib', `python${version}`);
           fs.mkdirSync(path.dirname(root), { recursive: true });
@@ -75,14 +85,34 @@ for (const version of ['3.8', '3.11', '3.13']) {
           assert.deepEqual(p.saved, p.estimate, 'planned = estimated');
           const file = path.join(work, `${id}.json`);
           fs.writeFileSync(file, JSON.stringify(p));
-          const r = await apply({ planFile: file, verify: { python: py!.exe, baseline } });
-          assert.equal(
-            r.outcome,
-            'applied',
-            `${r.failure ?? ''} ${JSON.stringify(r.verify?.regressions.slice(0, 5))}`,
-          );
-          assert.deepEqual(r.verify?.regressions, []);
-          const afterReport = r.verify.after!;
+          let afterReport: VerifyReport;
+          if (LOSES_SOURCE.has(id)) {
+            const r = await apply({ planFile: file });
+            assert.equal(r.outcome, 'applied', r.failure);
+            afterReport = await verify({ path: root, python: py!.exe });
+            const found = planRegressions(p, baseline, afterReport);
+            const kinds = new Set(found.map((g) => (g.kind === 'behaviour' ? g.check : g.kind)));
+            // And test packages of the stdlib (ctypes.test, unittest.test before 3.12) no longer discoverable.
+            const tests = id !== 'zip-data' && version !== '3.13' ? ['tests'] : [];
+            assert.deepEqual(
+              [...kinds].sort(),
+              ['file', 'getsource', 'lines', ...tests],
+              JSON.stringify(found.slice(0, 5)),
+            );
+            for (const l of afterReport.levels) {
+              const b = baseline.levels.find((x) => x.level === l.level)!;
+              assert.deepEqual(l.okModules, b.okModules, `level ${l.level}: every module still imports`);
+            }
+          } else {
+            const r = await apply({ planFile: file, verify: { python: py!.exe, baseline } });
+            assert.equal(
+              r.outcome,
+              'applied',
+              `${r.failure ?? ''} ${JSON.stringify(r.verify?.regressions.slice(0, 5))}`,
+            );
+            assert.deepEqual(r.verify?.regressions, []);
+            afterReport = r.verify.after!;
+          }
           for (const l of afterReport.levels) {
             const shipped = p.shippedLevels.includes(l.level);
             if (shipped) assert.equal(l.writes.length, 0, `level ${l.level} is shipped: no write attempt`);
@@ -98,10 +128,11 @@ for (const version of ['3.8', '3.11', '3.13']) {
             if (id === 'sourceless' || id === 'pysources')
               assert.equal(l.withSource, 0, 'no source for tracebacks');
             if (id.startsWith('zip-')) {
-              // The archive keeps the sources: tracebacks show the same lines.
+              // The archive keeps the sources (the loader gives them), but the archived caches name the
+              // original install: a traceback reads that one, and shows nothing from the tree.
               const b = baseline.levels.find((x) => x.level === l.level)!;
               assert.equal(l.withSource, b.withSource);
-              assert.equal(l.ok, b.ok);
+              assert.ok(l.checks!.lines.failed.length > 0);
             }
           }
           const archive = path.join(prefix, 'lib', `python${version.replace('.', '')}.zip`);

@@ -40,7 +40,14 @@ import {
   zipInput,
 } from '../plan/plan.js';
 import { buildZip, type ZipInput } from '../plan/zip.js';
-import { regressions, type Regression, verify, type VerifyReport } from '../verify/verify.js';
+import {
+  regressions,
+  type Regression,
+  type RegrtestOptions,
+  verify,
+  type VerifyOptions,
+  type VerifyReport,
+} from '../verify/verify.js';
 import { VERSION } from '../version.js';
 
 export const APPLY_SCHEMA = 'pyfloppy.apply/1';
@@ -53,7 +60,14 @@ export interface ApplyOptions {
   /** Delete the journal at the end (default true); false keeps it for a later rollback or commit. */
   commit?: boolean;
   /** Run verify before and after; roll back on any regression. */
-  verify?: { python: string; levels?: number[]; baseline?: VerifyReport; exclude?: string[] };
+  verify?: {
+    python: string;
+    levels?: number[];
+    baseline?: VerifyReport;
+    exclude?: string[];
+    regrtest?: RegrtestOptions;
+    onProgress?: VerifyOptions['onProgress'];
+  };
   calls?: JournalCalls;
   onStep?: (done: number, total: number) => void;
   /** Called as verify starts each run ('before' | 'after'). */
@@ -297,13 +311,26 @@ export function planRegressions(plan: Plan, before: VerifyReport, after: VerifyR
   const removed = plan.removedModules;
   const gone = (m: string): boolean => removed.some((r) => m === r || m.startsWith(`${r}.`));
   return regressions(before, after, { writeLevels: plan.shippedLevels }).filter(
-    (r) => r.kind !== 'missing' || !gone(r.module),
+    (r) => !(r.kind === 'missing' && gone(r.module)) && !(r.kind === 'tests' && gone(r.package)),
+  );
+}
+
+/** regrtest runs the tree's `test` package: after a plan that removes it there is nothing to compare. */
+function checkRegrtest(plan: Plan, options: ApplyOptions): void {
+  if (options.verify?.regrtest === undefined || !plan.removedModules.includes('test')) return;
+  throw new PyfloppyError(
+    'EUSAGE',
+    `--regrtest: the plan removes ${plan.root}/test, the tests it would run`,
+    {
+      hint: 'verify the other strategies with --regrtest, or run `pyfloppy verify TREE --regrtest --tests-from ORIGINAL` on a copy',
+    },
   );
 }
 
 export async function apply(options: ApplyOptions): Promise<ApplyReport> {
   const { plan, text } = readPlanFile(options.planFile);
   checkRoot(plan);
+  checkRegrtest(plan, options);
   return withTree(plan.root, plan.rootFp, options.dryRun === true ? null : 'apply', (anchor) =>
     applyAnchored(plan, text, anchor, options),
   );
@@ -406,6 +433,8 @@ function verifyTree(plan: Plan, v: NonNullable<ApplyOptions['verify']>): Promise
     python: v.python,
     ...(v.levels === undefined ? {} : { levels: v.levels }),
     ...(v.exclude === undefined ? {} : { exclude: v.exclude }),
+    ...(v.regrtest === undefined ? {} : { regrtest: v.regrtest }),
+    ...(v.onProgress === undefined ? {} : { onProgress: v.onProgress }),
   });
 }
 

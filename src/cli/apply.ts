@@ -5,6 +5,8 @@ import { PyfloppyError } from '../errors.js';
 import type { VerifyReport } from '../verify/verify.js';
 import { formatBytes, formatCount } from '../report/format.js';
 import type { Io, RunState } from './main.js';
+import { progressLine } from './progress.js';
+import { describeProgress, describeRegression, jobCount, regrtestOptions, testList } from './verify.js';
 
 interface ApplyFlags {
   dryRun?: boolean;
@@ -15,6 +17,9 @@ interface ApplyFlags {
   levels?: number[];
   exclude?: string[];
   json?: boolean;
+  regrtest?: string[] | true;
+  jobs?: number;
+  regrtestTimeout?: number;
 }
 
 function levelList(v: string): number[] {
@@ -38,7 +43,8 @@ export function registerApply(program: Command, io: Io, state: RunState): void {
         'At the end the journal is deleted (commit) unless --no-commit.',
         '',
         'With --verify --python EXE, verify runs before and after (imports at each level, write attempts)',
-        'and any regression rolls the change back.',
+        'and any regression rolls the change back; with --regrtest, also the regression tests of verify',
+        '--regrtest, and any test that passed before and fails after rolls the change back.',
       ].join('\n'),
     )
     .argument('<plan>', 'the plan file (for --rollback and --commit: the plan or the tree)')
@@ -54,6 +60,13 @@ export function registerApply(program: Command, io: Io, state: RunState): void {
       'module prefix verify does not import (repeatable)',
       (v: string, p: string[] = []) => [...p, v],
     )
+    .option(
+      '--regrtest [tests]',
+      "with --verify: also run the interpreter's regression tests before and after (see verify --help)",
+      testList,
+    )
+    .option('-j, --jobs <n>', 'processes for --regrtest (default: the number of cores)', jobCount)
+    .option('--regrtest-timeout <seconds>', 'longest one test file may run (default: 600)', Number)
     .option('--json', 'print the report as JSON')
     .action(async (target: string, flags: ApplyFlags, cmd: Command) => {
       // Why: commander turns --no-commit into commit=false and --commit into commit=true; tell them apart.
@@ -81,6 +94,10 @@ export function registerApply(program: Command, io: Io, state: RunState): void {
       }
       if (flags.verify === true && flags.python === undefined)
         throw new PyfloppyError('EUSAGE', '--verify needs --python EXE (the interpreter of the tree)');
+      if (flags.verify !== true && flags.regrtest !== undefined)
+        throw new PyfloppyError('EUSAGE', '--regrtest needs --verify (it is part of what verify runs)');
+      const regrtest = regrtestOptions(flags);
+      const line = progressLine(io.stderr);
       const report = await apply({
         planFile: target,
         dryRun: flags.dryRun === true,
@@ -91,13 +108,16 @@ export function registerApply(program: Command, io: Io, state: RunState): void {
                 python: flags.python!,
                 ...(flags.levels === undefined ? {} : { levels: flags.levels }),
                 ...(flags.exclude === undefined ? {} : { exclude: flags.exclude }),
+                ...(regrtest === undefined ? {} : { regrtest }),
+                onProgress: (p) => line.show(describeProgress(p)),
               },
             }
           : {}),
         onVerify: (phase) => {
+          line.done();
           if (io.stderr.isTTY) io.stderr.write(`verifying (${phase})...\n`);
         },
-      });
+      }).finally(() => line.done());
       if (flags.json === true) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       else io.stdout.write(renderApply(report));
       if (report.outcome === 'refused' || report.outcome === 'rolled-back') state.exitCode = 1;
@@ -153,9 +173,9 @@ export function renderApply(r: ApplyReport): string {
     if (r.verify.after !== undefined) out.push(line('after', r.verify.after));
     out.push(`  regressions: ${r.verify.regressions.length}`);
     for (const g of r.verify.regressions.slice(0, 20))
-      out.push(
-        `    level ${g.level}: ${g.module}: ${g.kind === 'failed' ? `${g.type}: ${g.message}` : g.kind === 'missing' ? 'no longer found' : `tried ${g.event} ${g.path}`}`,
-      );
+      out.push(`    level ${g.level}: ${describeRegression(g)}`);
+    if (r.verify.regressions.length > 20)
+      out.push(`    ... and ${formatCount(r.verify.regressions.length - 20)} more (--json lists all)`);
   }
   return `${out.join('\n')}\n`;
 }

@@ -12,25 +12,45 @@ export interface Progress {
 
 const NONE: Progress = { update() {}, done() {} };
 
-export function scanProgress(stream: NodeJS.WriteStream = process.stderr, delayMs = 1000): Progress {
-  if (!stream.isTTY) return NONE;
+/** A line redrawn in place: `show` draws text (after delayMs, at most ten times a second), `done` erases it. */
+export interface Line {
+  show(text: string): void;
+  done(): void;
+}
+
+export function progressLine(stream: NodeJS.WriteStream = process.stderr, delayMs = 1000): Line {
+  if (!stream.isTTY) return { show() {}, done() {} };
   const start = Date.now();
   let last = 0;
   let drawn = false;
   return {
-    update(entries, bytes) {
+    show(text) {
       const now = Date.now();
       if (now - start < delayMs || now - last < 100) return;
       last = now;
       drawn = true;
       stream.cursorTo(0);
-      stream.write(`scanning: ${formatCount(entries)} entries, ${formatBytes(bytes)}`);
+      // Why: a line wider than the terminal wraps, and cursorTo(0) then redraws only its last part.
+      stream.write(text.slice(0, Math.max(20, (stream.columns || 80) - 1)));
       stream.clearLine(1);
     },
     done() {
       if (!drawn) return;
       stream.cursorTo(0);
       stream.clearLine(0);
+    },
+  };
+}
+
+export function scanProgress(stream: NodeJS.WriteStream = process.stderr, delayMs = 1000): Progress {
+  const line = progressLine(stream, delayMs);
+  if (!stream.isTTY) return NONE;
+  return {
+    update(entries, bytes) {
+      line.show(`scanning: ${formatCount(entries)} entries, ${formatBytes(bytes)}`);
+    },
+    done() {
+      line.done();
     },
   };
 }
