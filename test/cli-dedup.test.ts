@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { DedupReport } from 'pyfloppy';
 import { runCli } from './helpers/cli.js';
+import { have } from './helpers/need.js';
 import { copyTree, linkGroups, removeTree, snapshot, tempDir, writeTree } from './helpers/tree.js';
 
 const TAG = 'cpython-312';
@@ -115,8 +116,7 @@ describe('pyfloppy dedup (the built CLI)', () => {
   });
 
   it('--all links the same groups as util-linux hardlink (same owner, mode and mtime; no empty files)', (t) => {
-    if (spawnSync('hardlink', ['--version']).status !== 0)
-      return t.skip('util-linux hardlink is not installed');
+    if (!have(t, spawnSync('hardlink', ['--version']).status === 0, "util-linux's hardlink")) return;
     const work = tempDir();
     try {
       const mine = path.join(work, 'mine');
@@ -144,7 +144,8 @@ describe('pyfloppy dedup (the built CLI)', () => {
     try {
       fixture(root);
       const locked = path.join(root, `pkg/__pycache__/doc.${TAG}.opt-1.pyc`);
-      if (spawnSync('chattr', ['+i', locked]).status !== 0) return t.skip('chattr +i not permitted here');
+      const immutable = spawnSync('chattr', ['+i', locked]).status === 0;
+      if (!have(t, immutable, 'chattr +i (root, and a file system with immutable files)')) return;
       const r = runCli(['dedup', root]);
       spawnSync('chattr', ['-i', locked]);
       assert.equal(r.status, 1);

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { compile } from '../src/compile/compile.js';
 import { BIN } from './helpers/cli.js';
-import { copyStdlibSources, interpreter, runPython } from './helpers/python.js';
+import { have } from './helpers/need.js';
+import { copyStdlibSources, interpreter, runPython, cpython } from './helpers/python.js';
 import { fastTempDir, removeTree, writeTree } from './helpers/tree.js';
 
 const ALL_WHOLE = String.raw`
@@ -29,10 +30,7 @@ print(len(bad))
 describe('compile under failure', () => {
   it('killed with SIGKILL at three points: no partial .pyc under its final name', async (t) => {
     const py = interpreter('3.13');
-    if (py === undefined) {
-      t.skip('Python 3.13 is not installed');
-      return;
-    }
+    if (!have(t, py, cpython('3.13'))) return;
     const root = fastTempDir();
     try {
       const lib = path.join(root, 'lib');
@@ -59,19 +57,14 @@ describe('compile under failure', () => {
 
   it('an immutable __pycache__: its sources are reported, the others compile, nothing is left behind', async (t) => {
     const py = interpreter('3.13') ?? interpreter('3.12');
-    if (py === undefined) {
-      t.skip('no Python 3.12 or later installed');
-      return;
-    }
+    if (!have(t, py, cpython('3.12 or later'))) return;
     const root = fastTempDir();
     const locked = path.join(root, 'locked', '__pycache__');
     try {
       writeTree(root, { 'locked/a.py': 'x = 1\n', 'locked/b.py': 'y = 1\n', 'open/c.py': 'z = 1\n' });
       fs.mkdirSync(locked);
-      if (spawnSync('chattr', ['+i', locked]).status !== 0) {
-        t.skip('chattr +i is not available here (needs root and a file system that supports it)');
-        return;
-      }
+      const immutable = spawnSync('chattr', ['+i', locked]).status === 0;
+      if (!have(t, immutable, 'chattr +i (root, and a file system with immutable files)')) return;
       const r = await compile({ paths: [root], python: py.exe, levels: [0, 1] });
       assert.deepEqual(r.errors.map((e) => path.relative(root, e.path)).sort(), [
         'locked/a.py',

@@ -8,7 +8,8 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { dedup } from '../src/dedup/dedup.js';
-import { interpreter, stdlibOf } from './helpers/python.js';
+import { have } from './helpers/need.js';
+import { interpreter, stdlibOf, cpython } from './helpers/python.js';
 import { copyTree, linkGroups, removeTree, tempDir } from './helpers/tree.js';
 
 // compileall.compile_file's loop for several levels with hardlink_dupes (3.9+), for interpreters without it.
@@ -38,7 +39,7 @@ describe('dedup links what compileall --hardlink-dupes links', () => {
   for (const v of ['3.8', '3.11', '3.13']) {
     it(`on a copy of the ${v} stdlib, and a second run changes nothing`, async (t) => {
       const py = interpreter(v);
-      if (py === undefined) return t.skip(`no CPython ${v} under /root/.pyenv/versions`);
+      if (!have(t, py, cpython(v))) return;
       const stdlib = stdlibOf(py);
       const work = tempDir();
       try {

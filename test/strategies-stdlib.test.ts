@@ -13,7 +13,8 @@ import { after, before, describe, it } from 'node:test';
 import { apply } from '../src/apply/apply.js';
 import { plan } from '../src/plan/plan.js';
 import { verify, type VerifyReport } from '../src/verify/verify.js';
-import { type Interpreter, interpreter, stdlibOf } from './helpers/python.js';
+import { have } from './helpers/need.js';
+import { type Interpreter, interpreter, stdlibOf, cpython } from './helpers/python.js';
 import { copyTree, duBytes, fastTempDir, removeTree } from './helpers/tree.js';
 
 /** Left out of the copies to keep the runs short (and tkinter/idlelib need a display anyway). */
@@ -33,118 +34,114 @@ const STRATEGIES = [
 
 for (const version of ['3.8', '3.11', '3.13']) {
   const py: Interpreter | undefined = interpreter(version);
-  describe(
-    `strategies on a copy of the ${version} stdlib, verified`,
-    { skip: py === undefined ? `CPython ${version} is not installed` : false },
-    () => {
-      let work = '';
-      let template = '';
-      let baseline: VerifyReport;
-      before(async () => {
-        work = fastTempDir();
-        // PYTHONHOME is work/<prefix>; the stdlib lives at lib/pythonX.Y below it, as installed.
-        template = path.join(work, 'template', 'lib', `python${version}`);
-        fs.mkdirSync(path.dirname(template), { recursive: true });
-        copyTree(stdlibOf(py!), template, {
-          exclude: [...LEAVE_OUT, ...fs.readdirSync(stdlibOf(py!)).filter((n) => n.startsWith('config-'))],
-        });
-        baseline = await verify({ path: template, python: py!.exe });
-        assert.equal(baseline.mode, 'stdlib');
-        for (const l of baseline.levels)
-          assert.equal(l.writes.length, 0, `level ${l.level}: the copy is fully compiled`);
+  describe(`strategies on a copy of the ${version} stdlib, verified`, () => {
+    let work = '';
+    let template = '';
+    let baseline: VerifyReport;
+    before(async () => {
+      if (py === undefined) return;
+      work = fastTempDir();
+      // PYTHONHOME is work/<prefix>; the stdlib lives at lib/pythonX.Y below it, as installed.
+      template = path.join(work, 'template', 'lib', `python${version}`);
+      fs.mkdirSync(path.dirname(template), { recursive: true });
+      copyTree(stdlibOf(py), template, {
+        exclude: [...LEAVE_OUT, ...fs.readdirSync(stdlibOf(py)).filter((n) => n.startsWith('config-'))],
       });
-      after(() => removeTree(work));
+      baseline = await verify({ path: template, python: py.exe });
+      assert.equal(baseline.mode, 'stdlib');
+      for (const l of baseline.levels)
+        assert.equal(l.writes.length, 0, `level ${l.level}: the copy is fully compiled`);
+    });
+    after(() => removeTree(work));
 
-      let n = 0;
-      for (const id of STRATEGIES) {
-        it(`${id}: no regression at levels 0-2, bytes freed as estimated`, async () => {
-          const prefix = path.join(work, `c${n++}`);
-          const root = path.join(prefix, 'lib', `python${version}`);
-          fs.mkdirSync(path.dirname(root), { recursive: true });
-          copyTree(template, root);
-          // The test package is left out of the template (importing it takes long); strip-tests gets it back.
-          if (id === 'strip-tests')
-            fs.cpSync(path.join(stdlibOf(py!), 'test'), path.join(root, 'test'), {
-              recursive: true,
-              preserveTimestamps: true,
-              verbatimSymlinks: true,
-            });
-          const du0 = duBytes(root);
-          const p = await plan({ strategies: [id], path: root, workers: 0 });
-          assert.ok(p.operations.length > 0, `${id} has something to do on the ${version} stdlib`);
-          assert.deepEqual(p.saved, p.estimate, 'planned = estimated');
-          const file = path.join(work, `${id}.json`);
-          fs.writeFileSync(file, JSON.stringify(p));
-          const r = await apply({ planFile: file, verify: { python: py!.exe, baseline } });
+    let n = 0;
+    for (const id of STRATEGIES) {
+      it(`${id}: no regression at levels 0-2, bytes freed as estimated`, async (t) => {
+        if (!have(t, py, cpython(version))) return;
+        const prefix = path.join(work, `c${n++}`);
+        const root = path.join(prefix, 'lib', `python${version}`);
+        fs.mkdirSync(path.dirname(root), { recursive: true });
+        copyTree(template, root);
+        // The test package is left out of the template (importing it takes long); strip-tests gets it back.
+        if (id === 'strip-tests')
+          fs.cpSync(path.join(stdlibOf(py), 'test'), path.join(root, 'test'), {
+            recursive: true,
+            preserveTimestamps: true,
+            verbatimSymlinks: true,
+          });
+        const du0 = duBytes(root);
+        const p = await plan({ strategies: [id], path: root, workers: 0 });
+        assert.ok(p.operations.length > 0, `${id} has something to do on the ${version} stdlib`);
+        assert.deepEqual(p.saved, p.estimate, 'planned = estimated');
+        const file = path.join(work, `${id}.json`);
+        fs.writeFileSync(file, JSON.stringify(p));
+        const r = await apply({ planFile: file, verify: { python: py.exe, baseline } });
+        assert.equal(
+          r.outcome,
+          'applied',
+          `${r.failure ?? ''} ${JSON.stringify(r.verify?.regressions.slice(0, 5))}`,
+        );
+        assert.deepEqual(r.verify?.regressions, []);
+        const afterReport = r.verify.after!;
+        for (const l of afterReport.levels) {
+          const shipped = p.shippedLevels.includes(l.level);
+          if (shipped) assert.equal(l.writes.length, 0, `level ${l.level} is shipped: no write attempt`);
+          if (id === 'no-bytecode') {
+            // CPython does not read __dont_write_bytecode__: every source module imported tries to write.
+            assert.ok(l.writes.length > 0);
+            assert.ok(
+              l.writes.every((w) => w.event === 'open' || w.event === 'os.mkdir' || w.event === 'os.replace'),
+            );
+          }
+          if (id === 'sourceless' || id === 'pysources')
+            assert.equal(l.withSource, 0, 'no source for tracebacks');
+          if (id.startsWith('zip-')) {
+            // The archive keeps the sources: tracebacks show the same lines.
+            const b = baseline.levels.find((x) => x.level === l.level)!;
+            assert.equal(l.withSource, b.withSource);
+            assert.equal(l.ok, b.ok);
+          }
+        }
+        const archive = path.join(prefix, 'lib', `python${version.replace('.', '')}.zip`);
+        if (id.startsWith('zip-')) {
+          assert.equal(afterReport.entries[0], archive, 'the archive comes first on sys.path');
+          // Where the modules now come from, as the interpreter sees them.
+          const where = spawnSync(
+            py.exe,
+            ['-s', '-c', 'import encodings, json; print(encodings.__file__); print(json.__file__)'],
+            { encoding: 'utf8', env: { PYTHONHOME: prefix, LANG: 'C.UTF-8' } },
+          );
+          const [enc, json] = where.stdout.trim().split('\n');
+          assert.equal(enc, path.join(archive, 'encodings', '__init__.pyc'));
           assert.equal(
-            r.outcome,
-            'applied',
-            `${r.failure ?? ''} ${JSON.stringify(r.verify?.regressions.slice(0, 5))}`,
+            json,
+            id === 'zip-stdlib'
+              ? path.join(archive, 'json', '__init__.pyc')
+              : path.join(root, 'json', '__init__.py'),
           );
-          assert.deepEqual(r.verify?.regressions, []);
-          const afterReport = r.verify.after!;
-          for (const l of afterReport.levels) {
-            const shipped = p.shippedLevels.includes(l.level);
-            if (shipped) assert.equal(l.writes.length, 0, `level ${l.level} is shipped: no write attempt`);
-            if (id === 'no-bytecode') {
-              // CPython does not read __dont_write_bytecode__: every source module imported tries to write.
-              assert.ok(l.writes.length > 0);
-              assert.ok(
-                l.writes.every(
-                  (w) => w.event === 'open' || w.event === 'os.mkdir' || w.event === 'os.replace',
-                ),
-              );
-            }
-            if (id === 'sourceless' || id === 'pysources')
-              assert.equal(l.withSource, 0, 'no source for tracebacks');
-            if (id.startsWith('zip-')) {
-              // The archive keeps the sources: tracebacks show the same lines.
-              const b = baseline.levels.find((x) => x.level === l.level)!;
-              assert.equal(l.withSource, b.withSource);
-              assert.equal(l.ok, b.ok);
-            }
-          }
-          const archive = path.join(prefix, 'lib', `python${version.replace('.', '')}.zip`);
-          if (id.startsWith('zip-')) {
-            assert.equal(afterReport.entries[0], archive, 'the archive comes first on sys.path');
-            // Where the modules now come from, as the interpreter sees them.
-            const where = spawnSync(
-              py!.exe,
-              ['-s', '-c', 'import encodings, json; print(encodings.__file__); print(json.__file__)'],
-              { encoding: 'utf8', env: { PYTHONHOME: prefix, LANG: 'C.UTF-8' } },
-            );
-            const [enc, json] = where.stdout.trim().split('\n');
-            assert.equal(enc, path.join(archive, 'encodings', '__init__.pyc'));
-            assert.equal(
-              json,
-              id === 'zip-stdlib'
-                ? path.join(archive, 'json', '__init__.pyc')
-                : path.join(root, 'json', '__init__.py'),
-            );
-          }
-          if (id.startsWith('zip-')) {
-            // Installed this way (the interpreter in PREFIX/bin, no PYTHONHOME), getpath must still find
-            // the prefix: 3.8-3.10 look for lib/pythonX.Y/os.py on disk.
-            const bin = path.join(prefix, 'bin', path.basename(py!.exe));
-            fs.mkdirSync(path.dirname(bin), { recursive: true });
-            fs.copyFileSync(py!.exe, bin);
-            fs.chmodSync(bin, 0o755);
-            const own = spawnSync(bin, ['-c', 'import sys; print(sys.prefix)'], {
-              encoding: 'utf8',
-              env: {},
-            });
-            assert.equal(own.stdout.trim(), prefix, own.stderr);
-            assert.equal(own.stderr, '');
-          }
-          const du1 = id.startsWith('zip-') ? duBytes(root, archive) : duBytes(root);
-          const slack = p.counts.mkdir * 4096;
-          assert.ok(
-            Math.abs(du0.allocated - du1.allocated - p.saved.allocatedBytes) <= slack,
-            `du freed ${du0.allocated - du1.allocated}, planned ${p.saved.allocatedBytes}`,
-          );
-          removeTree(prefix);
-        });
-      }
-    },
-  );
+        }
+        if (id.startsWith('zip-')) {
+          // Installed this way (the interpreter in PREFIX/bin, no PYTHONHOME), getpath must still find
+          // the prefix: 3.8-3.10 look for lib/pythonX.Y/os.py on disk.
+          const bin = path.join(prefix, 'bin', path.basename(py.exe));
+          fs.mkdirSync(path.dirname(bin), { recursive: true });
+          fs.copyFileSync(py.exe, bin);
+          fs.chmodSync(bin, 0o755);
+          const own = spawnSync(bin, ['-c', 'import sys; print(sys.prefix)'], {
+            encoding: 'utf8',
+            env: {},
+          });
+          assert.equal(own.stdout.trim(), prefix, own.stderr);
+          assert.equal(own.stderr, '');
+        }
+        const du1 = id.startsWith('zip-') ? duBytes(root, archive) : duBytes(root);
+        const slack = p.counts.mkdir * 4096;
+        assert.ok(
+          Math.abs(du0.allocated - du1.allocated - p.saved.allocatedBytes) <= slack,
+          `du freed ${du0.allocated - du1.allocated}, planned ${p.saved.allocatedBytes}`,
+        );
+        removeTree(prefix);
+      });
+    }
+  });
 }

@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { analyze } from '../src/analyze.js';
 import type { StrategyEstimate } from '../src/strategies/estimate.js';
 import { PYTHON3_LIBS, STRATEGIES } from '../src/strategies/catalog.js';
-import { interpreter, interpreters, runPython, stdlibOf } from './helpers/python.js';
+import { have } from './helpers/need.js';
+import { interpreter, interpreters, runPython, stdlibOf, cpython } from './helpers/python.js';
 import { removeTree, tempDir, writeTree } from './helpers/tree.js';
 
 const TAG = 'cpython-312';
@@ -178,7 +179,7 @@ describe('strategy estimates on a generated tree', () => {
 
   it("compressed sizes match archives built by Python's zipfile and gzip (within zlib build differences)", (t) => {
     const py = interpreters().at(-1);
-    if (py === undefined) return t.skip('no CPython 3 under /root/.pyenv/versions');
+    if (!have(t, py, cpython('3'))) return;
     const measured = JSON.parse(
       runPython(
         py,
@@ -244,7 +245,7 @@ print(json.dumps({'zip': len(buf.getvalue()), 'pycs': pycs, 'gz': gz}))
 describe("the seed's reasoning on a real stdlib", () => {
   it('3.8, python3-libs-like subset: drop-optimized and dedup follow from the files themselves', async (t) => {
     const py = interpreter('3.8');
-    if (py === undefined) return t.skip('no CPython 3.8 under /root/.pyenv/versions');
+    if (!have(t, py, cpython('3.8'))) return;
     const stdlib = stdlibOf(py);
     const report = await analyze({ paths: [stdlib], baselineSubset: PYTHON3_LIBS });
     const expected = JSON.parse(
