@@ -123,11 +123,24 @@ describe('pyfloppy dedup (the built CLI)', () => {
       const theirs = path.join(work, 'theirs');
       fs.mkdirSync(mine);
       fixture(mine);
+      // Twins beside the fixture's mode twin: one of another owner, one of another group, one a second
+      // newer; and a pair that is alike in all (linked by both).
+      const when = new Date(2024, 0, 1);
+      const later = new Date(2024, 0, 1, 0, 0, 1);
+      writeTree(
+        mine,
+        Object.fromEntries(['a', 'b', 'c', 'd', 'e'].map((n) => [`twins/${n}.txt`, 'twin bytes'])),
+      );
+      for (const n of ['a', 'b', 'c', 'd']) fs.utimesSync(path.join(mine, `twins/${n}.txt`), when, when);
+      fs.utimesSync(path.join(mine, 'twins/e.txt'), later, later);
+      fs.chownSync(path.join(mine, 'twins/c.txt'), 65534, 0);
+      fs.chownSync(path.join(mine, 'twins/d.txt'), 0, 65534);
       copyTree(mine, theirs);
       assert.equal(runCli(['dedup', '--all', mine]).status, 0);
       const r = spawnSync('hardlink', ['-q', theirs], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
       assert.deepEqual(linkGroups(mine), linkGroups(theirs));
+      assert.ok(linkGroups(mine).some((g) => g.join() === 'twins/a.txt,twins/b.txt'));
     } finally {
       removeTree(work);
     }

@@ -13,6 +13,11 @@ import { have } from './helpers/need.js';
 import { copyStdlibSources, interpreter, runPython, cpython } from './helpers/python.js';
 import { fastTempDir, removeTree, writeTree } from './helpers/tree.js';
 
+/** The .pyc files below dir (whole or not). */
+function pycs(dir: string): number {
+  return fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((n) => n.endsWith('.pyc')).length;
+}
+
 const ALL_WHOLE = String.raw`
 import marshal, os, sys
 bad = []
@@ -35,21 +40,32 @@ describe('compile under failure', () => {
     try {
       const lib = path.join(root, 'lib');
       copyStdlibSources(py, lib);
-      for (const ms of [700, 1500, 3000]) {
-        const child = spawn(
-          process.execPath,
-          [BIN, 'compile', '-q', '-f', '-j2', '-o0', '-o1', '-o2', '--python', py.exe, lib],
-          {
-            stdio: 'ignore',
-          },
+      const args = [BIN, 'compile', '-q', '-f', '-j2', '-o0', '-o1', '-o2', '--python', py.exe, lib];
+      const written: number[] = [];
+      // Killed once the first cache is there, and 0.5 s and 1.5 s later: each run starts from no cache.
+      for (const ms of [0, 500, 1500]) {
+        fs.rmSync(path.join(root, 'lib'), { recursive: true });
+        copyStdlibSources(py, lib);
+        const child = spawn(process.execPath, args, { stdio: 'ignore' });
+        const exited = new Promise<NodeJS.Signals | null>((r) =>
+          child.once('exit', (_, signal) => r(signal)),
         );
+        for (const until = Date.now() + 60_000; pycs(lib) === 0; await new Promise((r) => setTimeout(r, 20)))
+          assert.ok(Date.now() < until, 'no cache written within a minute');
         await new Promise((r) => setTimeout(r, ms));
         child.kill('SIGKILL');
-        await new Promise((r) => child.once('exit', r));
+        assert.equal(await exited, 'SIGKILL', `killed ${ms} ms in, not finished before`);
         // The workers die with their stdin closed; give them a moment.
         await new Promise((r) => setTimeout(r, 300));
+        written.push(pycs(lib));
         assert.equal(runPython(py, ALL_WHOLE, [lib]).trim(), '0');
       }
+      // What an uninterrupted run writes: each kill landed with part of it written, not before or after.
+      const full = spawnSync(process.execPath, args, { encoding: 'utf8' });
+      assert.ok(full.status === 0 || full.status === 1, full.stderr);
+      const all = pycs(lib);
+      for (const n of written) assert.ok(n > 0 && n < all, `${n} of ${all} caches written when killed`);
+      assert.equal(runPython(py, ALL_WHOLE, [lib]).trim(), '0');
     } finally {
       removeTree(root);
     }

@@ -335,6 +335,8 @@ describe('dedup safety', () => {
         'data/one.txt': 'identical data',
         'data/two.txt': 'identical data',
         'data/three.txt': 'identical data',
+        'data/x-owner.txt': 'identical data',
+        'data/y-mtime.txt': 'identical data',
         'data/empty1.txt': '',
         'data/empty2.txt': '',
       });
@@ -345,8 +347,13 @@ describe('dedup safety', () => {
       const when = new Date(2020, 1, 1);
       fs.utimesSync(l0, when, when);
       fs.utimesSync(l1, when, when);
-      for (const f of ['one', 'two', 'three']) fs.utimesSync(path.join(root, `data/${f}.txt`), when, when);
+      for (const f of ['one', 'two', 'three', 'x-owner'])
+        fs.utimesSync(path.join(root, `data/${f}.txt`), when, when);
+      // Twins that differ only by mode, only by owner, only by mtime (a second later).
       fs.chmodSync(path.join(root, 'data/three.txt'), 0o600);
+      fs.chownSync(path.join(root, 'data/x-owner.txt'), 65534, 65534);
+      const later = new Date(when.getTime() + 1000);
+      fs.utimesSync(path.join(root, 'data/y-mtime.txt'), later, later);
       const r = await dedup({ paths: [root], all: true });
       const l01 = r.linked.find((p) => p.target === l1)!;
       assert.deepEqual(l01.metadataDiffers, ['mode']);
@@ -355,14 +362,15 @@ describe('dedup safety', () => {
         fs.statSync(path.join(root, 'data/one.txt')).ino,
         fs.statSync(path.join(root, 'data/two.txt')).ino,
       );
-      assert.notEqual(
-        fs.statSync(path.join(root, 'data/three.txt')).ino,
-        fs.statSync(path.join(root, 'data/one.txt')).ino,
+      const inodes = new Set(
+        ['one', 'three', 'x-owner', 'y-mtime'].map((f) => fs.statSync(path.join(root, `data/${f}.txt`)).ino),
       );
-      assert.deepEqual(
-        r.skipped.map((s) => [s.reason, path.basename(s.target), s.message]),
-        [['metadata', 'three.txt', 'identical bytes, but mode differs']],
-      );
+      assert.equal(inodes.size, 4, 'no twin of another mode, owner or mtime linked');
+      assert.deepEqual(r.skipped.map((s) => [s.reason, path.basename(s.target), s.message]).sort(), [
+        ['metadata', 'three.txt', 'identical bytes, but mode differs'],
+        ['metadata', 'x-owner.txt', 'identical bytes, but owner differs'],
+        ['metadata', 'y-mtime.txt', 'identical bytes, but mtime differs'],
+      ]);
       // Empty files are never linked.
       assert.notEqual(
         fs.statSync(path.join(root, 'data/empty1.txt')).ino,

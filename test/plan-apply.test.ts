@@ -16,7 +16,16 @@ import { type Plan, plan } from '../src/plan/plan.js';
 import { runCli } from './helpers/cli.js';
 import { have } from './helpers/need.js';
 import { compileAllLevels, interpreter, cpython } from './helpers/python.js';
-import { copyTree, duBytes, fastTempDir, removeTree, snapshot, writeTree } from './helpers/tree.js';
+import {
+  ancestors,
+  copyTree,
+  duBytes,
+  fastTempDir,
+  mkdirSlack,
+  removeTree,
+  snapshot,
+  writeTree,
+} from './helpers/tree.js';
 
 const py = interpreter('3.13');
 const TAG = 'cpython-313';
@@ -123,12 +132,17 @@ describe('plan and apply', () => {
       assert.equal(r.outcome, 'applied', r.failure);
       assert.equal(r.committed, true);
       assert.ok(!fs.existsSync(path.join(root, '.pyfloppy-journal')));
-      assert.deepEqual(files(root), expected(before).sort());
+      const want = expected(before).sort();
+      assert.deepEqual(files(root), want);
+      // The directories too: those on the way to a file that stays, and no other (one left empty goes), but
+      // the root's own __pycache__, which belongs to no module and stays as sys.path directories do.
+      const notRootCache = (d: string): boolean => d !== '__pycache__';
+      assert.deepEqual(dirs(root).filter(notRootCache), ancestors(want).filter(notRootCache));
       const du1 = duBytes(root);
-      // tmpfs gives directories no blocks; the plan counts a new directory as one block.
-      const slack = p.counts.mkdir * 4096;
-      assert.ok(
-        Math.abs(du0.allocated - du1.allocated - p.saved.allocatedBytes) <= slack,
+      // The plan charges a new directory one block; du counts its real blocks (none on tmpfs).
+      assert.equal(
+        du0.allocated - du1.allocated,
+        p.saved.allocatedBytes + mkdirSlack(root, p.operations),
         `${id}: du freed ${du0.allocated - du1.allocated}, planned ${p.saved.allocatedBytes}`,
       );
       const again = await planOf(id, root);
@@ -324,18 +338,41 @@ describe('plan and apply', () => {
     const p = JSON.parse(fs.readFileSync(file, 'utf8')) as Plan;
     assert.equal(p.schema, 'pyfloppy.plan/1');
     assert.ok(p.operations.every((o) => o.op === 'remove' || o.op === 'link'));
+    const before = snapshot(root);
+    const beforeDirs = dirs(root);
     const dry = runCli(['apply', file, '--dry-run']);
     assert.equal(dry.status, 0);
-    assert.match(dry.stdout, /dry run\): all \d+ operations match the tree/);
-    assert.ok(fs.existsSync(path.join(root, 'pkg/__pycache__/core.cpython-313.opt-2.pyc')));
+    assert.match(dry.stdout, new RegExp(`dry run\\): all ${p.operations.length} operations match the tree`));
+    // Nothing changed: every path, inode, link count, mode and byte, every directory; no journal, no lock.
+    assert.deepEqual(snapshot(root), before);
+    assert.deepEqual(dirs(root), beforeDirs);
     const bad = runCli(['plan', 'frobnicate', root]);
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /unknown strategy 'frobnicate'/);
-    assert.equal(runCli(['plan', 'sourceless,no-bytecode', root]).status, 2);
-    assert.equal(runCli(['plan', 'sourceless', path.join(work, 'missing')]).status, 2);
+    const refused = (args: string[], message: RegExp): void => {
+      const r = runCli(args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.equal(r.stdout, '');
+    };
+    refused(
+      ['plan', 'sourceless,no-bytecode', root],
+      /^pyfloppy: error: no-bytecode and sourceless cannot be combined: one ships only sources, the other only bytecode$/m,
+    );
+    refused(
+      ['plan', 'sourceless', path.join(work, 'missing')],
+      /^pyfloppy: error: .*\/missing: no such directory$/m,
+    );
     const notPlan = path.join(work, 'not-a-plan.json');
     fs.writeFileSync(notPlan, '{"schema":"other"}');
-    assert.equal(runCli(['apply', notPlan]).status, 2);
-    assert.equal(runCli(['apply', path.join(work, 'nope.json')]).status, 2);
+    refused(
+      ['apply', notPlan],
+      /^pyfloppy: error: .*not-a-plan\.json: not a pyfloppy plan \(schema other\)$/m,
+    );
+    refused(
+      ['apply', path.join(work, 'nope.json')],
+      /^pyfloppy: error: cannot read .*nope\.json: no such file$/m,
+    );
+    assert.deepEqual(snapshot(root), before, 'no refusal changed the tree');
   });
 });

@@ -187,8 +187,16 @@ describe('scan with worker threads', () => {
       for (const workers of [1, 2, 3]) {
         const pool = new LazyPool(workers);
         try {
+          // Count the requests the scan sends to the worker threads (the pool is the one the scan gets).
+          const threads = pool.get()!;
+          let requests = 0;
+          const request = threads.request.bind(threads);
+          threads.request = (make) => {
+            requests++;
+            return request(make);
+          };
           const shared = await scan(resolveRoots([{ path: root }]), { pool, mainDirs: 1, batchDirs: 2 });
-          assert.ok(pool.get() !== undefined);
+          assert.ok(requests > 1, `${requests} requests sent to the ${workers} worker threads`);
           const a = describe(alone);
           const b = describe(shared);
           // The hardlink's first path depends on walk order; compare everything else exactly.
