@@ -124,6 +124,30 @@ for (const strategies of ['strip-tests,pysources', 'dedup', 'zip-stdlib']) {
         const span = Math.max(probeRun.opsMs, 5);
         const finished = state(probe, false);
         assert.notDeepEqual(finished, original);
+        // The uninterrupted run checked against the strategies' own rules, not only against itself.
+        const before = [...original.files.keys()];
+        const after = [...finished.files.keys()].filter((rel) => rel !== ARCHIVE).sort();
+        if (strategies === 'dedup') {
+          assert.deepEqual(after, before.sort());
+          // compileall's rule: a level linked to the one below when their bytes are the same.
+          for (const rel of before.filter((r) => /\.cpython-313\.pyc$/.test(r))) {
+            const [l0, l1, l2] = ['', '.opt-1', '.opt-2'].map((l) => rel.replace('.pyc', `${l}.pyc`));
+            const sha = (r: string) => original.files.get(r)!.sha256;
+            const links = (r: string) => finished.files.get(r)!.nlink ?? 0;
+            assert.equal(links(l1!) > 1, sha(l0!) === sha(l1!) || sha(l1!) === sha(l2!), l1);
+          }
+        }
+        if (strategies === 'strip-tests,pysources') {
+          const kept = before.filter((r) => !/(^|\/)tests\//.test(r));
+          const want = [
+            ...kept.filter((r) => !r.includes('__pycache__/') && !r.endsWith('.py')),
+            ...kept.filter((r) => r.endsWith('.py')).map((r) => `${r}c`),
+            ...kept
+              .filter((r) => r.endsWith('.py'))
+              .map((r) => path.join(path.dirname(r), '__pysources__', `${path.basename(r)}.gz`)),
+          ];
+          assert.deepEqual(after, want.sort());
+        }
         let midway = 0;
         for (let round = 0; round < ROUNDS; round++) {
           const tree = at(`round${round}`);
