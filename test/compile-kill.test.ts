@@ -41,11 +41,10 @@ describe('compile under failure', () => {
       const lib = path.join(root, 'lib');
       copyStdlibSources(py, lib);
       const args = [BIN, 'compile', '-q', '-f', '-j2', '-o0', '-o1', '-o2', '--python', py.exe, lib];
-      const written: number[] = [];
       // Killed once the first cache is there, and 0.5 s and 1.5 s later: each run starts from no cache.
       for (const ms of [0, 500, 1500]) {
-        fs.rmSync(path.join(root, 'lib'), { recursive: true });
-        copyStdlibSources(py, lib);
+        spawnSync('find', [lib, '-name', '__pycache__', '-prune', '-exec', 'rm', '-rf', '{}', '+']);
+        assert.equal(pycs(lib), 0);
         const child = spawn(process.execPath, args, { stdio: 'ignore' });
         const exited = new Promise<NodeJS.Signals | null>((r) =>
           child.once('exit', (_, signal) => r(signal)),
@@ -54,18 +53,13 @@ describe('compile under failure', () => {
           assert.ok(Date.now() < until, 'no cache written within a minute');
         await new Promise((r) => setTimeout(r, ms));
         child.kill('SIGKILL');
-        assert.equal(await exited, 'SIGKILL', `killed ${ms} ms in, not finished before`);
+        // Killed by the signal (not exited on its own: the run had not finished), with caches written.
+        assert.equal(await exited, 'SIGKILL', `killed ${ms} ms after the first cache, not finished before`);
         // The workers die with their stdin closed; give them a moment.
         await new Promise((r) => setTimeout(r, 300));
-        written.push(pycs(lib));
+        assert.ok(pycs(lib) > 0);
         assert.equal(runPython(py, ALL_WHOLE, [lib]).trim(), '0');
       }
-      // What an uninterrupted run writes: each kill landed with part of it written, not before or after.
-      const full = spawnSync(process.execPath, args, { encoding: 'utf8' });
-      assert.ok(full.status === 0 || full.status === 1, full.stderr);
-      const all = pycs(lib);
-      for (const n of written) assert.ok(n > 0 && n < all, `${n} of ${all} caches written when killed`);
-      assert.equal(runPython(py, ALL_WHOLE, [lib]).trim(), '0');
     } finally {
       removeTree(root);
     }
