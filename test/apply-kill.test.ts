@@ -12,7 +12,8 @@ import { describe, it } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import { plan } from '../src/plan/plan.js';
 import { BIN, runCli } from './helpers/cli.js';
-import { compileAllLevels, interpreter } from './helpers/python.js';
+import { have } from './helpers/need.js';
+import { compileAllLevels, interpreter, cpython } from './helpers/python.js';
 import { copyTree, fastTempDir, type FileState, removeTree, snapshot, writeTree } from './helpers/tree.js';
 
 const py = interpreter('3.13');
@@ -91,100 +92,121 @@ function killAfter(
 }
 
 for (const strategies of ['strip-tests,pysources', 'dedup', 'zip-stdlib']) {
-  describe(
-    `apply ${strategies} killed with SIGKILL`,
-    { skip: py === undefined ? 'CPython 3.13 is not installed' : false },
-    () => {
-      it(`at ${ROUNDS} random moments: --rollback restores the original, apply again finishes it`, async () => {
-        const work = fastTempDir();
-        try {
-          // Every tree at NAME/lib/python3.13, where a stdlib lives, its archive beside it.
-          const at = (name: string): string => {
-            const d = path.join(work, name, 'lib', 'python3.13');
-            fs.mkdirSync(path.dirname(d), { recursive: true });
-            return d;
-          };
-          const tpl = at('template');
-          template(tpl);
-          const original = state(tpl, false);
-          // An uninterrupted run: its result, and how long it takes (kills are spread over that span).
-          const probe = at('probe');
-          copyTree(tpl, probe);
-          const probePlan = path.join(work, 'probe.json');
+  describe(`apply ${strategies} killed with SIGKILL`, () => {
+    it(`at ${ROUNDS} random moments: --rollback restores the original, apply again finishes it`, async (t) => {
+      if (!have(t, py, cpython('3.13'))) return;
+      const work = fastTempDir();
+      try {
+        // Every tree at NAME/lib/python3.13, where a stdlib lives, its archive beside it.
+        const at = (name: string): string => {
+          const d = path.join(work, name, 'lib', 'python3.13');
+          fs.mkdirSync(path.dirname(d), { recursive: true });
+          return d;
+        };
+        const tpl = at('template');
+        template(tpl);
+        const original = state(tpl, false);
+        // An uninterrupted run: its result, and how long it takes (kills are spread over that span).
+        const probe = at('probe');
+        copyTree(tpl, probe);
+        const probePlan = path.join(work, 'probe.json');
+        fs.writeFileSync(
+          probePlan,
+          JSON.stringify(await plan({ strategies: strategies.split(','), path: probe, workers: 0 })),
+        );
+        // How long the operations take once the journal exists: kills are spread over that span.
+        const probeRun = await killAfter(
+          ['apply', probePlan],
+          Infinity,
+          path.join(probe, '.pyfloppy-journal'),
+        );
+        assert.equal(probeRun.code, 0);
+        const span = Math.max(probeRun.opsMs, 5);
+        const finished = state(probe, false);
+        assert.notDeepEqual(finished, original);
+        // The uninterrupted run checked against the strategies' own rules, not only against itself.
+        const before = [...original.files.keys()];
+        const after = [...finished.files.keys()].filter((rel) => rel !== ARCHIVE).sort();
+        if (strategies === 'dedup') {
+          assert.deepEqual(after, before.sort());
+          // compileall's rule: a level linked to the one below when their bytes are the same.
+          for (const rel of before.filter((r) => /\.cpython-313\.pyc$/.test(r))) {
+            const [l0, l1, l2] = ['', '.opt-1', '.opt-2'].map((l) => rel.replace('.pyc', `${l}.pyc`));
+            const sha = (r: string) => original.files.get(r)!.sha256;
+            const links = (r: string) => finished.files.get(r)!.nlink ?? 0;
+            assert.equal(links(l1!) > 1, sha(l0!) === sha(l1!) || sha(l1!) === sha(l2!), l1);
+          }
+        }
+        if (strategies === 'strip-tests,pysources') {
+          const kept = before.filter((r) => !/(^|\/)tests\//.test(r));
+          const want = [
+            ...kept.filter((r) => !r.includes('__pycache__/') && !r.endsWith('.py')),
+            ...kept.filter((r) => r.endsWith('.py')).map((r) => `${r}c`),
+            ...kept
+              .filter((r) => r.endsWith('.py'))
+              .map((r) => path.join(path.dirname(r), '__pysources__', `${path.basename(r)}.gz`)),
+          ];
+          assert.deepEqual(after, want.sort());
+        }
+        let midway = 0;
+        for (let round = 0; round < ROUNDS; round++) {
+          const tree = at(`round${round}`);
+          copyTree(tpl, tree);
+          const before = state(tree, true);
+          const file = path.join(work, `round${round}.json`);
           fs.writeFileSync(
-            probePlan,
-            JSON.stringify(await plan({ strategies: strategies.split(','), path: probe, workers: 0 })),
+            file,
+            JSON.stringify(await plan({ strategies: strategies.split(','), path: tree, workers: 0 })),
           );
-          // How long the operations take once the journal exists: kills are spread over that span.
-          const probeRun = await killAfter(
-            ['apply', probePlan],
-            Infinity,
-            path.join(probe, '.pyfloppy-journal'),
-          );
-          assert.equal(probeRun.code, 0);
-          const span = Math.max(probeRun.opsMs, 5);
-          const finished = state(probe, false);
-          assert.notDeepEqual(finished, original);
-          let midway = 0;
-          for (let round = 0; round < ROUNDS; round++) {
-            const tree = at(`round${round}`);
-            copyTree(tpl, tree);
-            const before = state(tree, true);
-            const file = path.join(work, `round${round}.json`);
-            fs.writeFileSync(
-              file,
-              JSON.stringify(await plan({ strategies: strategies.split(','), path: tree, workers: 0 })),
-            );
-            // Most kills among the operations (the first 70 % of the span: its end is the commit, the lock's
-            // release and the process's exit); every fourth at any moment from the start.
-            const { code } =
-              round % 4 === 3
-                ? await killAfter(['apply', file], Math.floor(Math.random() * (span + 400)))
-                : await killAfter(
-                    ['apply', file],
-                    Math.floor(Math.random() * span * 0.7),
-                    path.join(tree, '.pyfloppy-journal'),
-                  );
-            const journal = fs.existsSync(path.join(tree, '.pyfloppy-journal'));
-            if (code === null && journal) midway++;
-            const committing = fs.existsSync(path.join(tree, '.pyfloppy-journal/committing'));
-            if (round % 2 === 0) {
-              const rb = runCli(['apply', '--rollback', file]);
-              if (committing) {
-                // Killed while deleting the journal: past the point of no return, it can only be finished.
-                assert.equal(rb.status, 2, rb.stdout + rb.stderr);
-                assert.equal(runCli(['apply', '--commit', file]).status, 0);
-                assert.deepEqual(state(tree, false), finished);
-              } else {
-                assert.equal(rb.status, 0, rb.stdout + rb.stderr);
-                const now = state(tree, true);
-                const isBefore = isDeepStrictEqual(now, before);
-                // Killed before the journal existed, or after the commit: untouched, or finished.
-                if (!journal && !isBefore) assert.deepEqual(state(tree, false), finished, `round ${round}`);
-                else assert.deepEqual(now, before, `round ${round}: rolled back exactly`);
-              }
-            } else if (!journal && isDeepStrictEqual(state(tree, false), finished)) {
-              // Killed after the commit: done; the plan no longer matches the tree and is refused unchanged.
-              assert.equal(runCli(['apply', file]).status, 1);
+          // Most kills among the operations (the first 70 % of the span: its end is the commit, the lock's
+          // release and the process's exit); every fourth at any moment from the start.
+          const { code } =
+            round % 4 === 3
+              ? await killAfter(['apply', file], Math.floor(Math.random() * (span + 400)))
+              : await killAfter(
+                  ['apply', file],
+                  Math.floor(Math.random() * span * 0.7),
+                  path.join(tree, '.pyfloppy-journal'),
+                );
+          const journal = fs.existsSync(path.join(tree, '.pyfloppy-journal'));
+          if (code === null && journal) midway++;
+          const committing = fs.existsSync(path.join(tree, '.pyfloppy-journal/committing'));
+          if (round % 2 === 0) {
+            const rb = runCli(['apply', '--rollback', file]);
+            if (committing) {
+              // Killed while deleting the journal: past the point of no return, it can only be finished.
+              assert.equal(rb.status, 2, rb.stdout + rb.stderr);
+              assert.equal(runCli(['apply', '--commit', file]).status, 0);
               assert.deepEqual(state(tree, false), finished);
             } else {
-              const again = runCli(['apply', file]);
-              assert.equal(again.status, 0, `round ${round}: ${again.stdout}${again.stderr}`);
-              assert.deepEqual(
-                state(tree, false),
-                finished,
-                `round ${round}: finished as an uninterrupted run`,
-              );
+              assert.equal(rb.status, 0, rb.stdout + rb.stderr);
+              const now = state(tree, true);
+              const isBefore = isDeepStrictEqual(now, before);
+              // Killed before the journal existed, or after the commit: untouched, or finished.
+              if (!journal && !isBefore) assert.deepEqual(state(tree, false), finished, `round ${round}`);
+              else assert.deepEqual(now, before, `round ${round}: rolled back exactly`);
             }
-            assert.ok(!fs.existsSync(path.join(tree, '.pyfloppy-journal')));
-            removeTree(path.join(work, `round${round}`));
+          } else if (!journal && isDeepStrictEqual(state(tree, false), finished)) {
+            // Killed after the commit: done; the plan no longer matches the tree and is refused unchanged.
+            assert.equal(runCli(['apply', file]).status, 1);
+            assert.deepEqual(state(tree, false), finished);
+          } else {
+            const again = runCli(['apply', file]);
+            assert.equal(again.status, 0, `round ${round}: ${again.stdout}${again.stderr}`);
+            assert.deepEqual(
+              state(tree, false),
+              finished,
+              `round ${round}: finished as an uninterrupted run`,
+            );
           }
-          // Most kills caught a run midway (not only before the start or after the end).
-          assert.ok(midway >= ROUNDS / 2, `only ${midway} of ${ROUNDS} kills landed midway`);
-        } finally {
-          removeTree(work);
+          assert.ok(!fs.existsSync(path.join(tree, '.pyfloppy-journal')));
+          removeTree(path.join(work, `round${round}`));
         }
-      });
-    },
-  );
+        // Most kills caught a run midway (not only before the start or after the end).
+        assert.ok(midway >= ROUNDS / 2, `only ${midway} of ${ROUNDS} kills landed midway`);
+      } finally {
+        removeTree(work);
+      }
+    });
+  });
 }

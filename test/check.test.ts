@@ -14,12 +14,14 @@ import {
   compileAllLevels,
   copyStdlibSources,
   type Interpreter,
+  cpython,
   interpreter,
   interpreters,
   modernPython,
   runPython,
   stdlibOf,
 } from './helpers/python.js';
+import { have } from './helpers/need.js';
 import { fastTempDir, removeTree, writeTree } from './helpers/tree.js';
 
 /**
@@ -140,11 +142,9 @@ describe('check finds each defect a real interpreter can leave in a tree', () =>
   for (const v of ['3.7', '3.8', '3.9', '3.10', '3.11', '3.12', '3.13']) {
     it(`Python ${v}: exactly the expected findings, stale verdicts equal importlib's`, async (t) => {
       const py = interpreter(v);
-      const other = py === undefined ? undefined : otherInterpreter(py);
-      if (py === undefined || other === undefined) {
-        t.skip(`Python ${v} or a second interpreter is not installed`);
-        return;
-      }
+      if (!have(t, py, cpython(v))) return;
+      const other = otherInterpreter(py);
+      if (!have(t, other, cpython(`3.7 or later other than ${v}`))) return;
       const root = fastTempDir();
       try {
         // The other interpreter compiles two sources; its caches go in as a foreign tag and under our tag.
@@ -226,10 +226,7 @@ describe('check finds each defect a real interpreter can leave in a tree', () =>
 
   it('buildroot-path: compiled in a build root with and without -d, checked with --expect-prefix', async (t) => {
     const py = modernPython(9);
-    if (py === undefined) {
-      t.skip('no Python 3.9 or later installed');
-      return;
-    }
+    if (!have(t, py, cpython('3.9 or later'))) return;
     const root = fastTempDir();
     try {
       const installed = '/usr/lib/python3/site-packages';
@@ -270,10 +267,7 @@ describe('check finds each defect a real interpreter can leave in a tree', () =>
 describe('check never reads through a symlink', () => {
   it("a source that is a symlink out of the tree is neither read nor stat'ed through", async (t) => {
     const py = modernPython(9);
-    if (py === undefined) {
-      t.skip('no Python 3.9 or later installed');
-      return;
-    }
+    if (!have(t, py, cpython('3.9 or later'))) return;
     const root = fastTempDir();
     try {
       const tree = path.join(root, 'tree');
@@ -295,10 +289,7 @@ describe('check never reads through a symlink', () => {
 describe('check reports no warning on freshly compiled stdlibs', () => {
   it('the whole 3.13 stdlib compiled with compileall -o0 -o1 -o2 --hardlink-dupes', async (t) => {
     const py = interpreter('3.13');
-    if (py === undefined) {
-      t.skip('Python 3.13 is not installed');
-      return;
-    }
+    if (!have(t, py, cpython('3.13'))) return;
     const root = fastTempDir();
     try {
       const lib = path.join(root, 'python3.13');
@@ -319,10 +310,7 @@ describe('check reports no warning on freshly compiled stdlibs', () => {
   for (const v of ['3.6', '3.7', '3.8', '3.9', '3.10', '3.11', '3.12']) {
     it(`Python ${v}: email, json and os compiled at three levels`, async (t) => {
       const py = interpreter(v);
-      if (py === undefined) {
-        t.skip(`Python ${v} is not installed`);
-        return;
-      }
+      if (!have(t, py, cpython(v))) return;
       const root = fastTempDir();
       try {
         const std = stdlibOf(py);
@@ -354,10 +342,7 @@ describe('check reports no warning on freshly compiled stdlibs', () => {
 describe('check agrees with CPython on details', () => {
   it('int(os.stat().st_mtime) as importlib computes it, at nanosecond edges', (t) => {
     const py = interpreter('3.13') ?? interpreters().pop();
-    if (py === undefined) {
-      t.skip('no Python 3 installed');
-      return;
-    }
+    if (!have(t, py, cpython('3'))) return;
     const root = fastTempDir();
     try {
       const times = [
@@ -399,10 +384,7 @@ describe('check agrees with CPython on details', () => {
 describe('pyfloppy check (CLI)', () => {
   it('exit 1 with findings, 0 on a clean tree, the JSON schema, and usage errors', (t) => {
     const py = modernPython(9);
-    if (py === undefined) {
-      t.skip('no Python 3.9 or later installed');
-      return;
-    }
+    if (!have(t, py, cpython('3.9 or later'))) return;
     const root = fastTempDir();
     try {
       writeTree(root, { 'm/__init__.py': '"""d"""\n', 'm/a.py': 'assert 1\n' });

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { analyze, type AnalyzeReport } from 'pyfloppy';
 import { BIN, runCli } from './helpers/cli.js';
-import { interpreter } from './helpers/python.js';
+import { have } from './helpers/need.js';
+import { interpreter, cpython } from './helpers/python.js';
 import { duBytes, removeTree, tempDir, writeTree } from './helpers/tree.js';
 
 describe('pyfloppy analyze (the built CLI)', () => {
@@ -100,13 +101,19 @@ describe('pyfloppy analyze (the built CLI)', () => {
       writeTree(big, Object.fromEntries(Array.from({ length: 3000 }, (_, k) => [`m${k}.py`, 'x = 1\n'])));
       const r = spawnSync(
         'bash',
-        ['-c', `node ${JSON.stringify(BIN)} analyze ${JSON.stringify(big)} --json | head -c 10 >/dev/null`],
+        [
+          '-c',
+          // The exit status of node, not of head (a pipeline's own is its last command's: always 0 here).
+          `node ${JSON.stringify(BIN)} analyze ${JSON.stringify(big)} --json | head -c 10 >/dev/null; echo "node exited \${PIPESTATUS[0]}"`,
+        ],
         {
           encoding: 'utf8',
         },
       );
-      assert.equal(r.status, 0);
+      assert.equal(r.stdout, 'node exited 0\n');
       assert.equal(r.stderr, '');
+      // The report is far larger than a pipe holds (64 KiB), so the pipe did close before it was written.
+      assert.ok(runCli(['analyze', big, '--json']).stdout.length > 1024 * 1024);
     } finally {
       removeTree(big);
     }
@@ -202,7 +209,7 @@ describe('pyfloppy analyze (the built CLI)', () => {
     const which = spawnSync('python3', ['-c', 'import sys; print(sys.version.split()[0])'], {
       encoding: 'utf8',
     });
-    if (which.status !== 0) return t.skip('no python3 on PATH');
+    if (!have(t, which.status === 0, "python3 on PATH (Debian's python3)")) return;
     const r = runCli(['analyze', '--json']);
     assert.equal(r.status, 0, r.stderr);
     const report = JSON.parse(r.stdout) as AnalyzeReport;
@@ -220,7 +227,7 @@ describe('pyfloppy analyze (the built CLI)', () => {
 
   it('--python describes Python 2.7 too (legacy caches, no cache tag)', (t) => {
     const py2 = interpreter('2.7');
-    if (py2 === undefined) return t.skip('no CPython 2.7 under /root/.pyenv/versions');
+    if (!have(t, py2, cpython('2.7'))) return;
     const r = runCli(['analyze', '--python', py2.exe, '--json']);
     assert.equal(r.status, 0, r.stderr);
     const report = JSON.parse(r.stdout) as AnalyzeReport;
@@ -236,7 +243,7 @@ describe('pyfloppy analyze (the built CLI)', () => {
       fs.chmodSync(path.join(d, 'ok/a.py'), 0o644);
       fs.chmodSync(path.join(d, 'locked'), 0o000);
       const r = runCli(['analyze', d, '--json'], { uid: 65534, gid: 65534 });
-      if (r.status === null) return t.skip('cannot run as another user here');
+      if (!have(t, r.status !== null, 'running a command as another user (root)')) return;
       assert.equal(r.status, 0, r.stderr);
       const report = JSON.parse(r.stdout) as AnalyzeReport;
       assert.equal(report.problems.length, 1);

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { DedupReport } from 'pyfloppy';
 import { runCli } from './helpers/cli.js';
+import { have } from './helpers/need.js';
 import { copyTree, linkGroups, removeTree, snapshot, tempDir, writeTree } from './helpers/tree.js';
 
 const TAG = 'cpython-312';
@@ -115,19 +116,31 @@ describe('pyfloppy dedup (the built CLI)', () => {
   });
 
   it('--all links the same groups as util-linux hardlink (same owner, mode and mtime; no empty files)', (t) => {
-    if (spawnSync('hardlink', ['--version']).status !== 0)
-      return t.skip('util-linux hardlink is not installed');
+    if (!have(t, spawnSync('hardlink', ['--version']).status === 0, "util-linux's hardlink")) return;
     const work = tempDir();
     try {
       const mine = path.join(work, 'mine');
       const theirs = path.join(work, 'theirs');
       fs.mkdirSync(mine);
       fixture(mine);
+      // Twins beside the fixture's mode twin: one of another owner, one of another group, one a second
+      // newer; and a pair that is alike in all (linked by both).
+      const when = new Date(2024, 0, 1);
+      const later = new Date(2024, 0, 1, 0, 0, 1);
+      writeTree(
+        mine,
+        Object.fromEntries(['a', 'b', 'c', 'd', 'e'].map((n) => [`twins/${n}.txt`, 'twin bytes'])),
+      );
+      for (const n of ['a', 'b', 'c', 'd']) fs.utimesSync(path.join(mine, `twins/${n}.txt`), when, when);
+      fs.utimesSync(path.join(mine, 'twins/e.txt'), later, later);
+      fs.chownSync(path.join(mine, 'twins/c.txt'), 65534, 0);
+      fs.chownSync(path.join(mine, 'twins/d.txt'), 0, 65534);
       copyTree(mine, theirs);
       assert.equal(runCli(['dedup', '--all', mine]).status, 0);
       const r = spawnSync('hardlink', ['-q', theirs], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
       assert.deepEqual(linkGroups(mine), linkGroups(theirs));
+      assert.ok(linkGroups(mine).some((g) => g.join() === 'twins/a.txt,twins/b.txt'));
     } finally {
       removeTree(work);
     }
@@ -144,7 +157,8 @@ describe('pyfloppy dedup (the built CLI)', () => {
     try {
       fixture(root);
       const locked = path.join(root, `pkg/__pycache__/doc.${TAG}.opt-1.pyc`);
-      if (spawnSync('chattr', ['+i', locked]).status !== 0) return t.skip('chattr +i not permitted here');
+      const immutable = spawnSync('chattr', ['+i', locked]).status === 0;
+      if (!have(t, immutable, 'chattr +i (root, and a file system with immutable files)')) return;
       const r = runCli(['dedup', root]);
       spawnSync('chattr', ['-i', locked]);
       assert.equal(r.status, 1);

@@ -42,6 +42,14 @@ describe('help layout', () => {
       const body = r.stdout.split(/\n(?:Examples|Example|Exit status)/)[0]!;
       const long = body.split('\n').filter((l) => l.length > 80);
       assert.deepEqual(long, []);
+      // And there is a help to fit: the usage line, a description of some length, the options.
+      assert.match(r.stdout, new RegExp(`^Usage: pyfloppy ${command} `));
+      assert.match(body, /^Options:$/m);
+      assert.match(body, /^ {2}-h, --help +display help for command$/m);
+      assert.ok(
+        body.split('\n').filter((l) => /\w{3}/.test(l)).length >= 10,
+        `${command} --help is short:\n${r.stdout}`,
+      );
     });
   }
 });

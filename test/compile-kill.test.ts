@@ -9,8 +9,14 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { compile } from '../src/compile/compile.js';
 import { BIN } from './helpers/cli.js';
-import { copyStdlibSources, interpreter, runPython } from './helpers/python.js';
+import { have } from './helpers/need.js';
+import { copyStdlibSources, interpreter, runPython, cpython } from './helpers/python.js';
 import { fastTempDir, removeTree, writeTree } from './helpers/tree.js';
+
+/** The .pyc files below dir (whole or not). */
+function pycs(dir: string): number {
+  return fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((n) => n.endsWith('.pyc')).length;
+}
 
 const ALL_WHOLE = String.raw`
 import marshal, os, sys
@@ -29,27 +35,29 @@ print(len(bad))
 describe('compile under failure', () => {
   it('killed with SIGKILL at three points: no partial .pyc under its final name', async (t) => {
     const py = interpreter('3.13');
-    if (py === undefined) {
-      t.skip('Python 3.13 is not installed');
-      return;
-    }
+    if (!have(t, py, cpython('3.13'))) return;
     const root = fastTempDir();
     try {
       const lib = path.join(root, 'lib');
       copyStdlibSources(py, lib);
-      for (const ms of [700, 1500, 3000]) {
-        const child = spawn(
-          process.execPath,
-          [BIN, 'compile', '-q', '-f', '-j2', '-o0', '-o1', '-o2', '--python', py.exe, lib],
-          {
-            stdio: 'ignore',
-          },
+      const args = [BIN, 'compile', '-q', '-f', '-j2', '-o0', '-o1', '-o2', '--python', py.exe, lib];
+      // Killed once the first cache is there, and 0.5 s and 1.5 s later: each run starts from no cache.
+      for (const ms of [0, 500, 1500]) {
+        spawnSync('find', [lib, '-name', '__pycache__', '-prune', '-exec', 'rm', '-rf', '{}', '+']);
+        assert.equal(pycs(lib), 0);
+        const child = spawn(process.execPath, args, { stdio: 'ignore' });
+        const exited = new Promise<NodeJS.Signals | null>((r) =>
+          child.once('exit', (_, signal) => r(signal)),
         );
+        for (const until = Date.now() + 60_000; pycs(lib) === 0; await new Promise((r) => setTimeout(r, 20)))
+          assert.ok(Date.now() < until, 'no cache written within a minute');
         await new Promise((r) => setTimeout(r, ms));
         child.kill('SIGKILL');
-        await new Promise((r) => child.once('exit', r));
+        // Killed by the signal (not exited on its own: the run had not finished), with caches written.
+        assert.equal(await exited, 'SIGKILL', `killed ${ms} ms after the first cache, not finished before`);
         // The workers die with their stdin closed; give them a moment.
         await new Promise((r) => setTimeout(r, 300));
+        assert.ok(pycs(lib) > 0);
         assert.equal(runPython(py, ALL_WHOLE, [lib]).trim(), '0');
       }
     } finally {
@@ -59,19 +67,14 @@ describe('compile under failure', () => {
 
   it('an immutable __pycache__: its sources are reported, the others compile, nothing is left behind', async (t) => {
     const py = interpreter('3.13') ?? interpreter('3.12');
-    if (py === undefined) {
-      t.skip('no Python 3.12 or later installed');
-      return;
-    }
+    if (!have(t, py, cpython('3.12 or later'))) return;
     const root = fastTempDir();
     const locked = path.join(root, 'locked', '__pycache__');
     try {
       writeTree(root, { 'locked/a.py': 'x = 1\n', 'locked/b.py': 'y = 1\n', 'open/c.py': 'z = 1\n' });
       fs.mkdirSync(locked);
-      if (spawnSync('chattr', ['+i', locked]).status !== 0) {
-        t.skip('chattr +i is not available here (needs root and a file system that supports it)');
-        return;
-      }
+      const immutable = spawnSync('chattr', ['+i', locked]).status === 0;
+      if (!have(t, immutable, 'chattr +i (root, and a file system with immutable files)')) return;
       const r = await compile({ paths: [root], python: py.exe, levels: [0, 1] });
       assert.deepEqual(r.errors.map((e) => path.relative(root, e.path)).sort(), [
         'locked/a.py',

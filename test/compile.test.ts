@@ -10,7 +10,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { compile } from '../src/compile/compile.js';
 import { runCli } from './helpers/cli.js';
-import { copyStdlibSources, type Interpreter, interpreter } from './helpers/python.js';
+import { have } from './helpers/need.js';
+import { copyStdlibSources, type Interpreter, interpreter, cpython } from './helpers/python.js';
 import { fastTempDir, linkGroups, removeTree, snapshot, writeTree } from './helpers/tree.js';
 
 /** Every .pyc: content hash and mode; and the inode groups among them. */
@@ -59,10 +60,7 @@ describe('compile writes the bytes and links of compileall --hardlink-dupes', ()
     for (const mode of ['timestamp', 'checked-hash', 'unchecked-hash'] as const) {
       it(`Python ${v}, ${mode}: a generated tree of every source shape`, async (t) => {
         const py = interpreter(v);
-        if (py === undefined) {
-          t.skip(`Python ${v} is not installed`);
-          return;
-        }
+        if (!have(t, py, cpython(v))) return;
         const root = fastTempDir();
         try {
           generated(root);
@@ -101,10 +99,7 @@ describe('compile writes the bytes and links of compileall --hardlink-dupes', ()
   for (const v of ['3.6', '3.7', '3.8']) {
     it(`Python ${v}: each level as compileall writes it under -O / -OO (one level per run, no links)`, async (t) => {
       const py = interpreter(v);
-      if (py === undefined) {
-        t.skip(`Python ${v} is not installed`);
-        return;
-      }
+      if (!have(t, py, cpython(v))) return;
       const root = fastTempDir();
       try {
         generated(root);
@@ -125,10 +120,7 @@ describe('compile writes the bytes and links of compileall --hardlink-dupes', ()
 
   it('the whole 3.13 stdlib, with 2 workers', async (t) => {
     const py = interpreter('3.13');
-    if (py === undefined) {
-      t.skip('Python 3.13 is not installed');
-      return;
-    }
+    if (!have(t, py, cpython('3.13'))) return;
     const root = fastTempDir();
     try {
       const lib = path.join(root, 'python3.13');
@@ -150,10 +142,7 @@ describe('compile writes the bytes and links of compileall --hardlink-dupes', ()
 describe('compile refuses what it must not touch', () => {
   it('a cache name that is a symlink is reported and left alone; other sources still compile', async (t) => {
     const py = interpreter('3.13') ?? interpreter('3.12') ?? interpreter('3.11');
-    if (py === undefined) {
-      t.skip('no Python 3.11 or later installed');
-      return;
-    }
+    if (!have(t, py, cpython('3.11 or later'))) return;
     const root = fastTempDir();
     try {
       writeTree(root, { 'a.py': 'x = 1\n', 'b.py': 'y = 2\n', 'victim.txt': 'keep me\n' });
@@ -181,10 +170,7 @@ describe('compile refuses what it must not touch', () => {
 
   it('CLI: exit 1 with the interpreter message, 2 for Python 2 and for a bad level', (t) => {
     const py = interpreter('3.13') ?? interpreter('3.12');
-    if (py === undefined) {
-      t.skip('no Python 3.12 or later installed');
-      return;
-    }
+    if (!have(t, py, cpython('3.12 or later'))) return;
     const root = fastTempDir();
     try {
       writeTree(root, { 'ok.py': 'x = 1\n', 'bad.py': 'def (:\n' });
@@ -192,13 +178,24 @@ describe('compile refuses what it must not touch', () => {
       assert.equal(r.status, 1);
       assert.match(r.stdout, /\*\*\* Error compiling '.*bad\.py':\n[\s\S]*SyntaxError/);
       assert.match(r.stdout, /2 sources .* 1 compiled, 0 up to date, 1 failed; 1 caches written, 1 linked/);
-      assert.equal(runCli(['compile', '-o3', root]).status, 2);
-      const py2 = interpreter('2.7');
-      if (py2 !== undefined) {
-        const old = runCli(['compile', '--python', py2.exe, root]);
-        assert.equal(old.status, 2);
-        assert.match(old.stderr, /compile needs CPython 3\.6 or newer/);
-      }
+      const bad = runCli(['compile', '-o3', root]);
+      assert.equal(bad.status, 2);
+      assert.match(bad.stderr, /argument '3' is invalid\. an optimization level is 0, 1 or 2/);
+    } finally {
+      removeTree(root);
+    }
+  });
+
+  it('CLI: Python 2 is refused with exit 2, naming the versions compile needs', (t) => {
+    const py2 = interpreter('2.7');
+    if (!have(t, py2, cpython('2.7'))) return;
+    const root = fastTempDir();
+    try {
+      writeTree(root, { 'ok.py': 'x = 1\n' });
+      const old = runCli(['compile', '--python', py2.exe, root]);
+      assert.equal(old.status, 2);
+      assert.match(old.stderr, /compile needs CPython 3\.6 or newer/);
+      assert.deepEqual(fs.readdirSync(root), ['ok.py'], 'nothing written');
     } finally {
       removeTree(root);
     }

@@ -12,6 +12,7 @@ import { Worker } from 'node:worker_threads';
 import { dedup } from '../src/dedup/dedup.js';
 import { lstatFingerprint } from '../src/fsops/fingerprint.js';
 import { type FsCalls, realCalls, replaceWithLink, TEMP_NAME } from '../src/fsops/link.js';
+import { have, haveHere } from './helpers/need.js';
 import { removeTree, snapshot, tempDir, writeTree } from './helpers/tree.js';
 
 const TAG = 'cpython-313';
@@ -252,8 +253,8 @@ describe('dedup safety', () => {
     const root = tempDir();
     try {
       const fsType = spawnSync('stat', ['-f', '-c', '%T', root], { encoding: 'utf8' }).stdout.trim();
-      if (fsType !== 'ext2/ext3')
-        return t.skip(`link limit test needs ext4 (65,000 links), ${root} is ${fsType}`);
+      const ext4 = fsType === 'ext2/ext3';
+      if (!haveHere(t, ext4, `a temporary directory on ext4 (65,000 links); ${root} is on ${fsType}`)) return;
       writeTree(root, {
         'm.py': 'x = 1\n',
         [`__pycache__/m.${TAG}.pyc`]: 'bytes',
@@ -298,22 +299,21 @@ describe('dedup safety', () => {
     try {
       writeTree(root, { ...triad('imm', 'm', 'immutable'), ...triad('ok', 'n', 'fine') });
       const locked = path.join(root, `imm/__pycache__/m.${TAG}.opt-1.pyc`);
-      if (spawnSync('chattr', ['+i', locked]).status !== 0) return t.skip('chattr +i not permitted here');
+      const immutable = spawnSync('chattr', ['+i', locked]).status === 0;
+      if (!have(t, immutable, 'chattr +i (root, and a file system with immutable files)')) return;
       fs.mkdirSync(mnt);
-      if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]).status === 0) {
-        mounted = true;
-        writeTree(mnt, triad('r', 'q', 'read-only'));
-        assert.equal(spawnSync('mount', ['-o', 'remount,ro', mnt]).status, 0);
-      }
+      mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]).status === 0;
+      if (!have(t, mounted, 'mounting a tmpfs (root, CAP_SYS_ADMIN), for the EROFS half')) return;
+      writeTree(mnt, triad('r', 'q', 'read-only'));
+      assert.equal(spawnSync('mount', ['-o', 'remount,ro', mnt]).status, 0);
       const r = await dedup({ paths: [root] });
       const reasons = r.skipped.map((s) => `${path.relative(root, s.target)} ${s.reason}`).sort();
       // Level 1 is immutable: it can be neither replaced (0-1) nor given another name (1-2).
       assert.deepEqual(reasons, [
         `imm/__pycache__/m.${TAG}.opt-1.pyc EPERM`,
         `imm/__pycache__/m.${TAG}.opt-2.pyc EPERM`,
-        ...(mounted
-          ? [`ro/r/__pycache__/q.${TAG}.opt-1.pyc EROFS`, `ro/r/__pycache__/q.${TAG}.opt-2.pyc EROFS`]
-          : []),
+        `ro/r/__pycache__/q.${TAG}.opt-1.pyc EROFS`,
+        `ro/r/__pycache__/q.${TAG}.opt-2.pyc EROFS`,
       ]);
       // The others went ahead.
       assert.equal(fs.statSync(path.join(root, `ok/__pycache__/n.${TAG}.opt-2.pyc`)).nlink, 3);
@@ -335,6 +335,8 @@ describe('dedup safety', () => {
         'data/one.txt': 'identical data',
         'data/two.txt': 'identical data',
         'data/three.txt': 'identical data',
+        'data/x-owner.txt': 'identical data',
+        'data/y-mtime.txt': 'identical data',
         'data/empty1.txt': '',
         'data/empty2.txt': '',
       });
@@ -345,8 +347,13 @@ describe('dedup safety', () => {
       const when = new Date(2020, 1, 1);
       fs.utimesSync(l0, when, when);
       fs.utimesSync(l1, when, when);
-      for (const f of ['one', 'two', 'three']) fs.utimesSync(path.join(root, `data/${f}.txt`), when, when);
+      for (const f of ['one', 'two', 'three', 'x-owner'])
+        fs.utimesSync(path.join(root, `data/${f}.txt`), when, when);
+      // Twins that differ only by mode, only by owner, only by mtime (a second later).
       fs.chmodSync(path.join(root, 'data/three.txt'), 0o600);
+      fs.chownSync(path.join(root, 'data/x-owner.txt'), 65534, 65534);
+      const later = new Date(when.getTime() + 1000);
+      fs.utimesSync(path.join(root, 'data/y-mtime.txt'), later, later);
       const r = await dedup({ paths: [root], all: true });
       const l01 = r.linked.find((p) => p.target === l1)!;
       assert.deepEqual(l01.metadataDiffers, ['mode']);
@@ -355,14 +362,15 @@ describe('dedup safety', () => {
         fs.statSync(path.join(root, 'data/one.txt')).ino,
         fs.statSync(path.join(root, 'data/two.txt')).ino,
       );
-      assert.notEqual(
-        fs.statSync(path.join(root, 'data/three.txt')).ino,
-        fs.statSync(path.join(root, 'data/one.txt')).ino,
+      const inodes = new Set(
+        ['one', 'three', 'x-owner', 'y-mtime'].map((f) => fs.statSync(path.join(root, `data/${f}.txt`)).ino),
       );
-      assert.deepEqual(
-        r.skipped.map((s) => [s.reason, path.basename(s.target), s.message]),
-        [['metadata', 'three.txt', 'identical bytes, but mode differs']],
-      );
+      assert.equal(inodes.size, 4, 'no twin of another mode, owner or mtime linked');
+      assert.deepEqual(r.skipped.map((s) => [s.reason, path.basename(s.target), s.message]).sort(), [
+        ['metadata', 'three.txt', 'identical bytes, but mode differs'],
+        ['metadata', 'x-owner.txt', 'identical bytes, but owner differs'],
+        ['metadata', 'y-mtime.txt', 'identical bytes, but mtime differs'],
+      ]);
       // Empty files are never linked.
       assert.notEqual(
         fs.statSync(path.join(root, 'data/empty1.txt')).ino,

@@ -11,19 +11,21 @@ import { LOCK_FILE } from '../src/fsops/lock.js';
 import { plan } from '../src/plan/plan.js';
 import { runCli } from './helpers/cli.js';
 import { digest, hostileTree, whenAppears } from './helpers/hostile.js';
-import { interpreter } from './helpers/python.js';
+import { have } from './helpers/need.js';
+import { interpreter, cpython } from './helpers/python.js';
 import { copyTree, fastTempDir, removeTree, snapshot } from './helpers/tree.js';
 
 const py = interpreter('3.13');
 
-describe('one run per tree', { skip: py === undefined ? 'CPython 3.13 is not installed' : false }, () => {
+describe('one run per tree', () => {
   let work = '';
   let template = '';
   let count = 0;
   before(() => {
+    if (py === undefined) return;
     work = fastTempDir();
     template = path.join(work, 'template');
-    hostileTree(py!, template, 400);
+    hostileTree(py, template, 400);
   });
   after(() => removeTree(work));
 
@@ -38,7 +40,8 @@ describe('one run per tree', { skip: py === undefined ? 'CPython 3.13 is not ins
     return { tree, file };
   }
 
-  it('a second run while the first is stopped midway is refused, naming the holder; the first then finishes', async () => {
+  it('a second run while the first is stopped midway is refused, naming the holder; the first then finishes', async (t) => {
+    if (!have(t, py, cpython('3.13'))) return;
     const { tree, file } = await fresh('pysources');
     const other = `${tree}-other.json`;
     fs.writeFileSync(
@@ -86,7 +89,8 @@ describe('one run per tree', { skip: py === undefined ? 'CPython 3.13 is not ins
     assert.equal(shape(tree), shape(alone), 'finished as a run alone');
   });
 
-  it('a lock whose process is gone is stale: taken over, and released at the end', async () => {
+  it('a lock whose process is gone is stale: taken over, and released at the end', async (t) => {
+    if (!have(t, py, cpython('3.13'))) return;
     const { tree, file } = await fresh('drop-opt2');
     fs.writeFileSync(
       path.join(tree, LOCK_FILE),
@@ -97,7 +101,8 @@ describe('one run per tree', { skip: py === undefined ? 'CPython 3.13 is not ins
     assert.ok(!fs.existsSync(path.join(tree, LOCK_FILE)));
   });
 
-  it('a lock held by a live process is respected, whatever command holds it', async () => {
+  it('a lock held by a live process is respected, whatever command holds it', async (t) => {
+    if (!have(t, py, cpython('3.13'))) return;
     const { tree, file } = await fresh('drop-opt2');
     const before = digest(tree);
     fs.writeFileSync(

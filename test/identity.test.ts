@@ -3,7 +3,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { buildModel } from '../src/model/model.js';
-import { compileAllLevels, interpreter, interpreters, runPython, stdlibOf } from './helpers/python.js';
+import { have } from './helpers/need.js';
+import {
+  compileAllLevels,
+  interpreter,
+  interpreters,
+  runPython,
+  stdlibOf,
+  cpython,
+} from './helpers/python.js';
 import { duBytes, removeTree, tempDir, writeTree } from './helpers/tree.js';
 
 // Python computes the same counts by comparing bytes (filecmp with shallow=False), group by group.
@@ -61,7 +69,7 @@ describe('bytecode identity', () => {
 
   it("finds exactly the identical levels of the seed's four modules, with every interpreter", async (t) => {
     const all = interpreters();
-    if (all.length === 0) return t.skip('no CPython 3 under /root/.pyenv/versions');
+    if (!have(t, all.length > 0, cpython('3'))) return;
     for (const i of all) {
       const d = tempDir();
       try {
@@ -94,7 +102,7 @@ describe('bytecode identity', () => {
 
   it('sees identical files already hardlinked, and never calls equal sizes identical without reading', async (t) => {
     const i = interpreters().at(-1);
-    if (i === undefined) return t.skip('no CPython 3 under /root/.pyenv/versions');
+    if (!have(t, i, cpython('3'))) return;
     const d = tempDir();
     try {
       writeTree(d, SEED_MODULES);
@@ -131,7 +139,7 @@ describe('bytecode identity', () => {
   for (const v of ['3.8', '3.11', '3.13']) {
     it(`on the real ${v} stdlib: totals equal du's and identical pairs equal Python's comparison`, async (t) => {
       const i = interpreter(v);
-      if (i === undefined) return t.skip(`no CPython ${v} under /root/.pyenv/versions`);
+      if (!have(t, i, cpython(v))) return;
       const stdlib = stdlibOf(i);
       const m = await buildModel({ paths: [stdlib] });
       const all = m.footprint.all.sum();

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { extensionModuleName, isSysPathDirName, parseCacheName } from '../src/python/layout.js';
-import { interpreters, runPython } from './helpers/python.js';
+import { have } from './helpers/need.js';
+import { interpreters, runPython, cpython } from './helpers/python.js';
 
 describe('cache file names', () => {
   it('parses what every interpreter on this machine names its caches', (t) => {
     const all = interpreters();
-    if (all.length === 0) return t.skip('no CPython 3 under /root/.pyenv/versions');
+    if (!have(t, all.length > 0, cpython('3'))) return;
     const code = [
       'import importlib.util, json, sys',
       'out = []',

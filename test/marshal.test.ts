@@ -9,7 +9,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { codeObjects, MarshalError, readMarshal } from '../src/python/marshal.js';
 import { parsePycHeader } from '../src/python/pyc.js';
-import { interpreter, runPython, stdlibOf } from './helpers/python.js';
+import { have } from './helpers/need.js';
+import { interpreter, runPython, stdlibOf, cpython } from './helpers/python.js';
 
 const PY_DIGESTS = `
 import hashlib, json, marshal, os, sys
@@ -36,7 +37,7 @@ describe('marshal reader', () => {
   for (const v of ['3.8', '3.11', '3.13']) {
     it(`walks every .pyc of the ${v} stdlib and finds the code objects CPython finds`, (t) => {
       const py = interpreter(v);
-      if (py === undefined) return t.skip(`no CPython ${v} under /root/.pyenv/versions`);
+      if (!have(t, py, cpython(v))) return;
       const stdlib = stdlibOf(py);
       const expected = JSON.parse(runPython(py, PY_DIGESTS, [stdlib, '16'])) as Record<string, string>;
       const files = Object.keys(expected);

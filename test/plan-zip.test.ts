@@ -13,7 +13,8 @@ import { after, before, describe, it } from 'node:test';
 import { apply } from '../src/apply/apply.js';
 import { type Plan, parsePlan, plan } from '../src/plan/plan.js';
 import { runCli } from './helpers/cli.js';
-import { compileAllLevels, interpreter } from './helpers/python.js';
+import { have } from './helpers/need.js';
+import { compileAllLevels, interpreter, cpython } from './helpers/python.js';
 import { copyTree, duBytes, fastTempDir, removeTree, snapshot, writeTree } from './helpers/tree.js';
 
 const py = interpreter('3.13');
@@ -72,14 +73,15 @@ function readZip(archive: string): { names: string[]; bad: string | null; data: 
   return JSON.parse(r.stdout) as { names: string[]; bad: string | null; data: Record<string, string> };
 }
 
-describe('zip layouts', { skip: py === undefined ? 'CPython 3.13 is not installed' : false }, () => {
+describe('zip layouts', () => {
   let work = '';
   let template = '';
   before(() => {
+    if (py === undefined) return;
     work = fastTempDir();
     template = path.join(work, 'template');
     stdlibTree(template);
-    compileAllLevels(py!, template);
+    compileAllLevels(py, template);
   });
   after(() => removeTree(work));
 
@@ -117,7 +119,8 @@ describe('zip layouts', { skip: py === undefined ? 'CPython 3.13 is not installe
 
   for (const scope of ['data', 'stdlib'] as const) {
     const id = `zip-${scope}`;
-    it(`${id}: exact files left and archive members, read back by CPython, imported without recompiling, bytes as estimated`, async () => {
+    it(`${id}: exact files left and archive members, read back by CPython, imported without recompiling, bytes as estimated`, async (t) => {
+      if (!have(t, py, cpython('3.13'))) return;
       const { root, archive } = fresh();
       const before = files(root);
       const du0 = duBytes(root);
@@ -168,7 +171,7 @@ describe('zip layouts', { skip: py === undefined ? 'CPython 3.13 is not installe
 
       // zipimport loads the level-0 bytecode (its source's time in the archive matches: not stale).
       const imp = spawnSync(
-        py!.exe,
+        py.exe,
         [
           '-I',
           '-v',
@@ -189,7 +192,8 @@ describe('zip layouts', { skip: py === undefined ? 'CPython 3.13 is not installe
     });
   }
 
-  it('refuses a root that is not a stdlib, and says why in the plan', async () => {
+  it('refuses a root that is not a stdlib, and says why in the plan', async (t) => {
+    if (!have(t, py, cpython('3.13'))) return;
     const other = path.join(work, 'not-stdlib');
     copyTree(template, other);
     const p = await plan({ strategies: ['zip-stdlib', 'drop-opt2'], path: other, workers: 0 });
@@ -200,7 +204,8 @@ describe('zip layouts', { skip: py === undefined ? 'CPython 3.13 is not installe
     assert.ok(p.counts.remove > 0, 'the other strategy is still planned');
   });
 
-  it('refuses, naming the member, when a file to be zipped changed; and when the timezone changed since the plan', async () => {
+  it('refuses, naming the member, when a file to be zipped changed; and when the timezone changed since the plan', async (t) => {
+    if (!have(t, py, cpython('3.13'))) return;
     const { root, archive } = fresh();
     const p = await plan({ strategies: ['zip-data'], path: root, workers: 0 });
     const file = save(p, 'changed.json');
@@ -230,7 +235,8 @@ describe('zip layouts', { skip: py === undefined ? 'CPython 3.13 is not installe
     assert.deepEqual(now, before);
   });
 
-  it('a stale level-0 cache, or one whose source predates 1980, is left out: the source goes in alone', async () => {
+  it('a stale level-0 cache, or one whose source predates 1980, is left out: the source goes in alone', async (t) => {
+    if (!have(t, py, cpython('3.13'))) return;
     const { root, archive } = fresh();
     const old = new Date(1975, 0, 1);
     fs.utimesSync(path.join(root, 'pkg/core.py'), old, old);
@@ -246,7 +252,7 @@ describe('zip layouts', { skip: py === undefined ? 'CPython 3.13 is not installe
     assert.ok(!z.names.includes('pkg/core.pyc'));
     assert.ok(!fs.existsSync(path.join(root, 'pkg/__pycache__')), 'its caches went with the source');
     const imp = spawnSync(
-      py!.exe,
+      py.exe,
       [
         '-I',
         '-c',
@@ -258,7 +264,8 @@ describe('zip layouts', { skip: py === undefined ? 'CPython 3.13 is not installe
     assert.equal(imp.stdout.trim(), '3', imp.stderr);
   });
 
-  it('--no-commit then --rollback (through a symlink to the root) restores every file and removes the archive', async () => {
+  it('--no-commit then --rollback (through a symlink to the root) restores every file and removes the archive', async (t) => {
+    if (!have(t, py, cpython('3.13'))) return;
     const { root, archive } = fresh();
     const before = snapshot(root);
     const file = save(await plan({ strategies: ['zip-stdlib'], path: root, workers: 0 }), 'rb.json');
@@ -274,7 +281,8 @@ describe('zip layouts', { skip: py === undefined ? 'CPython 3.13 is not installe
     assert.deepEqual(snapshot(root), before);
   });
 
-  it('a plan may name no path outside the root but a stdlib archive beside it', () => {
+  it('a plan may name no path outside the root but a stdlib archive beside it', (t) => {
+    if (!have(t, py, cpython('3.13'))) return;
     const base = {
       schema: 'pyfloppy.plan/1',
       root: '/x/lib/python3.13',

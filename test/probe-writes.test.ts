@@ -9,7 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { runCli } from './helpers/cli.js';
-import { type Interpreter, modernPython } from './helpers/python.js';
+import { have } from './helpers/need.js';
+import { cpython, type Interpreter, modernPython } from './helpers/python.js';
 import { fastTempDir, removeTree, snapshot } from './helpers/tree.js';
 
 /** bin/pythonX.Y and lib/pythonX.Y of `py` copied under `prefix`, without test, site-packages or caches. */
@@ -41,10 +42,7 @@ function cachesUnder(root: string): string[] {
 describe('the interpreters pyfloppy starts write nothing into the tree', () => {
   it('analyze --python, check --python, verify and apply --verify leave a cache-less installation without caches', (t) => {
     const py = modernPython(8);
-    if (py === undefined) {
-      t.skip('no Python 3.8 or later installed');
-      return;
-    }
+    if (!have(t, py, cpython('3.8 or later'))) return;
     const root = fastTempDir();
     try {
       const { exe, lib } = relocatedInstall(py, path.join(root, 'prefix'));

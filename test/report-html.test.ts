@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { runCli } from './helpers/cli.js';
+import { have } from './helpers/need.js';
 import { removeTree, tempDir, writeTree } from './helpers/tree.js';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p));
@@ -58,7 +59,7 @@ describe('analyze --format html', () => {
   });
 
   it('renders in headless Chromium at 1280x800 without console errors (screenshot kept in the test directory)', (t) => {
-    if (CHROMIUM === undefined) return t.skip('chromium is not installed (apt-get install chromium)');
+    if (!have(t, CHROMIUM, "Debian's chromium (apt-get install chromium)")) return;
     const root = tempDir();
     try {
       const files: Record<string, string> = {};

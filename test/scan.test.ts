@@ -7,6 +7,7 @@ import { PyfloppyError } from '../src/errors.js';
 import { LazyPool } from '../src/scan/pool.js';
 import { resolveRoots, scan } from '../src/scan/scan.js';
 import { EntryTable, TYPE_DIR, TYPE_FILE, TYPE_SYMLINK } from '../src/scan/table.js';
+import { have } from './helpers/need.js';
 import { duBytes, removeTree, tempDir, writeTree } from './helpers/tree.js';
 
 describe('scan', () => {
@@ -123,8 +124,8 @@ describe('scan', () => {
       fs.chmodSync(path.join(d, 'locked'), 0o000);
       const script = `import('${new URL('../src/scan/scan.js', import.meta.url).href}').then(async m => { const s = await m.scan(m.resolveRoots([{ path: ${JSON.stringify(d)} }])); console.log(JSON.stringify({ n: s.table.count, problems: s.problems })); })`;
       const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', uid: 65534, gid: 65534 });
-      if (r.error !== undefined || (r.status !== 0 && /EPERM/.test(r.stderr)))
-        return t.skip('cannot run as another user here');
+      const asOther = r.error === undefined && !(r.status !== 0 && /EPERM/.test(r.stderr));
+      if (!have(t, asOther, 'running a command as another user (root)')) return;
       assert.equal(r.status, 0, r.stderr);
       const out = JSON.parse(r.stdout) as {
         n: number;
@@ -186,8 +187,16 @@ describe('scan with worker threads', () => {
       for (const workers of [1, 2, 3]) {
         const pool = new LazyPool(workers);
         try {
+          // Count the requests the scan sends to the worker threads (the pool is the one the scan gets).
+          const threads = pool.get()!;
+          let requests = 0;
+          const request = threads.request.bind(threads);
+          threads.request = (make) => {
+            requests++;
+            return request(make);
+          };
           const shared = await scan(resolveRoots([{ path: root }]), { pool, mainDirs: 1, batchDirs: 2 });
-          assert.ok(pool.get() !== undefined);
+          assert.ok(requests > 1, `${requests} requests sent to the ${workers} worker threads`);
           const a = describe(alone);
           const b = describe(shared);
           // The hardlink's first path depends on walk order; compare everything else exactly.
@@ -216,8 +225,8 @@ describe('scan with worker threads', () => {
       for (let k = 0; k < 20; k++) files[`x/a/d${k}/f.py`] = `x = ${k}\n`;
       writeTree(root, files);
       fs.mkdirSync(b, { recursive: true });
-      if (spawnSync('mount', ['--bind', path.join(root, 'x/a'), b]).status !== 0)
-        return t.skip('mount --bind not permitted here');
+      const bound = spawnSync('mount', ['--bind', path.join(root, 'x/a'), b]).status === 0;
+      if (!have(t, bound, 'mount --bind (root, CAP_SYS_ADMIN)')) return;
       mounted = true;
       const alone = await scan(resolveRoots([{ path: root }]));
       // root, x, y, a (once) and its 40 entries.

@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { analyze } from '../src/analyze.js';
 import type { StrategyEstimate } from '../src/strategies/estimate.js';
 import { PYTHON3_LIBS, STRATEGIES } from '../src/strategies/catalog.js';
-import { interpreter, interpreters, runPython, stdlibOf } from './helpers/python.js';
+import { have } from './helpers/need.js';
+import { interpreter, interpreters, runPython, stdlibOf, cpython } from './helpers/python.js';
 import { removeTree, tempDir, writeTree } from './helpers/tree.js';
 
 const TAG = 'cpython-312';
@@ -178,7 +179,7 @@ describe('strategy estimates on a generated tree', () => {
 
   it("compressed sizes match archives built by Python's zipfile and gzip (within zlib build differences)", (t) => {
     const py = interpreters().at(-1);
-    if (py === undefined) return t.skip('no CPython 3 under /root/.pyenv/versions');
+    if (!have(t, py, cpython('3'))) return;
     const measured = JSON.parse(
       runPython(
         py,
@@ -211,12 +212,20 @@ for d, _, fs in os.walk(root):
             with zipfile.ZipFile(b, 'w', zipfile.ZIP_DEFLATED) as z:
                 z.write(os.path.join(d, f), f)
             pycs += len(b.getvalue())
-gz = len(gzip.compress(open(os.path.join(root, 'os.py'), 'rb').read(), 9, mtime=0))
-print(json.dumps({'zip': len(buf.getvalue()), 'pycs': pycs, 'gz': gz}))
+# pysources: each source with a level-0 cache gzip-compressed at the gzip command's level (6), one
+# __pysources__ directory per directory holding such sources.
+gz = 0
+gzdirs = set()
+for d, _, fs in os.walk(root):
+    for f in fs:
+        if f.endswith('.py') and os.path.exists(os.path.join(d, '__pycache__', f[:-3] + '.' + tag + '.pyc')):
+            gz += len(gzip.compress(open(os.path.join(d, f), 'rb').read(), 6, mtime=0))
+            gzdirs.add(d)
+print(json.dumps({'zip': len(buf.getvalue()), 'pycs': pycs, 'gz': gz, 'gzdirs': len(gzdirs)}))
 `,
         [root, TAG],
       ),
-    ) as { zip: number; pycs: number; gz: number };
+    ) as { zip: number; pycs: number; gz: number; gzdirs: number };
     const near = (a: number, b: number, what: string) =>
       assert.ok(Math.abs(a - b) <= Math.max(16, b * 0.01), `${what}: pyfloppy ${a}, Python ${b}`);
     // zip-data: removed encodings code and its emptied __pycache__, plus the zip.
@@ -237,14 +246,23 @@ print(json.dumps({'zip': len(buf.getvalue()), 'pycs': pycs, 'gz': gz}))
       measured.pycs,
       'pycs zipped one by one',
     );
-    assert.ok(measured.gz > 0);
+    // pysources frees what sourceless frees, less the gzip files and their directories (one block each).
+    assert.ok(measured.gz > 0 && measured.gzdirs > 0);
+    const bsize = fs.statfsSync(root).bsize;
+    near(
+      byId(strategies, 'sourceless').saved.apparentBytes -
+        byId(strategies, 'pysources').saved.apparentBytes -
+        measured.gzdirs * bsize,
+      measured.gz,
+      'sources gzipped one by one',
+    );
   });
 });
 
 describe("the seed's reasoning on a real stdlib", () => {
   it('3.8, python3-libs-like subset: drop-optimized and dedup follow from the files themselves', async (t) => {
     const py = interpreter('3.8');
-    if (py === undefined) return t.skip('no CPython 3.8 under /root/.pyenv/versions');
+    if (!have(t, py, cpython('3.8'))) return;
     const stdlib = stdlibOf(py);
     const report = await analyze({ paths: [stdlib], baselineSubset: PYTHON3_LIBS });
     const expected = JSON.parse(

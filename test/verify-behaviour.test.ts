@@ -9,8 +9,16 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { regressions, verify, type VerifyLevel } from '../src/verify/verify.js';
 import { runCli } from './helpers/cli.js';
+import { have } from './helpers/need.js';
 import { digest } from './helpers/hostile.js';
-import { compileAllLevels, interpreter, modernPython, runPython, stdlibOf } from './helpers/python.js';
+import {
+  cpython,
+  compileAllLevels,
+  interpreter,
+  modernPython,
+  runPython,
+  stdlibOf,
+} from './helpers/python.js';
 import { copyTree, fastTempDir, removeTree, writeTree } from './helpers/tree.js';
 
 const TEST_CASE =
@@ -38,10 +46,7 @@ function level0(levels: VerifyLevel[]): VerifyLevel {
 describe('verify checks what users of each module rely on', () => {
   it('counts lines, __file__, getsource, resources and tests; a sourceless copy regresses on each', async (t) => {
     const py = modernPython(9);
-    if (py === undefined) {
-      t.skip('no Python 3.9 or later installed (importlib.resources.files)');
-      return;
-    }
+    if (!have(t, py, cpython('3.9 or later (importlib.resources.files)'))) return;
     const root = fastTempDir();
     try {
       const tree = path.join(root, 'site');
@@ -107,10 +112,7 @@ describe('verify checks what users of each module rely on', () => {
 describe("verify --regrtest runs the interpreter's own tests", () => {
   it('names the test a planted regression fails (every import survives it), with the test package of the baseline', (t) => {
     const py = interpreter('3.13') ?? interpreter('3.12');
-    if (py === undefined) {
-      t.skip('no Python 3.12 or 3.13 installed');
-      return;
-    }
+    if (!have(t, py, cpython('3.12 or 3.13'))) return;
     const root = fastTempDir();
     try {
       const original = path.join(root, 'a', 'lib', `python3.${py.minor}`);
@@ -177,10 +179,7 @@ describe("verify --regrtest runs the interpreter's own tests", () => {
 describe('apply --verify --regrtest', () => {
   it('rolls back a layout that a regression test fails on, and names the test', (t) => {
     const py = interpreter('3.13') ?? interpreter('3.12');
-    if (py === undefined) {
-      t.skip('no Python 3.12 or 3.13 installed');
-      return;
-    }
+    if (!have(t, py, cpython('3.12 or 3.13'))) return;
     const root = fastTempDir();
     try {
       const tree = path.join(root, 'lib', `python3.${py.minor}`);

@@ -3,7 +3,16 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-const PYENV = '/root/.pyenv/versions';
+/**
+ * Where the interpreters are: pyenv's versions directory, or PYFLOPPY_TEST_PYENV (pointing it at an empty or
+ * missing directory hides them, which is how the suite's behaviour without them is checked).
+ */
+export const PYENV = process.env.PYFLOPPY_TEST_PYENV ?? '/root/.pyenv/versions';
+
+/** How a test names the interpreter it needs in its skip (or, in CI, failure) message. */
+export function cpython(spec: string): string {
+  return `CPython ${spec} under ${PYENV}`;
+}
 
 export interface Interpreter {
   version: string;

@@ -114,3 +114,43 @@ export function copyTree(
   });
   if (r.status !== 0) throw new Error(`cp failed: ${r.stderr}`);
 }
+
+/** Every directory below root (root itself left out), relative, sorted. */
+export function directories(root: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      if (!e.isDirectory()) continue;
+      const p = path.join(d, e.name);
+      out.push(path.relative(root, p));
+      walk(p);
+    }
+  };
+  walk(root);
+  return out.sort();
+}
+
+/** The directories below root that hold nothing, relative, sorted. */
+export function emptyDirectories(root: string): string[] {
+  return directories(root).filter((d) => fs.readdirSync(path.join(root, d)).length === 0);
+}
+
+/** Every directory on the way to the given relative paths (root left out), sorted: a tree with no empty one. */
+export function ancestors(paths: string[]): string[] {
+  const out = new Set<string>();
+  for (const p of paths) for (let d = path.dirname(p); d !== '.'; d = path.dirname(d)) out.add(d);
+  return [...out].sort();
+}
+
+/**
+ * The bytes by which du's figure for freed space exceeds a plan's after it is applied: the plan charges each
+ * directory it makes one block of the file system (statfs's bsize), du counts what the directory really
+ * takes (st_blocks; 0 on tmpfs). Exact, so that a test can compare du with the plan to the byte.
+ */
+export function mkdirSlack(root: string, operations: ReadonlyArray<{ op: string; path?: string }>): number {
+  const bsize = fs.statfsSync(root).bsize;
+  let slack = 0;
+  for (const o of operations)
+    if (o.op === 'mkdir') slack += bsize - fs.lstatSync(path.join(root, o.path!)).blocks * 512;
+  return slack;
+}
