@@ -1,16 +1,18 @@
 /** Named combinations of carried strategies: their estimate and plan are those of their parts, composed. */
 import { DROP_OPT_RISKS } from './drop-optimized.js';
-import type { Combined } from './strategy.js';
+import { ZERO } from './context.js';
+import type { Combined, Estimated } from './strategy.js';
 
-export const STATUS_QUO: Combined = {
-  kind: 'parts',
+/** Changes nothing: its own estimate (zero), not a composition of none (which would count directories already empty). */
+export const STATUS_QUO: Estimated = {
+  kind: 'estimate',
   id: 'status-quo',
   title: 'Status quo',
   seedRef: '001 Solution 0',
   risks: [{ constraint: 1, why: 'tkinter, IDLE and tests already live in optional packages' }],
   actionable: true,
-  parts: [],
   refusal: 'changes nothing',
+  estimate: () => ZERO,
 };
 
 export const PY_AND_PYC0: Combined = {
