@@ -74,71 +74,119 @@ function stripSuffix(name: string, suffix: string): string {
 
 export function classify(scan: ScanResult): Classification {
   const t = scan.table;
-  const n = t.count;
-  const kind = new Uint8Array(n);
-  const top = new Int32Array(n).fill(-1);
-  const test = new Uint8Array(n);
-  const flags = new Uint8Array(n);
-  const topNames: string[] = [];
-  const topIndex = new Map<string, number>();
-  const tags: string[] = [];
-  const tagIndex = new Map<string, number>();
-  const groupIndex = new Map<string, number>();
-  let groupLevels = new Int32Array(3 * 1024).fill(-1);
-  let groupTag = new Uint16Array(1024);
-  let groups = 0;
-  const metaDirs: number[] = [];
+  const k = new Classifier(t);
+  for (let i = 0; i < t.count; i++) k.entry(i);
+  const dist = new Int32Array(t.count).fill(-1);
+  const problems: Classification['problems'] = [];
+  const distributions = assignDistributions(t, k.metaDirs, dist, k.kind, problems);
+  return {
+    kind: k.kind,
+    top: k.top,
+    topNames: k.topNames,
+    test: k.test,
+    dist,
+    distributions,
+    tags: k.tags,
+    bytecode: {
+      count: k.groups,
+      levels: k.groupLevels.subarray(0, 3 * k.groups),
+      tag: k.groupTag.subarray(0, k.groups),
+    },
+    problems,
+  };
+}
 
-  const topOf = (name: string): number => {
-    let k = topIndex.get(name);
+/** The one pass of `classify()`, in index order (parents first), with per-directory flags. */
+class Classifier {
+  readonly kind: Uint8Array;
+  readonly top: Int32Array;
+  readonly test: Uint8Array;
+  private readonly flags: Uint8Array;
+  readonly topNames: string[] = [];
+  private readonly topIndex = new Map<string, number>();
+  readonly tags: string[] = [];
+  private readonly tagIndex = new Map<string, number>();
+  private readonly groupIndex = new Map<string, number>();
+  groupLevels = new Int32Array(3 * 1024).fill(-1);
+  groupTag = new Uint16Array(1024);
+  groups = 0;
+  readonly metaDirs: number[] = [];
+
+  constructor(private readonly t: EntryTable) {
+    const n = t.count;
+    this.kind = new Uint8Array(n);
+    this.top = new Int32Array(n).fill(-1);
+    this.test = new Uint8Array(n);
+    this.flags = new Uint8Array(n);
+  }
+
+  private topOf(name: string): number {
+    let k = this.topIndex.get(name);
     if (k === undefined) {
-      k = topNames.length;
-      topNames.push(name);
-      topIndex.set(name, k);
+      k = this.topNames.length;
+      this.topNames.push(name);
+      this.topIndex.set(name, k);
     }
     return k;
-  };
+  }
 
-  for (let i = 0; i < n; i++) {
+  entry(i: number): void {
+    const t = this.t;
     const p = t.parent[i]!;
-    const type = t.type[i]!;
     if (p === -1) {
-      kind[i] = K_DIRECTORY;
-      flags[i] = F_TOPLEVEL;
-      continue;
+      this.kind[i] = K_DIRECTORY;
+      this.flags[i] = F_TOPLEVEL;
+      return;
     }
     const raw = t.name[i]!;
     const name = typeof raw === 'string' ? raw : raw.toString('latin1');
-    const pf = flags[p]!;
+    const type = t.type[i]!;
+    if (type === TYPE_DIR) return this.directory(i, p, name);
+    const pf = this.flags[p]!;
     const atTop = (pf & F_TOPLEVEL) !== 0;
-    if (type === TYPE_DIR) {
-      kind[i] = K_DIRECTORY;
-      if ((pf & F_META) === 0 && isSysPathDirName(name)) {
-        flags[i] = F_TOPLEVEL;
-        continue;
-      }
-      let f = pf & (F_META | F_TEST);
-      if (name === '__pycache__') {
-        // Files in a __pycache__ right below a sys.path entry are top-level modules' caches.
-        f |= F_PYCACHE | (pf & F_TOPLEVEL);
-        top[i] = atTop ? -1 : top[p]!;
-      } else top[i] = atTop ? topOf(name) : top[p]!;
-      if (isMetadataDirName(name)) {
-        f |= F_META;
-        if (atTop && name.endsWith('.dist-info')) metaDirs.push(i);
-        if (atTop && name.endsWith('.egg-info')) metaDirs.push(i);
-      }
-      if (isTestDirName(name)) f |= F_TEST;
-      flags[i] = f;
-      test[i] = (f & F_TEST) !== 0 ? 1 : 0;
-      continue;
-    }
-    test[i] = (pf & F_TEST) !== 0 ? 1 : 0;
+    this.test[i] = (pf & F_TEST) !== 0 ? 1 : 0;
     if (type === TYPE_SYMLINK) {
-      kind[i] = K_SYMLINK;
-      top[i] = atTop ? topOf(stripSuffix(name, '.py')) : top[p]!;
-      continue;
+      this.kind[i] = K_SYMLINK;
+      this.top[i] = atTop ? this.topOf(stripSuffix(name, '.py')) : this.top[p]!;
+      return;
     }
+    const { k, modName } = this.fileKind(i, p, name, pf, type);
+    this.kind[i] = k;
+    this.top[i] = atTop ? this.topOf(modName ?? name) : this.top[p]!;
+  }
+
+  private directory(i: number, p: number, name: string): void {
+    const pf = this.flags[p]!;
+    const atTop = (pf & F_TOPLEVEL) !== 0;
+    this.kind[i] = K_DIRECTORY;
+    if ((pf & F_META) === 0 && isSysPathDirName(name)) {
+      this.flags[i] = F_TOPLEVEL;
+      return;
+    }
+    let f = pf & (F_META | F_TEST);
+    if (name === '__pycache__') {
+      // Files in a __pycache__ right below a sys.path entry are top-level modules' caches.
+      f |= F_PYCACHE | (pf & F_TOPLEVEL);
+      this.top[i] = atTop ? -1 : this.top[p]!;
+    } else this.top[i] = atTop ? this.topOf(name) : this.top[p]!;
+    if (isMetadataDirName(name)) {
+      f |= F_META;
+      if (atTop && name.endsWith('.dist-info')) this.metaDirs.push(i);
+      if (atTop && name.endsWith('.egg-info')) this.metaDirs.push(i);
+    }
+    if (isTestDirName(name)) f |= F_TEST;
+    this.flags[i] = f;
+    this.test[i] = (f & F_TEST) !== 0 ? 1 : 0;
+  }
+
+  /** A file's kind, and the module name it counts under at the top level. */
+  private fileKind(
+    i: number,
+    p: number,
+    name: string,
+    pf: number,
+    type: number,
+  ): { k: number; modName: string | undefined } {
     let k: number;
     let modName: string | undefined;
     if ((pf & F_META) !== 0 || (name.endsWith('.egg-info') && type === TYPE_FILE)) {
@@ -151,28 +199,9 @@ export function classify(scan: ScanResult): Classification {
       } else {
         k = K_BYTECODE0 + c.level;
         modName = c.module;
-        let tg = tagIndex.get(c.tag);
-        if (tg === undefined) {
-          tg = tags.length;
-          tags.push(c.tag);
-          tagIndex.set(c.tag, tg);
-        }
-        const key = `${p}/${c.module}/${tg}`;
-        let g = groupIndex.get(key);
-        if (g === undefined) {
-          g = groups++;
-          if (g === groupTag.length) {
-            const nl = new Int32Array(groupLevels.length * 2).fill(-1);
-            nl.set(groupLevels);
-            groupLevels = nl;
-            const nt = new Uint16Array(groupTag.length * 2);
-            nt.set(groupTag);
-            groupTag = nt;
-          }
-          groupTag[g] = tg;
-          groupIndex.set(key, g);
-        }
-        groupLevels[3 * g + c.level] = i;
+        // Why: groupOf may grow groupLevels, so the group is found before the array is read.
+        const g = this.groupOf(p, c.module, c.tag);
+        this.groupLevels[3 * g + c.level] = i;
       }
     } else if (name.endsWith('.py')) {
       k = K_SOURCE;
@@ -185,28 +214,33 @@ export function classify(scan: ScanResult): Classification {
       k = modName === undefined ? K_DATA : K_EXTENSION;
     }
     if (type !== TYPE_FILE) k = K_DATA; // fifos, sockets, devices: counted, never Python
-    kind[i] = k;
-    top[i] = atTop ? topOf(modName ?? name) : top[p]!;
+    return { k, modName };
   }
 
-  const dist = new Int32Array(n).fill(-1);
-  const problems: Classification['problems'] = [];
-  const distributions = assignDistributions(t, metaDirs, dist, kind, problems);
-  return {
-    kind,
-    top,
-    topNames,
-    test,
-    dist,
-    distributions,
-    tags,
-    bytecode: {
-      count: groups,
-      levels: groupLevels.subarray(0, 3 * groups),
-      tag: groupTag.subarray(0, groups),
-    },
-    problems,
-  };
+  /** The cache group of (__pycache__ directory, module, tag), made on first sight (arrays doubling). */
+  private groupOf(pycache: number, module: string, tag: string): number {
+    let tg = this.tagIndex.get(tag);
+    if (tg === undefined) {
+      tg = this.tags.length;
+      this.tags.push(tag);
+      this.tagIndex.set(tag, tg);
+    }
+    const key = `${pycache}/${module}/${tg}`;
+    let g = this.groupIndex.get(key);
+    if (g !== undefined) return g;
+    g = this.groups++;
+    if (g === this.groupTag.length) {
+      const nl = new Int32Array(this.groupLevels.length * 2).fill(-1);
+      nl.set(this.groupLevels);
+      this.groupLevels = nl;
+      const nt = new Uint16Array(this.groupTag.length * 2);
+      nt.set(this.groupTag);
+      this.groupTag = nt;
+    }
+    this.groupTag[g] = tg;
+    this.groupIndex.set(key, g);
+    return g;
+  }
 }
 
 /** The dotted module name of entry i relative to its sys.path entry ('email.mime.text'), for people. */

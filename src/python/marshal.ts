@@ -56,46 +56,75 @@ const FLAG_REF = 0x80;
  * Python `minor` (3.x).
  */
 export function readMarshal(data: Uint8Array, minor: number, offset = 0): MarshalValue {
-  const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  const refs: MarshalValue[] = [];
-  let pos = offset;
-  const need = (n: number): void => {
-    if (pos + n > b.length) throw new MarshalError('truncated marshal data', pos);
-  };
-  const u8 = (): number => {
-    need(1);
-    return b[pos++]!;
-  };
-  const i32 = (): number => {
-    need(4);
-    const v = b.readInt32LE(pos);
-    pos += 4;
+  return new MarshalReader(data, minor, offset).read(0);
+}
+
+/** The reader's position and back-references (FLAG_REF), and one method per part of the format. */
+class MarshalReader {
+  private readonly b: Buffer;
+  private readonly refs: MarshalValue[] = [];
+
+  constructor(
+    data: Uint8Array,
+    private readonly minor: number,
+    private pos: number,
+  ) {
+    this.b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  private need(n: number): void {
+    if (this.pos + n > this.b.length) throw new MarshalError('truncated marshal data', this.pos);
+  }
+
+  private u8(): number {
+    this.need(1);
+    return this.b[this.pos++]!;
+  }
+
+  private i32(): number {
+    this.need(4);
+    const v = this.b.readInt32LE(this.pos);
+    this.pos += 4;
     return v;
-  };
-  const bytes = (n: number): Uint8Array => {
-    if (n < 0) throw new MarshalError('negative length', pos);
-    need(n);
-    const v = b.subarray(pos, pos + n);
-    pos += n;
+  }
+
+  private double(): number {
+    this.need(8);
+    const v = this.b.readDoubleLE(this.pos);
+    this.pos += 8;
     return v;
-  };
-  const str = (v: MarshalValue, what: string): string => {
+  }
+
+  private bytes(n: number): Uint8Array {
+    if (n < 0) throw new MarshalError('negative length', this.pos);
+    this.need(n);
+    const v = this.b.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return v;
+  }
+
+  private latin1(n: number): string {
+    return Buffer.from(this.bytes(n)).toString('latin1');
+  }
+
+  private str(v: MarshalValue, what: string): string {
     if (typeof v === 'string') return v;
     if (v instanceof Uint8Array) return Buffer.from(v).toString('latin1');
-    throw new MarshalError(`${what} is not a string`, pos);
-  };
-  const strings = (v: MarshalValue, what: string): string[] => {
-    if (typeof v === 'object' && v !== null && 'items' in v) return v.items.map((x) => str(x, what));
-    throw new MarshalError(`${what} is not a tuple`, pos);
-  };
+    throw new MarshalError(`${what} is not a string`, this.pos);
+  }
 
-  const read = (depth: number): MarshalValue => {
-    if (depth > 2000) throw new MarshalError('nesting too deep', pos);
-    const code = u8();
+  private strings(v: MarshalValue, what: string): string[] {
+    if (typeof v === 'object' && v !== null && 'items' in v) return v.items.map((x) => this.str(x, what));
+    throw new MarshalError(`${what} is not a tuple`, this.pos);
+  }
+
+  read(depth: number): MarshalValue {
+    if (depth > 2000) throw new MarshalError('nesting too deep', this.pos);
+    const code = this.u8();
     const type = String.fromCharCode(code & ~FLAG_REF);
-    const idx = (code & FLAG_REF) !== 0 ? refs.push(undefined) - 1 : -1;
+    const idx = (code & FLAG_REF) !== 0 ? this.refs.push(undefined) - 1 : -1;
     const done = <T extends MarshalValue>(v: T): T => {
-      if (idx !== -1) refs[idx] = v;
+      if (idx !== -1) this.refs[idx] = v;
       return v;
     };
     switch (type) {
@@ -112,122 +141,131 @@ export function readMarshal(data: Uint8Array, minor: number, offset = 0): Marsha
       case '.':
         return done({ kind: 'ellipsis' });
       case 'i':
-        return done(i32());
+        return done(this.i32());
       case 'I': {
-        need(8);
-        const v = b.readBigInt64LE(pos);
-        pos += 8;
+        this.need(8);
+        const v = this.b.readBigInt64LE(this.pos);
+        this.pos += 8;
         return done(v);
       }
-      case 'l': {
-        // Arbitrary-precision int: a signed digit count, then 15-bit digits, least significant first.
-        const n = i32();
-        let v = 0n;
-        for (let k = 0; k < Math.abs(n); k++) {
-          need(2);
-          v |= BigInt(b.readUInt16LE(pos)) << BigInt(15 * k);
-          pos += 2;
-        }
-        return done(n < 0 ? -v : v);
-      }
+      case 'l':
+        return done(this.long());
       case 'f':
-        return done(Number(Buffer.from(bytes(u8())).toString('latin1')));
-      case 'g': {
-        need(8);
-        const v = b.readDoubleLE(pos);
-        pos += 8;
-        return done(v);
-      }
+        return done(Number(this.latin1(this.u8())));
+      case 'g':
+        return done(this.double());
       case 'x': {
-        const real = Number(Buffer.from(bytes(u8())).toString('latin1'));
-        const imag = Number(Buffer.from(bytes(u8())).toString('latin1'));
-        return done({ kind: 'complex', real, imag });
+        const real = Number(this.latin1(this.u8()));
+        return done({ kind: 'complex', real, imag: Number(this.latin1(this.u8())) });
       }
       case 'y': {
-        need(16);
-        const v = { kind: 'complex' as const, real: b.readDoubleLE(pos), imag: b.readDoubleLE(pos + 8) };
-        pos += 16;
-        return done(v);
+        this.need(16);
+        const real = this.double();
+        return done({ kind: 'complex', real, imag: this.double() });
       }
       case 's':
-        return done(bytes(i32()));
+        return done(this.bytes(this.i32()));
       case 't':
       case 'u':
-        return done(Buffer.from(bytes(i32())).toString('utf8'));
+        return done(Buffer.from(this.bytes(this.i32())).toString('utf8'));
       case 'a':
       case 'A':
-        return done(Buffer.from(bytes(i32())).toString('latin1'));
+        return done(this.latin1(this.i32()));
       case 'z':
       case 'Z':
-        return done(Buffer.from(bytes(u8())).toString('latin1'));
+        return done(this.latin1(this.u8()));
       case ')':
       case '(':
       case '[':
       case '<':
-      case '>': {
-        const n = type === ')' ? u8() : i32();
-        const kind = type === '[' ? 'list' : type === '<' ? 'set' : type === '>' ? 'frozenset' : 'tuple';
-        const v = done({ kind, items: [] as MarshalValue[] });
-        for (let k = 0; k < n; k++) v.items.push(read(depth + 1));
-        return v;
-      }
-      case '{': {
-        const v = done({ kind: 'dict' as const, entries: [] as Array<[MarshalValue, MarshalValue]> });
-        for (;;) {
-          const key = read(depth + 1);
-          if (key === undefined) break;
-          v.entries.push([key, read(depth + 1)]);
-        }
-        return v;
-      }
+      case '>':
+        return this.sequence(type, depth, done);
+      case '{':
+        return this.dict(depth, done);
       case ':': {
         // 3.14 slices: start, stop, step.
         const v = done({ kind: 'slice' as const, items: [] as MarshalValue[] });
-        for (let k = 0; k < 3; k++) v.items.push(read(depth + 1));
+        for (let k = 0; k < 3; k++) v.items.push(this.read(depth + 1));
         return v;
       }
-      case 'r': {
-        need(4);
-        const n = b.readUInt32LE(pos);
-        pos += 4;
-        if (n >= refs.length) throw new MarshalError(`bad reference ${n}`, pos);
-        return refs[n];
-      }
+      case 'r':
+        return this.ref();
       case 'c':
-        return done(readCode(depth));
+        return done(this.code(depth));
       default:
-        throw new MarshalError(`unknown marshal type 0x${code.toString(16)}`, pos - 1);
+        throw new MarshalError(`unknown marshal type 0x${code.toString(16)}`, this.pos - 1);
     }
-  };
+  }
 
-  const readCode = (depth: number): CodeObject => {
-    const argcount = i32();
-    const posonlyargcount = minor >= 8 ? i32() : 0;
-    const kwonlyargcount = i32();
-    if (minor < 11) i32(); // nlocals
-    const stacksize = i32();
-    const flags = i32();
-    const codeBytes = read(depth + 1);
-    const consts = read(depth + 1);
-    const names = strings(read(depth + 1), 'co_names');
+  /** Arbitrary-precision int: a signed digit count, then 15-bit digits, least significant first. */
+  private long(): bigint {
+    const n = this.i32();
+    let v = 0n;
+    for (let k = 0; k < Math.abs(n); k++) {
+      this.need(2);
+      v |= BigInt(this.b.readUInt16LE(this.pos)) << BigInt(15 * k);
+      this.pos += 2;
+    }
+    return n < 0 ? -v : v;
+  }
+
+  /** A tuple (small or not), list, set or frozenset; registered before its items, which may refer to it. */
+  private sequence(type: string, depth: number, done: <T extends MarshalValue>(v: T) => T): MarshalValue {
+    const n = type === ')' ? this.u8() : this.i32();
+    const kind = type === '[' ? 'list' : type === '<' ? 'set' : type === '>' ? 'frozenset' : 'tuple';
+    const v = done({ kind, items: [] as MarshalValue[] });
+    for (let k = 0; k < n; k++) v.items.push(this.read(depth + 1));
+    return v;
+  }
+
+  private dict(depth: number, done: <T extends MarshalValue>(v: T) => T): MarshalValue {
+    const v = done({ kind: 'dict' as const, entries: [] as Array<[MarshalValue, MarshalValue]> });
+    for (;;) {
+      const key = this.read(depth + 1);
+      if (key === undefined) break;
+      v.entries.push([key, this.read(depth + 1)]);
+    }
+    return v;
+  }
+
+  private ref(): MarshalValue {
+    this.need(4);
+    const n = this.b.readUInt32LE(this.pos);
+    this.pos += 4;
+    if (n >= this.refs.length) throw new MarshalError(`bad reference ${n}`, this.pos);
+    return this.refs[n];
+  }
+
+  private code(depth: number): CodeObject {
+    const minor = this.minor;
+    const argcount = this.i32();
+    const posonlyargcount = minor >= 8 ? this.i32() : 0;
+    const kwonlyargcount = this.i32();
+    if (minor < 11) this.i32(); // nlocals
+    const stacksize = this.i32();
+    const flags = this.i32();
+    const next = (): MarshalValue => this.read(depth + 1);
+    const codeBytes = next();
+    const consts = next();
+    const names = this.strings(next(), 'co_names');
     let localNames: string[];
     if (minor >= 11) {
-      localNames = strings(read(depth + 1), 'co_localsplusnames');
-      read(depth + 1); // co_localspluskinds
+      localNames = this.strings(next(), 'co_localsplusnames');
+      next(); // co_localspluskinds
     } else {
-      localNames = strings(read(depth + 1), 'co_varnames');
-      read(depth + 1); // co_freevars
-      read(depth + 1); // co_cellvars
+      localNames = this.strings(next(), 'co_varnames');
+      next(); // co_freevars
+      next(); // co_cellvars
     }
-    const filename = str(read(depth + 1), 'co_filename');
-    const name = str(read(depth + 1), 'co_name');
-    const qualname = minor >= 11 ? str(read(depth + 1), 'co_qualname') : name;
-    const firstlineno = i32();
-    read(depth + 1); // co_lnotab / co_linetable
-    if (minor >= 11) read(depth + 1); // co_exceptiontable
-    if (!(codeBytes instanceof Uint8Array)) throw new MarshalError('co_code is not bytes', pos);
+    const filename = this.str(next(), 'co_filename');
+    const name = this.str(next(), 'co_name');
+    const qualname = minor >= 11 ? this.str(next(), 'co_qualname') : name;
+    const firstlineno = this.i32();
+    next(); // co_lnotab / co_linetable
+    if (minor >= 11) next(); // co_exceptiontable
+    if (!(codeBytes instanceof Uint8Array)) throw new MarshalError('co_code is not bytes', this.pos);
     if (typeof consts !== 'object' || consts === null || !('items' in consts))
-      throw new MarshalError('co_consts is not a tuple', pos);
+      throw new MarshalError('co_consts is not a tuple', this.pos);
     return {
       kind: 'code',
       argcount,
@@ -244,9 +282,7 @@ export function readMarshal(data: Uint8Array, minor: number, offset = 0): Marsha
       qualname,
       firstlineno,
     };
-  };
-
-  return read(0);
+  }
 }
 
 export function isCode(v: MarshalValue): v is CodeObject {

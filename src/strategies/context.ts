@@ -228,15 +228,18 @@ export class EstimateContext {
     return v;
   }
 
-  /** Bytes of a ZIP archive of entries, each stored under `nameOf(i)` and deflated at level 6 (zipfile's). */
-  zipOf(entries: number[], nameOf: (i: number) => string): Bytes {
+  /** Size of a ZIP archive of these entries, each stored under its name and deflated at level 6 (zipfile's). */
+  zipSize(members: ReadonlyArray<{ entry: number; name: string }>): number {
     let size = ZIP_END_RECORD;
-    for (const i of entries) {
-      const nameLen = Buffer.byteLength(nameOf(i));
+    for (const m of members) {
       // zipfile deflates every member, even when that makes it larger.
-      size += ZIP_LOCAL_HEADER + ZIP_CENTRAL_HEADER + 2 * nameLen + this.deflatedSize(i, DEFLATE_LEVEL);
+      size +=
+        ZIP_LOCAL_HEADER +
+        ZIP_CENTRAL_HEADER +
+        2 * Buffer.byteLength(m.name) +
+        this.deflatedSize(m.entry, DEFLATE_LEVEL);
     }
-    return this.newFile(size);
+    return size;
   }
 }
 

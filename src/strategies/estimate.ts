@@ -4,7 +4,9 @@
  */
 import type { Bytes } from '../model/footprint.js';
 import type { Model } from '../model/model.js';
-import { type Risk, STRATEGIES } from './catalog.js';
+import { STRATEGIES } from './catalog.js';
+import { estimateOf } from './compose.js';
+import type { Risk } from './strategy.js';
 import { K_BYTECODE2, K_SOURCE } from '../model/kinds.js';
 import type { LazyPool } from '../scan/pool.js';
 import { DEFLATE_LEVEL, EstimateContext, type Subset, sub } from './context.js';
@@ -43,7 +45,7 @@ export async function estimateStrategies(
   }
   await ctx.measureDeflate(toMeasure, DEFLATE_LEVEL, options.pool);
   const strategies = STRATEGIES.filter((s) => only === undefined || only.includes(s.id)).map((s) => {
-    const e = s.estimate(ctx);
+    const e = estimateOf(ctx, s);
     return {
       id: s.id,
       title: s.title,

@@ -85,27 +85,41 @@ export function dominantTag(c: Classification): string | null {
   return best === -1 ? null : c.tags[best]!;
 }
 
-export function zipSelection(ctx: EstimateContext, scope: ZipScope, cacheTag?: string | null): ZipSelection {
+const text = (t: EstimateContext['t'], i: number): string => {
+  const v = t.name[i]!;
+  return typeof v === 'string' ? v : v.toString('latin1');
+};
+
+/** Where each entry sits among packages; parents come before children in the table. */
+interface Packages {
+  /** 1 when every directory from the root down to it is a package (the root itself counts). */
+  importable: Uint8Array;
+  /** The entry right below the root on each entry's path. */
+  topDir: Int32Array;
+  /** 1 for a top-level entry holding other files than code. */
+  dataTop: Uint8Array;
+  /** 1 for a top-level entry holding code in a directory that is not a package. */
+  outsideTop: Uint8Array;
+}
+
+function packages(ctx: EstimateContext): Packages {
   const { t, c } = ctx;
   const n = t.count;
-  const str = (i: number): string => {
-    const v = t.name[i]!;
-    return typeof v === 'string' ? v : v.toString('latin1');
-  };
   // Packages: directories with an __init__ source or legacy .pyc.
   const hasInit = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     const k = c.kind[i]!;
-    const name = str(i);
+    const name = text(t, i);
     if ((k === K_SOURCE && name === '__init__.py') || (k === K_LEGACY && name === '__init__.pyc'))
       hasInit[t.parent[i]!] = 1;
   }
-  // importable[d]: every directory from the root down to d is a package (the root itself counts).
-  // topDir[i]: the entry right below the root on i's path. Parents come before children in the table.
-  const importable = new Uint8Array(n);
-  const topDir = new Int32Array(n).fill(-1);
-  const dataTop = new Uint8Array(n);
-  const outsideTop = new Uint8Array(n);
+  const pk: Packages = {
+    importable: new Uint8Array(n),
+    topDir: new Int32Array(n).fill(-1),
+    dataTop: new Uint8Array(n),
+    outsideTop: new Uint8Array(n),
+  };
+  const { importable, topDir } = pk;
   for (let i = 0; i < n; i++) {
     const p = t.parent[i]!;
     if (p === -1) {
@@ -115,42 +129,32 @@ export function zipSelection(ctx: EstimateContext, scope: ZipScope, cacheTag?: s
     topDir[i] = t.parent[p] === -1 ? i : topDir[p]!;
     if (t.type[i] === TYPE_DIR)
       importable[i] =
-        importable[p] === 1 && hasInit[i] === 1 && IDENTIFIER.test(str(i)) && ctx.inSitePackages[i] === 0
+        importable[p] === 1 && hasInit[i] === 1 && IDENTIFIER.test(text(t, i)) && ctx.inSitePackages[i] === 0
           ? 1
           : 0;
-    else if (NOT_CODE.has(c.kind[i]!) && topDir[i] !== i) dataTop[topDir[i]!] = 1;
+    else if (NOT_CODE.has(c.kind[i]!) && topDir[i] !== i) pk.dataTop[topDir[i]!] = 1;
     else if ((c.kind[i] === K_SOURCE || c.kind[i] === K_LEGACY) && importable[p] === 0 && topDir[i] !== i)
-      outsideTop[topDir[i]!] = 1;
+      pk.outsideTop[topDir[i]!] = 1;
   }
-  const dataNames = DATA_MODULES as readonly string[];
-  const topName = (i: number): string => {
-    const top = topDir[i]!;
-    const name = str(top);
-    return t.type[top] === TYPE_DIR ? name : name.replace(/\.pyc?$/, '');
-  };
-  const kept = new Map<string, string>();
-  const keepTop = new Uint8Array(n);
-  const keptTop = (i: number): boolean => {
-    const top = topDir[i]!;
-    const name = topName(i);
-    let why: string | undefined;
-    if (keepTop[top] === 1) why = 'not UTF-8';
-    else if (top === i) why = KEEP_MODULES[name];
-    else if (outsideTop[top] === 1)
-      why = 'code in directories without __init__, not found once the package is zipped';
-    else if (dataTop[top] === 1 && !dataNames.includes(name))
-      why = 'other files than code, which its code may read beside __file__';
-    if (why !== undefined) kept.set(name, why);
-    return why !== undefined;
-  };
+  return pk;
+}
 
-  // Caches by (directory of the source, module name).
+/** The top-level module an entry belongs to, by name. */
+function topName(ctx: EstimateContext, pk: Packages, i: number): string {
+  const top = pk.topDir[i]!;
+  const name = text(ctx.t, top);
+  return ctx.t.type[top] === TYPE_DIR ? name : name.replace(/\.pyc?$/, '');
+}
+
+/** Caches by (directory of the source, module name). */
+function cachesByModule(ctx: EstimateContext): Map<string, number[]> {
+  const { t, c } = ctx;
   const caches = new Map<string, number[]>();
   for (let g = 0; g < c.bytecode.count; g++) {
     for (let l = 0; l < 3; l++) {
       const e = c.bytecode.levels[3 * g + l]!;
       if (e === -1) continue;
-      const mod = parseCacheName(str(e))?.module;
+      const mod = parseCacheName(text(t, e))?.module;
       if (mod === undefined) continue;
       const key = `${t.parent[t.parent[e]!]}/${mod}`;
       const list = caches.get(key) ?? [];
@@ -158,58 +162,95 @@ export function zipSelection(ctx: EstimateContext, scope: ZipScope, cacheTag?: s
       caches.set(key, list);
     }
   }
-  const tag = cacheTag === undefined ? dominantTag(c) : cacheTag;
+  return caches;
+}
+
+function level0OfTag(c: Classification, tag: string | null): Set<number> {
   const tagIndex = tag === null ? -1 : c.tags.indexOf(tag);
-  const level0OfTag = new Set<number>();
+  const out = new Set<number>();
   for (let g = 0; g < c.bytecode.count; g++) {
     const e = c.bytecode.levels[3 * g]!;
-    if (e !== -1 && c.bytecode.tag[g] === tagIndex) level0OfTag.add(e);
+    if (e !== -1 && c.bytecode.tag[g] === tagIndex) out.add(e);
   }
-  const sources = new Set<string>();
-  for (let i = 0; i < n; i++)
-    if (c.kind[i] === K_SOURCE) sources.add(`${t.parent[i]}/${str(i).slice(0, -3)}`);
+  return out;
+}
 
-  // The code files the layout may take, in scope.
-  const candidates: number[] = [];
-  const notUtf8: string[] = [];
-  for (let i = 0; i < n; i++) {
+/**
+ * The code files the layout may take, in scope; and the sources that are not UTF-8, whose top-level
+ * package stays (`keepTop`).
+ */
+function candidates(
+  ctx: EstimateContext,
+  scope: ZipScope,
+  pk: Packages,
+): { candidates: number[]; notUtf8: string[]; keepTop: Uint8Array } {
+  const { t, c } = ctx;
+  const out = { candidates: [] as number[], notUtf8: [] as string[], keepTop: new Uint8Array(t.count) };
+  for (let i = 0; i < t.count; i++) {
     const k = c.kind[i]!;
     if (k !== K_SOURCE && k !== K_LEGACY) continue;
     const p = t.parent[i]!;
-    if (p === -1 || ctx.base[i] === 0 || importable[p] !== 1 || ctx.inSitePackages[i] === 1) continue;
-    const stem = k === K_SOURCE ? str(i).slice(0, -3) : str(i).slice(0, -4);
+    if (p === -1 || ctx.base[i] === 0 || pk.importable[p] !== 1 || ctx.inSitePackages[i] === 1) continue;
+    const stem = k === K_SOURCE ? text(t, i).slice(0, -3) : text(t, i).slice(0, -4);
     if (!IDENTIFIER.test(stem)) continue;
-    if (scope === 'data' && !dataNames.includes(topName(i))) continue;
-    candidates.push(i);
+    if (scope === 'data' && !(DATA_MODULES as readonly string[]).includes(topName(ctx, pk, i))) continue;
+    out.candidates.push(i);
     // Why: zipimport's get_source decodes UTF-8 and ignores coding cookies (3.8-3.13): the module would
     // import, but its tracebacks would lose their lines. It stays on disk, and so does its top-level
     // package: a module on disk is not found in a package that was zipped.
     if (k === K_SOURCE && !ctx.isUtf8(i)) {
-      notUtf8.push(t.relativePath(i));
-      keepTop[topDir[i]!] = 1;
+      out.notUtf8.push(t.relativePath(i));
+      out.keepTop[pk.topDir[i]!] = 1;
     }
   }
+  return out;
+}
 
+/** Why the top-level module of entry i stays on disk, or undefined. */
+function keepWhy(ctx: EstimateContext, pk: Packages, keepTop: Uint8Array, i: number): string | undefined {
+  const top = pk.topDir[i]!;
+  const name = topName(ctx, pk, i);
+  if (keepTop[top] === 1) return 'not UTF-8';
+  if (top === i) return KEEP_MODULES[name];
+  if (pk.outsideTop[top] === 1)
+    return 'code in directories without __init__, not found once the package is zipped';
+  if (pk.dataTop[top] === 1 && !(DATA_MODULES as readonly string[]).includes(name))
+    return 'other files than code, which its code may read beside __file__';
+  return undefined;
+}
+
+export function zipSelection(ctx: EstimateContext, scope: ZipScope, cacheTag?: string | null): ZipSelection {
+  const { t, c } = ctx;
+  const pk = packages(ctx);
+  const caches = cachesByModule(ctx);
+  const level0 = level0OfTag(c, cacheTag === undefined ? dominantTag(c) : cacheTag);
+  const sources = new Set<string>();
+  for (let i = 0; i < t.count; i++)
+    if (c.kind[i] === K_SOURCE) sources.add(`${t.parent[i]}/${text(t, i).slice(0, -3)}`);
+  const found = candidates(ctx, scope, pk);
+  const kept = new Map<string, string>();
   const members: ZipMember[] = [];
-  const remove = new Uint8Array(n);
-  for (const i of candidates) {
-    if (keptTop(i)) continue;
-    const k = c.kind[i]!;
+  const remove = new Uint8Array(t.count);
+  for (const i of found.candidates) {
+    const why = keepWhy(ctx, pk, found.keepTop, i);
+    if (why !== undefined) {
+      kept.set(topName(ctx, pk, i), why);
+      continue;
+    }
     const p = t.parent[i]!;
-    const stem = k === K_SOURCE ? str(i).slice(0, -3) : str(i).slice(0, -4);
-    if (k === K_LEGACY) {
-      if (sources.has(`${p}/${stem}`)) continue;
-      members.push({ entry: i, name: t.relativePath(i) });
+    const rel = t.relativePath(i);
+    if (c.kind[i] === K_LEGACY) {
+      if (sources.has(`${p}/${text(t, i).slice(0, -4)}`)) continue;
+      members.push({ entry: i, name: rel });
       remove[i] = 1;
       continue;
     }
-    const rel = t.relativePath(i);
     members.push({ entry: i, name: rel });
     remove[i] = 1;
-    for (const e of caches.get(`${p}/${stem}`) ?? []) {
+    for (const e of caches.get(`${p}/${text(t, i).slice(0, -3)}`) ?? []) {
       if (c.kind[e]! < K_BYTECODE0 || c.kind[e]! > K_BYTECODE2) continue;
       remove[e] = 1;
-      if (level0OfTag.has(e)) members.push({ entry: e, name: `${rel}c`, source: i });
+      if (level0.has(e)) members.push({ entry: e, name: `${rel}c`, source: i });
     }
   }
   members.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -217,6 +258,6 @@ export function zipSelection(ctx: EstimateContext, scope: ZipScope, cacheTag?: s
     members,
     remove,
     kept: [...kept].map(([name, why]) => ({ name, why })).sort((a, b) => (a.name < b.name ? -1 : 1)),
-    notUtf8,
+    notUtf8: found.notUtf8,
   };
 }

@@ -1,0 +1,81 @@
+/**
+ * A composition's operations as a plan writes them: paths relative to the root, the fingerprint (and
+ * SHA-256) of every file an operation touches, the bytes of new files made to know their sizes and hashes.
+ * The sizes of new files in the layout's operations are replaced by those of the bytes made, so that the
+ * accounting of `saved` counts what apply will write.
+ */
+import type { Bytes } from '../model/footprint.js';
+import { pathOf } from '../scan/table.js';
+import { linkFrees } from '../strategies/accounting.js';
+import type { Layout, LayoutOp } from '../strategies/strategy.js';
+import { fingerprint, gzipSource, readFingerprinted, sha256, zipInput } from './files.js';
+import type { PlanFingerprint, PlanOperation } from './plan.js';
+import { buildZip, type ZipInput } from './zip.js';
+
+const ZERO: Bytes = { apparentBytes: 0, allocatedBytes: 0 };
+
+export async function materialize(l: Layout): Promise<PlanOperation[]> {
+  const out: PlanOperation[] = [];
+  for (const o of l.ops) out.push(await concrete(l, o));
+  return out;
+}
+
+async function concrete(l: Layout, o: LayoutOp): Promise<PlanOperation> {
+  const abs = (i: number): string => pathOf(l.t, i) as string;
+  switch (o.op) {
+    case 'remove':
+      return { op: 'remove', path: l.rel(o.entry), fp: fingerprint(abs(o.entry), true), frees: ZERO };
+    case 'rmdir':
+      return { op: 'rmdir', path: l.rel(o.entry), fp: fingerprint(abs(o.entry), false), frees: ZERO };
+    case 'link':
+      return {
+        op: 'link',
+        path: l.rel(o.entry),
+        target: l.rel(o.target),
+        fp: fingerprint(abs(o.entry), true),
+        targetFp: fingerprint(abs(o.target), true),
+        frees: linkFrees(l.ctx, o.entry),
+      };
+    case 'move':
+      return { op: 'move', from: l.rel(o.entry), to: l.path(o.to), fp: fingerprint(abs(o.entry), true) };
+    case 'mkdir':
+      return { op: 'mkdir', path: l.path(o.at), mode: o.mode };
+    case 'write':
+      return write(l, o, abs);
+    case 'zip':
+      return await zip(l, o, abs);
+  }
+}
+
+/** An empty marker, or a source's gzip member: the source read once, hashed and compressed. */
+function write(l: Layout, o: Extract<LayoutOp, { op: 'write' }>, abs: (i: number) => string): PlanOperation {
+  if (o.gzipOf === undefined)
+    return { op: 'write', path: l.path(o.at), mode: o.mode, content: { empty: true }, size: o.size };
+  const { fp, data } = readFingerprinted(abs(o.gzipOf));
+  o.size = gzipSource(data).length;
+  return {
+    op: 'write',
+    path: l.path(o.at),
+    mode: o.mode,
+    content: { gzipOf: l.rel(o.gzipOf), fp },
+    size: o.size,
+  };
+}
+
+/** The archive: members read once (hashed and zipped), built to know its size and hash. */
+async function zip(
+  l: Layout,
+  o: Extract<LayoutOp, { op: 'zip' }>,
+  abs: (i: number) => string,
+): Promise<PlanOperation> {
+  const members: Array<{ name: string; from: string; fp: PlanFingerprint }> = [];
+  const inputs: ZipInput[] = [];
+  for (const m of o.members) {
+    const { fp, data } = readFingerprinted(abs(m.entry));
+    members.push({ name: m.name, from: l.rel(m.entry), fp });
+    inputs.push(zipInput(m.name, data, fp));
+  }
+  const bytes = await buildZip(inputs);
+  o.size = bytes.length;
+  return { op: 'zip', path: o.path, mode: 0o644, members, size: bytes.length, sha256: sha256(bytes) };
+}

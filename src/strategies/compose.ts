@@ -1,0 +1,102 @@
+/**
+ * Composition: the requested ids resolved to carried strategies, their layouts run in order over one
+ * `Layout`, then the directories they leave empty removed. The estimate and the plan both come from here.
+ */
+import { PyfloppyError } from '../errors.js';
+import { K_DIRECTORY } from '../model/kinds.js';
+import { bytesFreed } from './accounting.js';
+import { STRATEGIES } from './catalog.js';
+import type { EstimateContext } from './context.js';
+import type { Carried, Estimate, Facts, Strategy } from './strategy.js';
+import { Layout } from './strategy.js';
+import { dominantTag } from './zip.js';
+
+const CARRIED: readonly Carried[] = STRATEGIES.filter((s): s is Carried => s.kind === 'layout').sort(
+  (a, b) => a.rank - b.rank,
+);
+
+/** Strategies `plan` can carry out, in the order they compose. */
+export const PLANNABLE: readonly string[] = CARRIED.map((s) => s.id);
+
+const byId = (id: string): Strategy | undefined => STRATEGIES.find((s) => s.id === id);
+
+/** Expand requested ids (catalog ids, named combinations) into carried ids in composition order, or refusals. */
+export function resolveStrategies(requested: readonly string[]): {
+  ids: string[];
+  refused: Array<{ strategy: string; why: string }>;
+} {
+  const ids = new Set<string>();
+  const refused: Array<{ strategy: string; why: string }> = [];
+  for (const r of requested) {
+    const s = byId(r);
+    if (s?.kind === 'layout') ids.add(r);
+    else if (s?.kind === 'parts' && s.refusal === undefined) for (const p of s.parts) ids.add(p);
+    else if (s !== undefined && s.refusal !== undefined) refused.push({ strategy: r, why: s.refusal });
+    else {
+      const combined = STRATEGIES.filter((x) => x.kind === 'parts' && x.refusal === undefined);
+      const known = [...PLANNABLE, ...combined.map((x) => x.id)].join(', ');
+      throw new PyfloppyError('EUSAGE', `unknown strategy '${r}'`, { hint: `plannable: ${known}` });
+    }
+  }
+  for (const s of CARRIED)
+    for (const [other, why] of Object.entries(s.conflicts ?? {}))
+      if (ids.has(s.id) && ids.has(other))
+        throw new PyfloppyError('EUSAGE', `${s.id} and ${other} cannot be combined: ${why}`);
+  return { ids: PLANNABLE.filter((p) => ids.has(p)), refused };
+}
+
+/** Run the layouts of `ids` (carried, in composition order) over one Layout, then remove emptied dirs. */
+export function compose(facts: Facts, ids: readonly string[]): Layout {
+  const l = new Layout(facts, ids);
+  for (const s of CARRIED) {
+    if (!ids.includes(s.id)) continue;
+    if (s.subsumedBy !== undefined && ids.includes(s.subsumedBy)) continue;
+    s.layout(l);
+  }
+  removeEmptied(l);
+  return l;
+}
+
+/**
+ * Directories the operations leave empty go too (after their files, deepest first); a root and sys.path
+ * directories stay, and so does a directory the facts pin (not known whole), with those above it.
+ */
+function removeEmptied(l: Layout): void {
+  const keep = new Set([...l.receives, ...l.facts.pinned(l.notes)]);
+  const gone = l.ctx.emptiedDirectories((i) => l.removed[i] === 1 || l.moved[i] === 1, keep);
+  for (let i = l.t.count - 1; i >= 0; i--) {
+    if (gone[i] !== 1 || l.c.kind[i] !== K_DIRECTORY || !l.ok(i)) continue;
+    l.removed[i] = 1;
+    l.ops.push({ op: 'rmdir', entry: i });
+  }
+}
+
+/** The facts an estimate assumes from the model alone: every cache fresh, every name free. */
+export function modelFacts(ctx: EstimateContext): Facts {
+  return {
+    ctx,
+    cacheTag: dominantTag(ctx.c),
+    plannable: () => true,
+    fresh: () => true,
+    zipFresh: () => true,
+    exists: () => false,
+    archive: () => ({ rel: '../pythonXY.zip' }),
+    pinned: () => [],
+  };
+}
+
+/** A catalog strategy's estimate: its own, or what its layouts' operations free. */
+export function estimateOf(ctx: EstimateContext, s: Strategy): Estimate {
+  const note = typeof s.note === 'function' ? s.note(ctx) : s.note;
+  const saved =
+    s.kind === 'estimate'
+      ? s.estimate(ctx)
+      : bytesFreed(ctx, compose(modelFacts(ctx), s.kind === 'layout' ? [s.id] : s.parts).ops);
+  return note === undefined ? { saved } : { saved, note };
+}
+
+/** The estimate of a catalog id, or null for an id the catalog does not have. */
+export function estimateById(ctx: EstimateContext, id: string): Estimate | null {
+  const s = byId(id);
+  return s === undefined ? null : estimateOf(ctx, s);
+}
