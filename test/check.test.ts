@@ -398,7 +398,7 @@ describe('pyfloppy check (CLI)', () => {
       fs.appendFileSync(path.join(root, 'm', 'a.py'), 'x = 1\n');
       const stale = runCli(['check', root, '--python', py.exe]);
       assert.equal(stale.status, 1);
-      assert.match(stale.stdout, /\| stale-timestamp +\| warning +\| +3 \|/);
+      assert.match(stale.stdout, /^stale-timestamp +\| warning +\| +3 \|/m);
       assert.match(stale.stdout, /given: /);
       const json = runCli(['check', root, '--json']);
       assert.equal(json.status, 1);

@@ -162,7 +162,7 @@ describe('pyfloppy dedup (the built CLI)', () => {
       const r = runCli(['dedup', root]);
       spawnSync('chattr', ['-i', locked]);
       assert.equal(r.status, 1);
-      assert.match(r.stdout, /^skipped 1 pairs:$/m);
+      assert.match(r.stdout, /^skipped 1 pair:$/m);
       assert.match(
         r.stdout,
         /doc\.cpython-312\.opt-1\.pyc => .*doc\.cpython-312\.pyc: rename: .* \(EPERM\)$/m,

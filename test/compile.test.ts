@@ -177,7 +177,7 @@ describe('compile refuses what it must not touch', () => {
       const r = runCli(['compile', '-o0', '-o1', '--python', py.exe, root]);
       assert.equal(r.status, 1);
       assert.match(r.stdout, /\*\*\* Error compiling '.*bad\.py':\n[\s\S]*SyntaxError/);
-      assert.match(r.stdout, /2 sources .* 1 compiled, 0 up to date, 1 failed; 1 caches written, 1 linked/);
+      assert.match(r.stdout, /2 sources .* 1 compiled, 0 up to date, 1 failed; 1 cache written, 1 linked/);
       const bad = runCli(['compile', '-o3', root]);
       assert.equal(bad.status, 2);
       assert.match(bad.stderr, /argument '3' is invalid\. an optimization level is 0, 1 or 2/);

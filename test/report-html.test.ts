@@ -58,6 +58,35 @@ describe('analyze --format html', () => {
     }
   });
 
+  it('keeps --top, and has the distributions, the strategy notes and the problems', (t) => {
+    const root = tempDir();
+    try {
+      const files: Record<string, string> = {
+        'foo-1.0.dist-info/METADATA': 'Metadata-Version: 2.1\nName: foo\nVersion: 1.0\n',
+        'foo-1.0.dist-info/RECORD': 'foo/__init__.py,,\nfoo-1.0.dist-info/METADATA,,\n',
+        'foo/__init__.py': 'F = 1\n'.repeat(50),
+        'locked/hidden.py': 'h = 1\n',
+      };
+      for (let n = 0; n < 6; n++) files[`mod${n}.py`] = 'x = 1\n'.repeat(100 * (n + 1));
+      writeTree(root, files);
+      fs.chmodSync(path.join(root, 'locked'), 0o000);
+      const r = runCli(['analyze', root, '--format', 'html', '--top', '3'], { uid: 65534, gid: 65534 });
+      if (!have(t, r.status !== null, 'running a command as another user (root)')) return;
+      assert.equal(r.status, 0, r.stderr);
+      const html = r.stdout;
+      const modules = /<h2>Biggest modules[^]*?<tbody>([^]*?)<\/tbody>/.exec(html)?.[1] ?? '';
+      assert.equal(modules.match(/<tr>/g)?.length, 3, 'three module rows for --top 3');
+      assert.match(html, /<h2>Biggest distributions[^]*<code>foo<\/code><\/td><td>1\.0<\/td>/);
+      assert.match(html, /<h2 [^>]*>Notes<\/h2><ul class="notes"><li><code>[a-z-]+<\/code>: /);
+      assert.match(
+        html,
+        /<h2>Problems <span class="dim">\(1\)[^]*<code>[^<]*\/locked<\/code>: permission denied \(EACCES\)/,
+      );
+    } finally {
+      removeTree(root);
+    }
+  });
+
   it('renders in headless Chromium at 1280x800 without console errors (screenshot kept in the test directory)', (t) => {
     if (!have(t, CHROMIUM, "Debian's chromium (apt-get install chromium)")) return;
     const root = tempDir();

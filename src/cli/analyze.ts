@@ -1,10 +1,12 @@
 /** `pyfloppy analyze`: argument parsing and output; the work is the library's analyze(). */
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { analyze } from '../analyze.js';
+import { PyfloppyError } from '../errors.js';
 import { PYTHON3_LIBS } from '../strategies/catalog.js';
-import { writeFileAtomic } from '../fsops/write.js';
 import { renderAnalyzeHtml } from '../report/analyze-html.js';
 import { renderAnalyze } from '../report/analyze-text.js';
+import { outputWidth } from '../report/table.js';
+import { requireReadable, writeOutput } from './output.js';
 import type { Io } from './main.js';
 import { scanProgress, warnUnreadable } from './progress.js';
 
@@ -85,10 +87,16 @@ export function registerAnalyze(program: Command, io: Io): void {
         '  pyfloppy analyze --format html --output report.html',
         '  pyfloppy analyze /usr/lib64/python3.12 --baseline-subset python3-libs   # percentages as the seeds count',
         '',
-        'Exit status: 0 analyzed (also when parts were unreadable: they are listed), 2 bad path or interpreter.',
+        'Exit status: 0 analyzed (also when parts below PATH were unreadable: they are listed), 2 usage error,',
+        'bad or unreadable PATH, or bad interpreter.',
       ].join('\n'),
     )
-    .action(async (paths: string[], flags: AnalyzeFlags) => {
+    .action(async (paths: string[], flags: AnalyzeFlags, cmd: Command) => {
+      requireReadable(paths);
+      if (flags.json === true && cmd.getOptionValueSource('format') === 'cli' && flags.format !== 'json')
+        throw new PyfloppyError('EUSAGE', `--json and --format ${flags.format} ask for two formats`, {
+          hint: 'give one of them',
+        });
       const progress = scanProgress(io.stderr);
       let report: Awaited<ReturnType<typeof analyze>>;
       try {
@@ -116,14 +124,15 @@ export function registerAnalyze(program: Command, io: Io): void {
         format === 'json'
           ? `${JSON.stringify(report, null, 2)}\n`
           : format === 'html'
-            ? renderAnalyzeHtml(report)
+            ? renderAnalyzeHtml(report, { top: flags.top })
             : renderAnalyze(report, format, {
                 top: flags.top,
                 size: flags.apparent ? 'apparent' : 'allocated',
+                width: flags.output === undefined ? outputWidth(io.stdout) : 100,
               });
       if (flags.output === undefined) io.stdout.write(text);
       else {
-        writeFileAtomic(flags.output, text);
+        writeOutput(flags.output, text, 'report.html');
         io.stderr.write(`pyfloppy: wrote ${flags.output}\n`);
       }
       warnUnreadable(io, report.problems);

@@ -3,7 +3,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { type ApplyReport, apply, commit, rollback } from '../apply/apply.js';
 import { PyfloppyError } from '../errors.js';
 import type { VerifyReport } from '../verify/verify.js';
-import { formatBytes, formatCount } from '../report/format.js';
+import { formatBytes, formatCount, plural } from '../report/format.js';
 import type { Io, RunState } from './main.js';
 import { progressLine } from './progress.js';
 import { describeProgress, describeRegression, jobCount, regrtestOptions, testList } from './verify.js';
@@ -68,9 +68,28 @@ export function registerApply(program: Command, io: Io, state: RunState): void {
     .option('-j, --jobs <n>', 'processes for --regrtest (default: the number of cores)', jobCount)
     .option('--regrtest-timeout <seconds>', 'longest one test file may run (default: 600)', Number)
     .option('--json', 'print the report as JSON')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  pyfloppy apply --dry-run plan.json                # check the plan against the tree, change nothing',
+        '  pyfloppy apply plan.json',
+        '  pyfloppy apply --verify --python ./root/usr/bin/python3.12 plan.json',
+        '  pyfloppy apply --no-commit plan.json && run-my-tests && pyfloppy apply --commit plan.json',
+        '  pyfloppy apply --rollback plan.json               # undo an interrupted or uncommitted apply',
+        '',
+        'Exit status: 0 applied, checked (--dry-run), already applied, undone (--rollback) or committed',
+        '(--commit); 1 refused (files differ from the plan: nothing changed), rolled back after a failure or a',
+        'regression, or a rollback that left paths in the way; 2 usage error (conflicting options, a malformed',
+        'plan), or the file system refused (read-only, full, not permitted: one line naming the path and errno).',
+      ].join('\n'),
+    )
     .action(async (target: string, flags: ApplyFlags, cmd: Command) => {
       // Why: commander turns --no-commit into commit=false and --commit into commit=true; tell them apart.
       const explicitCommit = cmd.getOptionValueSource('commit') === 'cli' && flags.commit === true;
+      const noCommit = cmd.getOptionValueSource('commit') === 'cli' && flags.commit === false;
+      refuseConflicts(flags, explicitCommit, noCommit);
       if (flags.rollback === true) {
         const r = await rollback(target);
         if (flags.json === true) io.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
@@ -78,7 +97,7 @@ export function registerApply(program: Command, io: Io, state: RunState): void {
           io.stdout.write(`pyfloppy apply --rollback: ${r.root} has no journal: nothing to undo\n`);
         else
           io.stdout.write(
-            `pyfloppy apply --rollback: ${r.root}: restored ${formatCount(r.restored)} operations${r.conflicts.length > 0 ? `; ${r.conflicts.length} paths are in the way (journal kept): ${r.conflicts.slice(0, 5).join(', ')}` : ''}\n`,
+            `pyfloppy apply --rollback: ${r.root}: restored ${plural(r.restored, 'operation')}${r.conflicts.length > 0 ? `; ${plural(r.conflicts.length, 'path')} in the way (journal kept): ${r.conflicts.slice(0, 5).join(', ')}` : ''}\n`,
           );
         if (r.conflicts.length > 0) state.exitCode = 1;
         return;
@@ -124,21 +143,47 @@ export function registerApply(program: Command, io: Io, state: RunState): void {
     });
 }
 
+/** Options that contradict each other, or that only a mode not asked for reads, are usage errors. */
+function refuseConflicts(flags: ApplyFlags, explicitCommit: boolean, noCommit: boolean): void {
+  const refuse = (message: string, hint?: string): never => {
+    throw new PyfloppyError('EUSAGE', message, hint === undefined ? {} : { hint });
+  };
+  if (flags.rollback === true && explicitCommit)
+    refuse('--rollback and --commit cannot be used together', 'undo with --rollback, or keep with --commit');
+  const mode = flags.rollback === true ? '--rollback' : explicitCommit ? '--commit' : undefined;
+  if (mode !== undefined) {
+    const extra = [
+      flags.dryRun === true ? '--dry-run' : undefined,
+      noCommit ? '--no-commit' : undefined,
+      flags.verify === true ? '--verify' : undefined,
+    ].find((o) => o !== undefined);
+    if (extra !== undefined) refuse(`${mode} cannot be used with ${extra}`);
+  }
+  if (flags.dryRun === true && noCommit)
+    refuse('--dry-run cannot be used with --no-commit: a dry run changes nothing and keeps no journal');
+  if (flags.verify !== true)
+    for (const [given, name] of [
+      [flags.levels, '--levels'],
+      [flags.exclude, '--exclude'],
+    ] as const)
+      if (given !== undefined) refuse(`${name} needs --verify (it says what verify imports)`);
+}
+
 export function renderApply(r: ApplyReport): string {
   const out: string[] = [];
   const head = `pyfloppy apply ${r.strategies.join(',')} on ${r.root}`;
   switch (r.outcome) {
     case 'refused':
       out.push(
-        `${head}: refused, nothing changed: ${formatCount(r.mismatches.length)} files differ from the plan`,
+        `${head}: refused, nothing changed: ${plural(r.mismatches.length, 'file')} ${r.mismatches.length === 1 ? 'differs' : 'differ'} from the plan`,
       );
       for (const m of r.mismatches.slice(0, 20)) out.push(`  ${m.path}: ${m.why}`);
-      if (r.mismatches.length > 20) out.push(`  ... and ${r.mismatches.length - 20} more`);
+      if (r.mismatches.length > 20) out.push(`  ... and ${formatCount(r.mismatches.length - 20)} more`);
       out.push('make a new plan: pyfloppy plan ...');
       break;
     case 'checked':
       out.push(
-        `${head} (dry run): all ${formatCount(r.operations)} operations match the tree; would free ${formatBytes(r.saved.allocatedBytes)}`,
+        `${head} (dry run): ${r.operations === 1 ? 'the one operation matches' : `all ${plural(r.operations, 'operation')} match`} the tree; would free ${formatBytes(r.saved.allocatedBytes)}`,
       );
       break;
     case 'already-applied':
@@ -146,7 +191,7 @@ export function renderApply(r: ApplyReport): string {
       break;
     case 'rolled-back':
       out.push(
-        `${head}: rolled back after ${formatCount(r.done)} of ${formatCount(r.operations)} operations: ${r.failure ?? ''}`,
+        `${head}: rolled back after ${formatCount(r.done)} of ${plural(r.operations, 'operation')}: ${r.failure ?? ''}`,
       );
       if (r.rollback !== undefined && r.rollback.conflicts.length > 0)
         out.push(
@@ -155,7 +200,10 @@ export function renderApply(r: ApplyReport): string {
       break;
     case 'applied':
       out.push(
-        `${head}: ${formatCount(r.operations)} operations done${r.resumed ? ' (an interrupted run finished)' : ''}; freed ${formatBytes(r.saved.allocatedBytes)} on disk (${formatBytes(r.saved.apparentBytes)} apparent)`,
+        `${head}: ${plural(r.operations, 'operation')} done${r.resumed ? ' (an interrupted run finished)' : ''}; ${
+          // Why: until the commit the journal still holds every removed and replaced file: nothing is freed yet.
+          r.committed ? 'freed' : 'frees, once committed,'
+        } ${formatBytes(r.saved.allocatedBytes)} on disk (${formatBytes(r.saved.apparentBytes)} apparent)`,
       );
       out.push(
         r.committed
@@ -167,11 +215,11 @@ export function renderApply(r: ApplyReport): string {
   if (r.rolledBackOther) out.push('an interrupted run of another plan was rolled back first');
   if (r.verify !== undefined) {
     const line = (name: string, v: VerifyReport) =>
-      `  ${name}: ${v.levels.map((l) => `level ${l.level}: ${formatCount(l.ok)} ok, ${formatCount(l.failed.length)} failed, ${formatCount(l.writes.length)} write attempts`).join('; ')}`;
+      `  ${name}: ${v.levels.map((l) => `level ${l.level}: ${formatCount(l.ok)} ok, ${formatCount(l.failed.length)} failed, ${plural(l.writes.length, 'write attempt')}`).join('; ')}`;
     out.push('verify:');
     out.push(line('before', r.verify.before));
     if (r.verify.after !== undefined) out.push(line('after', r.verify.after));
-    out.push(`  regressions: ${r.verify.regressions.length}`);
+    out.push(`  regressions: ${formatCount(r.verify.regressions.length)}`);
     for (const g of r.verify.regressions.slice(0, 20))
       out.push(`    level ${g.level}: ${describeRegression(g)}`);
     if (r.verify.regressions.length > 20)

@@ -1,9 +1,10 @@
 /** `pyfloppy check`: argument parsing and output; the work is the library's check(). */
 import { type Command, InvalidArgumentError } from 'commander';
-import { markdownTable } from 'markdown-table';
 import { type CheckReport, check } from '../check/check.js';
 import { FINDING_IDS, FINDINGS, type FindingId, isFindingId } from '../check/findings.js';
-import { formatBytes, formatCount } from '../report/format.js';
+import { formatBytes, formatCount, plural } from '../report/format.js';
+import { requireReadable } from './output.js';
+import { outputWidth, textTable } from '../report/table.js';
 import type { Io, RunState } from './main.js';
 import { scanProgress, warnUnreadable } from './progress.js';
 
@@ -78,6 +79,7 @@ export function registerCheck(program: Command, io: Io, state: RunState): void {
       ].join('\n'),
     )
     .action(async (paths: string[], flags: CheckFlags) => {
+      requireReadable(paths);
       const progress = scanProgress(io.stderr);
       let report: CheckReport;
       try {
@@ -92,22 +94,24 @@ export function registerCheck(program: Command, io: Io, state: RunState): void {
         progress.done();
       }
       io.stdout.write(
-        flags.json ? `${JSON.stringify(report, null, 2)}\n` : renderCheck(report, flags.verbose === true),
+        flags.json
+          ? `${JSON.stringify(report, null, 2)}\n`
+          : renderCheck(report, flags.verbose === true, outputWidth(io.stdout)),
       );
       warnUnreadable(io, report.problems);
       if (report.counts.error + report.counts.warning > 0) state.exitCode = 1;
     });
 }
 
-export function renderCheck(r: CheckReport, all: boolean): string {
+export function renderCheck(r: CheckReport, all: boolean, width = 100): string {
   const out: string[] = [];
   const i = r.interpreter;
   const who =
     i.cacheTag === null
-      ? 'interpreter unknown'
+      ? 'unknown (no cache tag found)'
       : `${i.cacheTag}${i.version === null ? '' : ` (Python ${i.version}${i.magic === null ? '' : `, magic ${i.magic}`})`}`;
   out.push(
-    `pyfloppy check: ${formatCount(r.files.caches)} caches (${formatCount(r.files.inspected)} distinct read), ${formatCount(r.files.sources)} sources under ${r.roots.map((x) => x.path).join(', ')}`,
+    `pyfloppy check: ${plural(r.files.caches, 'cache')} (${formatCount(r.files.inspected)} distinct read), ${plural(r.files.sources, 'source')} under ${r.roots.map((x) => x.path).join(', ')}`,
   );
   out.push(`interpreter: ${who}; ${i.evidence}`);
   if (r.files.symlinkedSources > 0) {
@@ -119,7 +123,7 @@ export function renderCheck(r: CheckReport, all: boolean): string {
   if (r.summary.length === 0) out.push('no findings');
   else {
     out.push(
-      markdownTable(
+      textTable(
         [
           ['finding', 'severity', 'files', 'bytes', 'meaning'],
           ...r.summary.map((s) => [
@@ -130,7 +134,8 @@ export function renderCheck(r: CheckReport, all: boolean): string {
             FINDINGS[s.id].meaning,
           ]),
         ],
-        { align: ['l', 'l', 'r', 'r', 'l'] },
+        ['l', 'l', 'r', 'r', 'l'],
+        width,
       ),
     );
     for (const s of r.summary) {
@@ -144,9 +149,6 @@ export function renderCheck(r: CheckReport, all: boolean): string {
   }
   if (r.ignored.length > 0) out.push('', `ignored: ${r.ignored.join(', ')}`);
   const { error, warning, info } = r.counts;
-  out.push(
-    '',
-    `result: ${formatCount(error)} errors, ${formatCount(warning)} warnings, ${formatCount(info)} infos`,
-  );
+  out.push('', `result: ${plural(error, 'error')}, ${plural(warning, 'warning')}, ${plural(info, 'info')}`);
   return `${out.join('\n')}\n`;
 }

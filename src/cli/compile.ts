@@ -1,7 +1,8 @@
 /** `pyfloppy compile`: compileall's options, output and exit status; the work is the library's compile(). */
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type CompileReport, compile, type InvalidationMode } from '../compile/compile.js';
-import { formatCount } from '../report/format.js';
+import { formatCount, plural } from '../report/format.js';
+import { requireReadable } from './output.js';
 import type { Io, RunState } from './main.js';
 
 interface CompileFlags {
@@ -82,6 +83,7 @@ export function registerCompile(program: Command, io: Io, state: RunState): void
       ].join('\n'),
     )
     .action(async (paths: string[], flags: CompileFlags) => {
+      requireReadable(paths);
       let exclude: RegExp | undefined;
       try {
         exclude = flags.exclude === undefined ? undefined : new RegExp(flags.exclude);
@@ -115,9 +117,9 @@ export function renderCompile(r: CompileReport, quiet: boolean): string {
   if (!quiet) {
     for (const s of r.skipped) out.push(`skipped ${s.path}: ${s.reason}`);
     if (r.leftoversRemoved.length > 0)
-      out.push(`removed ${r.leftoversRemoved.length} temporary file(s) left by an interrupted run`);
+      out.push(`removed ${plural(r.leftoversRemoved.length, 'temporary file')} left by an interrupted run`);
     out.push(
-      `pyfloppy compile: ${formatCount(r.sources)} sources with ${r.interpreter.cacheTag} at levels ${r.levels.join(', ')}: ${formatCount(r.compiled)} compiled, ${formatCount(r.upToDate)} up to date, ${formatCount(r.errors.length)} failed; ${formatCount(r.written)} caches written, ${formatCount(r.linked)} linked`,
+      `pyfloppy compile: ${plural(r.sources, 'source')} with ${r.interpreter.cacheTag} at levels ${r.levels.join(', ')}: ${formatCount(r.compiled)} compiled, ${formatCount(r.upToDate)} up to date, ${formatCount(r.errors.length)} failed; ${plural(r.written, 'cache')} written, ${formatCount(r.linked)} linked`,
     );
   }
   return out.length === 0 ? '' : `${out.join('\n')}\n`;

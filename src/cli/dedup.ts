@@ -1,7 +1,9 @@
 /** `pyfloppy dedup`: argument parsing and output; the work is the library's dedup(). */
 import type { Command } from 'commander';
 import { type DedupReport, dedup } from '../dedup/dedup.js';
-import { formatBytes, formatCount } from '../report/format.js';
+import { PyfloppyError } from '../errors.js';
+import { formatBytes, formatCount, plural } from '../report/format.js';
+import { requireReadable } from './output.js';
 import type { Io, RunState } from './main.js';
 import { scanProgress, warnUnreadable } from './progress.js';
 
@@ -53,10 +55,12 @@ export function registerDedup(program: Command, io: Io, state: RunState): void {
         '  pyfloppy dedup --all --json /opt/venv > dedup.json',
         '',
         'Exit status: 0 done (also when there was nothing to do), 1 some pairs were skipped for errors',
-        '(a file changed, cross-device, too many links, read-only, no space, ...: each is listed), 2 usage error.',
+        '(a file changed, cross-device, too many links, read-only, no space, ...: each is listed), 2 usage error',
+        'or a tree on a read-only file system (one line: nothing could be linked).',
       ].join('\n'),
     )
     .action(async (paths: string[], flags: DedupFlags) => {
+      requireReadable(paths);
       const progress = scanProgress(io.stderr);
       let report: DedupReport;
       try {
@@ -69,12 +73,27 @@ export function registerDedup(program: Command, io: Io, state: RunState): void {
       } finally {
         progress.done();
       }
+      refuseReadOnly(paths, report);
       if (flags.json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       else io.stdout.write(renderDedup(report, flags.verbose === true || report.dryRun));
       const errors = report.skipped.filter((s) => s.reason !== 'metadata').length;
       warnUnreadable(io, report.problems);
       if (errors > 0) state.exitCode = 1;
     });
+}
+
+/**
+ * A tree on a read-only mount is one environment error (exit 2), not a finding per pair: when nothing was
+ * linked and every pair was refused with EROFS, say it once.
+ */
+function refuseReadOnly(paths: string[], r: DedupReport): void {
+  if (r.dryRun || r.linked.length > 0 || r.skipped.length === 0) return;
+  if (!r.skipped.every((s) => s.reason === 'EROFS')) return;
+  throw new PyfloppyError(
+    'EROFS',
+    `${paths.join(', ')}: read-only file system: none of ${plural(r.skipped.length, 'pair')} could be linked (EROFS)`,
+    { hint: 'the file system is mounted read-only: remount it read-write, or work on a copy' },
+  );
 }
 
 export function renderDedup(r: DedupReport, list: boolean): string {
@@ -86,21 +105,21 @@ export function renderDedup(r: DedupReport, list: boolean): string {
     ...(r.all ? [`${formatCount(byRule('identical'))} identical files`] : []),
   ];
   out.push(
-    `pyfloppy dedup${r.dryRun ? ' (dry run: nothing changed)' : ''}: ${verb} ${formatCount(r.saved.pairs)} pairs (${rules.join(', ')}), ${r.dryRun ? 'would free' : 'freed'} ${formatBytes(r.saved.allocatedBytes)} on disk (${formatBytes(r.saved.apparentBytes)} apparent)`,
+    `pyfloppy dedup${r.dryRun ? ' (dry run: nothing changed)' : ''}: ${verb} ${plural(r.saved.pairs, 'pair')} (${rules.join(', ')}), ${r.dryRun ? 'would free' : 'freed'} ${formatBytes(r.saved.allocatedBytes)} on disk (${formatBytes(r.saved.apparentBytes)} apparent)`,
   );
-  out.push(`already linked: ${formatCount(r.alreadyLinked)} pairs`);
+  out.push(`already linked: ${plural(r.alreadyLinked, 'pair')}`);
   const withDiff = r.linked.filter((p) => p.metadataDiffers.length > 0);
   if (withDiff.length > 0) {
     const count = (k: string) => withDiff.filter((p) => (p.metadataDiffers as string[]).includes(k)).length;
     out.push(
-      `${verb} although metadata differ (the survivor's is kept): ${formatCount(withDiff.length)} pairs (mode ${count('mode')}, owner ${count('owner')}, mtime ${count('mtime')})`,
+      `${verb} although metadata differ (the survivor's is kept): ${plural(withDiff.length, 'pair')} (mode ${count('mode')}, owner ${count('owner')}, mtime ${count('mtime')})`,
     );
   }
   if (r.leftoversRemoved.length > 0) {
-    out.push(`removed ${r.leftoversRemoved.length} temporary name(s) left by an interrupted run`);
+    out.push(`removed ${plural(r.leftoversRemoved.length, 'temporary name')} left by an interrupted run`);
   }
   if (r.namedOutside.count > 0) {
-    out.push(`left alone: ${formatCount(r.namedOutside.count)} file(s): ${r.namedOutside.reason}`);
+    out.push(`left alone: ${plural(r.namedOutside.count, 'file')}: ${r.namedOutside.reason}`);
     if (list) for (const p of r.namedOutside.paths) out.push(`  ${p}`);
   }
   if (list && r.linked.length > 0) {
@@ -111,7 +130,7 @@ export function renderDedup(r: DedupReport, list: boolean): string {
     }
   }
   if (r.skipped.length > 0) {
-    out.push('', `skipped ${formatCount(r.skipped.length)} pairs:`);
+    out.push('', `skipped ${plural(r.skipped.length, 'pair')}:`);
     for (const s of r.skipped) out.push(`  ${s.target} => ${s.survivor}: ${s.message} (${s.reason})`);
   }
   return `${out.join('\n')}\n`;

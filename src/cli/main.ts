@@ -3,7 +3,7 @@
  * become messages and exit codes (0 ok, 1 findings or a failed job, 2 usage or environment error).
  */
 import { Command, CommanderError } from 'commander';
-import { fromSystemError, isPyfloppyError } from '../errors.js';
+import { fromSystemError, isPyfloppyError, PyfloppyError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { registerAnalyze } from './analyze.js';
 import { helpConfiguration } from './help.js';
@@ -29,11 +29,12 @@ export function buildProgram(io: Io, state: RunState = { exitCode: 0 }): Command
   const program = new Command('pyfloppy')
     .description('Measure and shrink Python installations.')
     .version(VERSION, '-V, --version')
-    .showHelpAfterError('(run with --help for usage)')
     .configureHelp(helpConfiguration)
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
+      // Why: main() prints every parsing error itself, as one `pyfloppy: error:` line and a hint.
+      outputError: () => undefined,
     })
     .exitOverride();
   registerAnalyze(program, io);
@@ -44,9 +45,32 @@ export function buildProgram(io: Io, state: RunState = { exitCode: 0 }): Command
   registerPlan(program, io, state);
   registerApply(program, io, state);
   registerVerify(program, io, state);
-  for (const c of program.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
+  for (const c of program.commands) c.exitOverride();
   return program;
 }
+
+/** Commander's own messages ("error: unknown option '-x'\n(Did you mean -X?)") as our message and hint. */
+function usageError(e: CommanderError, argv: string[], program: Command): PyfloppyError {
+  const [first = '', ...rest] = e.message.replace(/^error: /, '').split('\n');
+  // The first argument that names a command (a later one may be a value: `plan dedup PATH`).
+  const names = new Set(program.commands.map((c) => c.name()));
+  const command = argv.slice(2).find((a) => names.has(a));
+  const help = command === undefined ? 'pyfloppy --help' : `pyfloppy ${command} --help`;
+  const similar = /^\(Did you mean (.*)\?\)$/.exec(rest.join(' ').trim())?.[1];
+  return new PyfloppyError('EUSAGE', first, {
+    hint:
+      similar === undefined
+        ? `${help} shows the usage`
+        : `did you mean ${similar}? (${help} shows the usage)`,
+  });
+}
+
+/** Why: a message that quotes a file (JSON.parse quotes the text it choked on) must stay one line. */
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+const HELP_CODES = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version']);
 
 export async function main(
   argv: string[],
@@ -62,16 +86,20 @@ export async function main(
     await program.parseAsync(argv);
     return state.exitCode;
   } catch (e) {
-    if (e instanceof CommanderError) {
-      // Help and version are not errors; every parsing error is a usage error (2). Commander printed it.
-      return e.exitCode === 0 ? 0 : 2;
-    }
+    // Help and version are not errors; help shown for a missing command is a usage error (2).
+    if (e instanceof CommanderError && HELP_CODES.has(e.code)) return e.exitCode === 0 ? 0 : 2;
     // Why: an errno the file system returned (ENOSPC, EROFS, EPERM, EIO ...) is the environment's refusal,
     // not a bug: one line naming the path and the errno, exit 2, as for the errors the library types.
-    const known = isPyfloppyError(e) ? e : fromSystemError(e);
+    // Every other commander error (an unknown option, a bad value) is a usage error, said the same way.
+    const known =
+      e instanceof CommanderError
+        ? usageError(e, argv, program)
+        : isPyfloppyError(e)
+          ? e
+          : fromSystemError(e);
     if (known !== undefined) {
-      io.stderr.write(`pyfloppy: error: ${known.message}\n`);
-      if (known.hint !== undefined) io.stderr.write(`pyfloppy: hint: ${known.hint}\n`);
+      io.stderr.write(`pyfloppy: error: ${oneLine(known.message)}\n`);
+      if (known.hint !== undefined) io.stderr.write(`pyfloppy: hint: ${oneLine(known.hint)}\n`);
       return known.exitCode;
     }
     io.stderr.write(`pyfloppy: internal error: ${(e as Error).stack ?? String(e)}\n`);

@@ -3,7 +3,7 @@
  * ten times a second. Hand-written on Node's tty API (clearLine/cursorTo) rather than a progress-bar library:
  * a scan has no known total, so a bar has nothing to fill, and this is the whole of what is needed.
  */
-import { formatBytes, formatCount } from '../report/format.js';
+import { formatBytes, formatCount, plural } from '../report/format.js';
 
 export interface Progress {
   update(entries: number, apparentBytes: number): void;
@@ -62,6 +62,6 @@ export function warnUnreadable(
 ): void {
   if (problems.length === 0) return;
   io.stderr.write(
-    `pyfloppy: warning: ${problems.length} path(s) could not be read and were skipped (first: ${problems[0]!.path}: ${problems[0]!.message})\n`,
+    `pyfloppy: warning: ${plural(problems.length, 'path')} could not be read and ${problems.length === 1 ? 'was' : 'were'} skipped (first: ${problems[0]!.path}: ${problems[0]!.message})\n`,
   );
 }

@@ -2,10 +2,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { type Command, Option } from 'commander';
-import { markdownTable } from 'markdown-table';
 import { errnoCode, PyfloppyError } from '../errors.js';
 import { writeFileAtomic } from '../fsops/write.js';
-import { formatBytes, formatCount } from '../report/format.js';
+import { formatBytes, formatCount, plural } from '../report/format.js';
 import {
   renderList,
   renderListSection,
@@ -17,6 +16,8 @@ import {
   type SplitReport,
   split,
 } from '../split/split.js';
+import { requireReadable } from './output.js';
+import { textTable } from '../report/table.js';
 import type { Io, RunState } from './main.js';
 import { scanProgress } from './progress.js';
 
@@ -84,16 +85,20 @@ export function registerSplit(program: Command, io: Io, state: RunState): void {
         '  pyfloppy split /usr/lib/python3.12 --policy optimized --format json > split.json',
         '  pyfloppy split /usr/lib/python3.12 --check split.json',
         '',
-        'Exit status: 0 the split is sound, 1 the check found violations (each is named on stderr), 2 usage or',
+        'With --check and no --format, only the sections and the verdict are printed (the lists are in FILE).',
+        '',
+        'Exit status: 0 the split is sound, 1 the check found violations (each is named on stderr) or could',
+        'not be complete (an unreadable directory: its files cannot be shown to be covered), 2 usage or',
         'environment error (missing PATH, unknown policy, --output-dir missing or not writable, bad --check file).',
       ].join('\n'),
     )
-    .action(async (treePath: string, flags: SplitFlags) => {
+    .action(async (treePath: string, flags: SplitFlags, cmd: Command) => {
       if (flags.policy === undefined && flags.check === undefined) {
         throw new PyfloppyError('EUSAGE', '--policy is required', {
           hint: `--policy ${SPLIT_POLICIES.join('|')} (or --check FILE to re-check a split)`,
         });
       }
+      requireReadable([treePath]);
       if (flags.outputDir !== undefined) checkOutputDir(flags.outputDir);
       const progress = scanProgress(io.stderr);
       let report: SplitReport;
@@ -109,7 +114,14 @@ export function registerSplit(program: Command, io: Io, state: RunState): void {
       } finally {
         progress.done();
       }
-      if (flags.outputDir === undefined) {
+      if (
+        flags.outputDir === undefined &&
+        flags.check !== undefined &&
+        cmd.getOptionValueSource('format') !== 'cli'
+      ) {
+        // Why: re-checking a split is a question with a verdict; the lists it checked are in the file already.
+        io.stdout.write(renderSplitSummary(report));
+      } else if (flags.outputDir === undefined) {
         io.stdout.write(
           flags.format === 'json'
             ? `${JSON.stringify(report, null, 2)}\n`
@@ -132,7 +144,7 @@ export function registerSplit(program: Command, io: Io, state: RunState): void {
         io.stdout.write(`${written.map((w) => `wrote ${w}\n`).join('')}\n${renderSplitSummary(report)}`);
       }
       io.stderr.write(renderDiagnostics(report));
-      if (!report.check.ok) state.exitCode = 1;
+      if (!report.check.ok || unreadable(report).length > 0) state.exitCode = 1;
     });
 }
 
@@ -156,13 +168,27 @@ function checkOutputDir(dir: string): void {
   }
 }
 
+/** Paths the scan could not read: the cover check cannot hold over what was not seen. */
+function unreadable(r: SplitReport): SplitReport['problems'] {
+  return r.problems.filter((p) => p.code !== 'ERPMNAME');
+}
+
+/** The check's verdict in a word: ok, FAILED, or incomplete when parts of the tree were unreadable. */
+function verdict(r: SplitReport): string {
+  if (!r.check.ok) return 'FAILED';
+  const u = unreadable(r).length;
+  return u === 0
+    ? 'ok'
+    : `incomplete: ${plural(u, 'path')} could not be read, so "covers every file" is unproven`;
+}
+
 /** Sections with their counts and sizes, and the check's verdict, for people. */
 export function renderSplitSummary(r: SplitReport): string {
   const out: string[] = [];
   out.push(
-    `pyfloppy split: ${r.root} (installed as ${r.prefix}), policy ${r.policy}${r.checkedFile === null ? '' : `, as in ${r.checkedFile}`}: ${r.sections.length} section(s)`,
+    `pyfloppy split: ${r.root} (installed as ${r.prefix}), policy ${r.policy}${r.checkedFile === null ? '' : `, as in ${r.checkedFile}`}: ${plural(r.sections.length, 'section')}`,
     '',
-    markdownTable(
+    textTable(
       [
         ['section', 'files', 'dirs', 'ghosts', 'size'],
         ...r.sections.map((s) => [
@@ -173,10 +199,10 @@ export function renderSplitSummary(r: SplitReport): string {
           formatBytes(s.allocatedBytes),
         ]),
       ],
-      { align: ['l', 'r', 'r', 'r', 'r'] },
+      ['l', 'r', 'r', 'r', 'r'],
     ),
     '',
-    `check: ${r.check.ok ? 'ok' : 'FAILED'} (${SPLIT_RULES.map((k) => `${k} ${r.check.counts[k] === 0 ? 'ok' : `${formatCount(r.check.counts[k])} violations`}`).join(', ')})`,
+    `check: ${verdict(r)} (${SPLIT_RULES.map((k) => `${k} ${r.check.counts[k] === 0 ? 'ok' : `${formatCount(r.check.counts[k])} violations`}`).join(', ')})`,
   );
   return `${out.join('\n')}\n`;
 }
@@ -186,6 +212,7 @@ export function renderDiagnostics(r: SplitReport): string {
   const out: string[] = [];
   for (const w of r.warnings) out.push(`pyfloppy: warning: ${w}`);
   for (const p of r.problems) out.push(`pyfloppy: problem: ${p.path}: ${p.message} (${p.code})`);
+  if (r.check.ok && unreadable(r).length > 0) out.push(`pyfloppy: check ${verdict(r)}`);
   if (!r.check.ok) {
     out.push(
       `pyfloppy: check failed: ${SPLIT_RULES.map((k) => `${formatCount(r.check.counts[k])} ${k}`).join(', ')}`,

@@ -2,7 +2,8 @@
  * The analyze report as one self-contained HTML page: inline CSS and inline SVG, no script, no font, no
  * network. A treemap of the tree by top-level module coloured by file type (layout by d3-hierarchy's
  * squarified treemap), bars of bytes by file type, bars of savings per strategy with the risks beside each,
- * and the tables. Pure: report in, string out.
+ * the tables (modules and distributions, --top rows each), the strategies' notes and the unreadable paths.
+ * Pure: report in, string out.
  */
 import { hierarchy, treemap, treemapSquarify } from 'd3-hierarchy';
 import { KIND_HEADERS, KIND_NAMES, type KindName } from '../model/kinds.js';
@@ -55,7 +56,7 @@ function treemapSvg(report: AnalyzeReport, width: number, height: number): strin
       { allocatedBytes: number }
     >;
     for (const m of rest) for (const k of KIND_NAMES) sum[k].allocatedBytes += m.kinds[k].allocatedBytes;
-    children.push({ name: `${rest.length} other modules`, children: kindsOf(sum) });
+    children.push({ name: `${formatCount(rest.length)} other modules`, children: kindsOf(sum) });
   }
   const root = hierarchy<Node>({ name: 'root', children })
     .sum((d) => d.value ?? 0)
@@ -99,7 +100,40 @@ function bar(fraction: number, color: string): string {
   return `<div class="bar"><div style="width:${pct.toFixed(2)}%;background:${color}"></div></div>`;
 }
 
-export function renderAnalyzeHtml(report: AnalyzeReport): string {
+export interface HtmlOptions {
+  /** Rows of the module and distribution tables (analyze --top; default 20, as the text report). */
+  top?: number;
+}
+
+/** Distributions (name, version, files, size), the first `top`. */
+function distributionsSection(report: AnalyzeReport, top: number): string {
+  if (report.distributions.length === 0) return '';
+  const shown = report.distributions.slice(0, top);
+  const rows = shown
+    .map(
+      (d) =>
+        `<tr><td><code>${esc(d.name)}</code></td><td>${esc(d.version)}</td><td class="num">${formatCount(d.files)}</td><td class="num">${formatBytes(d.allocatedBytes)}</td></tr>`,
+    )
+    .join('');
+  return `<section class="card wide"><h2>Biggest distributions <span class="dim">(${formatCount(shown.length)} of ${formatCount(report.distributions.length)})</span></h2><table><thead><tr><th>distribution</th><th>version</th><th class="num">files</th><th class="num">size</th></tr></thead><tbody>${rows}</tbody></table></section>`;
+}
+
+/** Unreadable paths: skipped, the rest counted (the first 50; the JSON report lists all). */
+function problemsSection(report: AnalyzeReport): string {
+  if (report.problems.length === 0) return '';
+  const items = report.problems
+    .slice(0, 50)
+    .map((p) => `<li><code>${esc(p.path)}</code>: ${esc(p.message)} (${esc(p.code)})</li>`)
+    .join('');
+  const more =
+    report.problems.length > 50
+      ? `<li class="dim">... and ${formatCount(report.problems.length - 50)} more (see --format json)</li>`
+      : '';
+  return `<section class="card wide problems"><h2>Problems <span class="dim">(${formatCount(report.problems.length)}): skipped, the rest is counted</span></h2><ul>${items}${more}</ul></section>`;
+}
+
+export function renderAnalyzeHtml(report: AnalyzeReport, options: HtmlOptions = {}): string {
+  const top = options.top ?? 20;
   const total = report.grandTotal;
   const interp = report.interpreter;
   const title = interp
@@ -129,7 +163,12 @@ export function renderAnalyzeHtml(report: AnalyzeReport): string {
       b.excludeModules.length > 0 || b.excludeTests || b.excludeSitePackages
         ? `the tree without ${esc([...b.excludeModules, ...(b.excludeTests ? ['test code'] : []), ...(b.excludeSitePackages ? ['site-packages'] : [])].join(', '))}`
         : 'the whole tree';
-    strategies = `<section class="card"><h2>What each strategy would save</h2><p class="dim">Disk usage, of ${of}: ${formatBytes(base)}. Risks are the constraints of seed 001: (1) Python users' expectations, (2) the distribution's users' expectations, (3) packagers' expectations, (4) no larger default footprint, (5) no divergence from upstream. * needs a change in CPython.</p><table class="strat"><thead><tr><th>strategy</th><th>saved</th><th></th><th>%</th><th>after</th><th>risks</th></tr></thead><tbody>${rows}</tbody></table></section>`;
+    const notes = report.strategies.filter((s) => s.note !== undefined);
+    const noteList =
+      notes.length === 0
+        ? ''
+        : `<h2 style="margin-top:14px">Notes</h2><ul class="notes">${notes.map((s) => `<li><code>${esc(s.id)}</code>: ${esc(s.note!)}</li>`).join('')}</ul>`;
+    strategies = `<section class="card"><h2>What each strategy would save</h2><p class="dim">Disk usage, of ${of}: ${formatBytes(base)}. Risks are the constraints of seed 001: (1) Python users' expectations, (2) the distribution's users' expectations, (3) packagers' expectations, (4) no larger default footprint, (5) no divergence from upstream. * needs a change in CPython.</p><table class="strat"><thead><tr><th>strategy</th><th>saved</th><th></th><th>%</th><th>after</th><th>risks</th></tr></thead><tbody>${rows}</tbody></table>${noteList}</section>`;
   }
   const b = report.bytecode;
   const identity =
@@ -146,7 +185,7 @@ export function renderAnalyzeHtml(report: AnalyzeReport): string {
   ];
   const modRows = report.modules
     .filter((m) => m.name !== '')
-    .slice(0, 25)
+    .slice(0, top)
     .map(
       (m) =>
         `<tr><td><code>${esc(m.name)}</code>${m.test ? ' <span class="dim">tests</span>' : ''}</td>${cols
@@ -190,7 +229,9 @@ th{font-weight:600;color:var(--dim);font-size:12px}.num{text-align:right;white-s
 <section class="card"><h2>Where the bytes go: top-level modules by file type</h2>${treemapSvg(report, 760, 470)}${legend()}</section>
 <section class="card"><h2>By file type</h2><table><tbody>${kindRows}</tbody></table><p class="dim small">Each inode counted once; ${formatBytes(report.hardlinkSavedBytes.allocatedBytes)} already saved by hardlinks. Test code: ${formatBytes(report.test.allocatedBytes)}.</p><h2 style="margin-top:14px">Bytecode identity</h2>${identity}</section>
 ${strategies.replace('<section class="card">', '<section class="card wide">')}
-<section class="card wide"><h2>Biggest modules</h2><table><thead><tr><th>module</th>${cols.map(([h]) => `<th class="num">${h}</th>`).join('')}<th class="num">total</th></tr></thead><tbody>${modRows}</tbody></table></section>
+<section class="card wide"><h2>Biggest modules <span class="dim">(${formatCount(Math.min(top, report.modules.filter((m) => m.name !== '').length))} of ${formatCount(report.modules.filter((m) => m.name !== '').length)})</span></h2><table><thead><tr><th>module</th>${cols.map(([h]) => `<th class="num">${h}</th>`).join('')}<th class="num">total</th></tr></thead><tbody>${modRows}</tbody></table></section>
+${distributionsSection(report, top)}
+${problemsSection(report)}
 </main>
 <footer class="dim small" style="padding:0 24px 20px">pyfloppy ${esc(report.generator.version)} · schema ${esc(report.schema)}</footer>
 </body></html>

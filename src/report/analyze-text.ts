@@ -7,21 +7,27 @@ import { markdownTable } from 'markdown-table';
 import { KIND_HEADERS, KIND_NAMES, type KindName } from '../model/kinds.js';
 import type { AnalyzeReport, ModuleReport } from './analyze-report.js';
 import { formatBytes, formatCount, formatPercent } from './format.js';
+import { type Align, textTable, wrapWords } from './table.js';
 
 export interface RenderOptions {
   /** Rows of the module table. */
   top: number;
   /** Which size the tables show first: allocated (what du counts, the default) or apparent. */
   size: 'allocated' | 'apparent';
+  /** Columns the text tables fit in (default 100); markdown is never wrapped. */
+  width?: number;
 }
 
 type Style = 'text' | 'markdown';
 
-function table(rows: string[][], align: Array<'l' | 'r'>, style: Style): string {
-  return markdownTable(rows, {
-    align,
-    ...(style === 'text' ? { delimiterStart: false, delimiterEnd: false } : {}),
-  });
+function table(rows: string[][], align: Align[], style: Style, width: number): string {
+  return style === 'text' ? textTable(rows, align, width) : markdownTable(rows, { align });
+}
+
+/** A paragraph: one line in markdown (the reader's renderer wraps it), wrapped to the width in text. */
+function prose(text: string, style: Style, width: number, indent = ''): string[] {
+  if (style === 'markdown') return [text];
+  return wrapWords(text, width - indent.length).map((l, n) => (n === 0 ? l : `${indent}${l}`));
 }
 
 function heading(title: string, style: Style): string {
@@ -39,6 +45,7 @@ const MODULE_COLUMNS: Array<{ header: string; kinds: KindName[] }> = [
 
 export function renderAnalyze(report: AnalyzeReport, style: Style, options: RenderOptions): string {
   const key = options.size === 'apparent' ? 'apparentBytes' : 'allocatedBytes';
+  const width = options.width ?? 100;
   const other = options.size === 'apparent' ? 'allocatedBytes' : 'apparentBytes';
   const sizeWord = options.size === 'apparent' ? 'apparent size' : 'disk usage (allocated, as du counts)';
   const out: string[] = [];
@@ -62,7 +69,7 @@ export function renderAnalyze(report: AnalyzeReport, style: Style, options: Rend
       formatBytes(r.allocatedBytes),
     ]);
   }
-  out.push(table(rootRows, ['l', 'l', 'r', 'r', 'r'], style), '');
+  out.push(table(rootRows, ['l', 'l', 'r', 'r', 'r'], style, width), '');
   for (const s of report.skippedPaths) out.push(`(${s.label} ${code(s.path)} does not exist: skipped)`);
   if (report.skippedPaths.length > 0) out.push('');
 
@@ -88,7 +95,7 @@ export function renderAnalyze(report: AnalyzeReport, style: Style, options: Rend
     formatBytes(total.allocatedBytes),
     '100.0%',
   ]);
-  out.push(table(rows, ['l', 'r', 'r', 'r', 'r'], style), '');
+  out.push(table(rows, ['l', 'r', 'r', 'r', 'r'], style, width), '');
   const h = report.hardlinkSavedBytes;
   out.push(
     h.extraPaths === 0
@@ -103,7 +110,7 @@ export function renderAnalyze(report: AnalyzeReport, style: Style, options: Rend
   const shown = report.modules.filter((m) => m.name !== '').slice(0, options.top);
   out.push(
     heading(
-      `Biggest top-level modules, ${sizeWord} (${shown.length} of ${report.modules.filter((m) => m.name !== '').length})`,
+      `Biggest top-level modules, ${sizeWord} (${formatCount(shown.length)} of ${formatCount(report.modules.filter((m) => m.name !== '').length)})`,
       style,
     ),
     '',
@@ -118,7 +125,7 @@ export function renderAnalyze(report: AnalyzeReport, style: Style, options: Rend
       ...(multiRoot ? [labelOfRoot(report, m.root)] : []),
     ]);
   }
-  out.push(table(mrows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'], style), '');
+  out.push(table(mrows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'], style, width), '');
 
   const b = report.bytecode;
   out.push(heading('Bytecode identity across optimization levels', style), '');
@@ -146,12 +153,16 @@ export function renderAnalyze(report: AnalyzeReport, style: Style, options: Rend
       ],
       ['identical pairs already hardlinked', formatCount(b.alreadyLinked), ''],
     ];
-    out.push(table(irows, ['l', 'r', 'r'], style), '');
-    out.push(`Cache tags: ${tags}.`);
+    out.push(table(irows, ['l', 'r', 'r'], style, width), '');
+    out.push(...prose(`Cache tags: ${tags}.`, style, width));
     out.push(
-      b.dedupable.pairs === 0
-        ? 'Every identical pair is already hardlinked: `dedup` has nothing to do.'
-        : `Hardlinking the ${formatCount(b.dedupable.pairs)} identical pairs that are not yet linked (as compileall --hardlink-dupes pairs them) would free ${formatBytes(b.dedupable[key])} (${formatBytes(b.dedupable[other])} ${options.size === 'apparent' ? 'disk' : 'apparent'}).`,
+      ...prose(
+        b.dedupable.pairs === 0
+          ? 'Every identical pair is already hardlinked: `dedup` has nothing to do.'
+          : `Hardlinking the ${b.dedupable.pairs === 1 ? '1 identical pair that is' : `${formatCount(b.dedupable.pairs)} identical pairs that are`} not yet linked (as compileall --hardlink-dupes pairs them) would free ${formatBytes(b.dedupable[key])} (${formatBytes(b.dedupable[other])} ${options.size === 'apparent' ? 'disk' : 'apparent'}).`,
+        style,
+        width,
+      ),
       '',
     );
   }
@@ -163,10 +174,25 @@ export function renderAnalyze(report: AnalyzeReport, style: Style, options: Rend
         ? `of the baseline: the tree without ${[...b.excludeModules, ...(b.excludeTests ? ['test code'] : []), ...(b.excludeSitePackages ? ['site-packages'] : [])].join(', ')}`
         : 'of the whole tree';
     out.push(heading(`Savings of each strategy, ${sizeWord}, ${of} (${formatBytes(b[key])})`, style), '');
-    const srows = [['strategy', 'seed', 'size after', 'saved', 'saved %', 'risks (constraints of seed 001)']];
+    // Why: in text the risks are told below the table; in the table, which constraints (a few columns).
+    const brief = style === 'text';
+    const srows = [
+      [
+        'strategy',
+        'seed',
+        'size after',
+        'saved',
+        'saved %',
+        brief ? 'risks' : 'risks (constraints of seed 001)',
+      ],
+    ];
     for (const s of report.strategies) {
       const risks =
-        s.risks.length === 0 ? 'none' : s.risks.map((r) => `(${r.constraint}) ${r.why}`).join('; ');
+        s.risks.length === 0
+          ? 'none'
+          : brief
+            ? s.risks.map((r) => `(${r.constraint})`).join(' ')
+            : s.risks.map((r) => `(${r.constraint}) ${r.why}`).join('; ');
       srows.push([
         `${code(s.id)}${s.actionable ? '' : ' *'}`,
         s.seedRef,
@@ -176,34 +202,55 @@ export function renderAnalyze(report: AnalyzeReport, style: Style, options: Rend
         risks,
       ]);
     }
-    out.push(table(srows, ['l', 'l', 'r', 'r', 'r', 'l'], style), '');
+    out.push(table(srows, ['l', 'l', 'r', 'r', 'r', 'l'], style, width), '');
     out.push(
-      '* needs a change in CPython; the others pyfloppy can carry out on an unmodified CPython. Constraints: (1) Python',
-      "users' expectations, (2) the distribution's users' expectations, (3) packagers' expectations, (4) no larger default",
-      'footprint, (5) no divergence from upstream. Compression is measured by compressing the files.',
+      ...prose(
+        "* needs a change in CPython; the others pyfloppy can carry out on an unmodified CPython. Constraints: (1) Python users' expectations, (2) the distribution's users' expectations, (3) packagers' expectations, (4) no larger default footprint, (5) no divergence from upstream. Compression is measured by compressing the files.",
+        style,
+        width,
+      ),
       '',
     );
+    if (brief) {
+      out.push('Risks (constraints of seed 001):');
+      for (const s of report.strategies.filter((x) => x.risks.length > 0))
+        out.push(
+          ...prose(
+            `- ${s.id}: ${s.risks.map((r) => `(${r.constraint}) ${r.why}`).join('; ')}`,
+            style,
+            width,
+            '  ',
+          ),
+        );
+      out.push('');
+    }
     const notes = report.strategies.filter((s) => s.note !== undefined);
-    for (const s of notes) out.push(`- ${code(s.id)}: ${s.note}`);
+    for (const s of notes) out.push(...prose(`- ${code(s.id)}: ${s.note}`, style, width, '  '));
     if (notes.length > 0) out.push('');
   }
 
   if (report.distributions.length > 0) {
     const shownD = report.distributions.slice(0, options.top);
     out.push(
-      heading(`Biggest distributions (${shownD.length} of ${report.distributions.length})`, style),
+      heading(
+        `Biggest distributions (${formatCount(shownD.length)} of ${formatCount(report.distributions.length)})`,
+        style,
+      ),
       '',
     );
     const drows = [['distribution', 'version', 'files', 'size']];
     for (const d of shownD) drows.push([d.name, d.version, formatCount(d.files), formatBytes(d[key])]);
-    out.push(table(drows, ['l', 'l', 'r', 'r'], style), '');
+    out.push(table(drows, ['l', 'l', 'r', 'r'], style, width), '');
   }
 
   if (report.problems.length > 0) {
-    out.push(heading(`Problems (${report.problems.length}): skipped, the rest is counted`, style), '');
+    out.push(
+      heading(`Problems (${formatCount(report.problems.length)}): skipped, the rest is counted`, style),
+      '',
+    );
     for (const p of report.problems.slice(0, 20)) out.push(`- ${code(p.path)}: ${p.message} (${p.code})`);
     if (report.problems.length > 20)
-      out.push(`- ... and ${report.problems.length - 20} more (see --format json)`);
+      out.push(`- ... and ${formatCount(report.problems.length - 20)} more (see --format json)`);
     out.push('');
   }
   return out.join('\n');

@@ -25,3 +25,8 @@ export function formatPercent(part: number, whole: number): string {
   if (whole === 0) return '-';
   return `${((100 * part) / whole).toFixed(1)}%`;
 }
+
+/** A count and a noun that agrees with it: '1 file', '2 files', '1,024 operations'. */
+export function plural(n: number, singular: string, pluralForm = `${singular}s`): string {
+  return `${formatCount(n)} ${n === 1 ? singular : pluralForm}`;
+}

@@ -151,6 +151,10 @@ const NOTHING_TO_SPLIT: Record<SplitPolicy, string> = {
     'nothing to split: not a sourceless layout (no __pysources__ directory, no source with a legacy .pyc beside it)',
 };
 
+/** A sourceless layout (legacy .pyc files) whose sources are gone, as `plan sourceless` leaves it. */
+const SOURCELESS_NO_SOURCES =
+  'nothing to split: a sourceless layout with no sources left to put in a sources package (plan sourceless removes them; plan pysources keeps them in __pysources__/)';
+
 /** An rpm package name: what rpmbuild takes in Name: and %package -n. */
 const RPM_NAME = /^[A-Za-z0-9_+][A-Za-z0-9._+-]*$/;
 
@@ -323,7 +327,10 @@ export async function split(options: SplitOptions): Promise<SplitReport> {
       }
     }
     sectionsFiles = lists.filter((s, k) => k === 0 || s.files.length + s.dirs.length > 0);
-    if (sectionsFiles.length === 1) warnings.push(NOTHING_TO_SPLIT[policy]);
+    if (sectionsFiles.length === 1)
+      warnings.push(
+        policy === 'sources' && legacyPyc.size > 0 ? SOURCELESS_NO_SOURCES : NOTHING_TO_SPLIT[policy],
+      );
   }
   for (const s of sectionsFiles) {
     s.files.sort(byPath);
