@@ -198,7 +198,7 @@ describe('dedup against a hostile tree', () => {
       // The other modules are linked as usual; the text output names the count and the reason.
       assert.equal(linkGroups(T).length, 2);
       const text = runCli(['dedup', '--dry-run', T]).stdout;
-      assert.match(text, /left alone: 1 file\(s\): the inode has more names than the given paths hold/);
+      assert.match(text, /left alone: 1 file: the inode has more names than the given paths hold/);
     } finally {
       removeTree(work);
     }

@@ -345,7 +345,7 @@ describe('pyfloppy verify (CLI)', () => {
       const cases: Array<[string[], RegExp]> = [
         [['verify', path.join(root, 'nope'), '--python', py.exe], /^pyfloppy: error: no such directory: /],
         [['verify', path.join(root, 'file.txt'), '--python', py.exe], /^pyfloppy: error: not a directory: /],
-        [['verify', root], /^error: required option '--python <exe>' not specified/],
+        [['verify', root], /^pyfloppy: error: required option '--python <exe>' not specified/],
         [
           ['verify', root, '--python', path.join(root, 'file.txt')],
           /^pyfloppy: error: (cannot run|not a working)/,
@@ -356,7 +356,7 @@ describe('pyfloppy verify (CLI)', () => {
         ],
         [
           ['verify', root, '--python', py.exe, '--levels', '0,3'],
-          /^error: option .*--levels.* levels are 0, 1 and 2/,
+          /^pyfloppy: error: option .*--levels.* levels are 0, 1 and 2/,
         ],
         [['verify', root, '--python', py.exe, '--exclude', 'a-b'], /^pyfloppy: error: bad --exclude "a-b"/],
         [
