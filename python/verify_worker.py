@@ -333,7 +333,7 @@ def main():
 
     # The modules the checks use, loaded before the hook (with -B: nothing written) so that their own
     # imports are not blamed on the first module checked; they are validated in their turn as preloaded.
-    tools = load_check_tools("tests" in " ".join(request))
+    tools = load_check_tools("quiet" in request)  # unittest only for test discovery
     preloaded = set(sys.modules)
     sys.addaudithook(hook)
     # Started with -B, so that the interpreter's own start wrote nothing unseen: from here on, importlib

@@ -19,6 +19,7 @@ import { compileAllLevels, interpreter, cpython } from './helpers/python.js';
 import {
   ancestors,
   copyTree,
+  directories,
   duBytes,
   fastTempDir,
   mkdirSlack,
@@ -43,21 +44,6 @@ function sourceTree(root: string): void {
     'pkg/tests/__init__.py': '',
     'pkg/tests/test_core.py': 'def test_g():\n    assert 1\n',
   });
-}
-
-/** Every directory below root, relative. */
-function dirs(root: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      if (!e.isDirectory()) continue;
-      const p = path.join(d, e.name);
-      out.push(path.relative(root, p));
-      walk(p);
-    }
-  };
-  walk(root);
-  return out.sort();
 }
 
 const files = (root: string): string[] => [...snapshot(root).keys()].sort();
@@ -137,7 +123,7 @@ describe('plan and apply', () => {
       // The directories too: those on the way to a file that stays, and no other (one left empty goes), but
       // the root's own __pycache__, which belongs to no module and stays as sys.path directories do.
       const notRootCache = (d: string): boolean => d !== '__pycache__';
-      assert.deepEqual(dirs(root).filter(notRootCache), ancestors(want).filter(notRootCache));
+      assert.deepEqual(directories(root).filter(notRootCache), ancestors(want).filter(notRootCache));
       const du1 = duBytes(root);
       // The plan charges a new directory one block; du counts its real blocks (none on tmpfs).
       assert.equal(
@@ -233,7 +219,7 @@ describe('plan and apply', () => {
     if (!have(t, py, cpython('3.13'))) return;
     const root = fresh();
     const before = snapshot(root);
-    const beforeDirs = dirs(root);
+    const beforeDirs = directories(root);
     const p = await planOf('pysources', root);
     let renames = 0;
     const calls: JournalCalls = {
@@ -250,7 +236,7 @@ describe('plan and apply', () => {
     assert.equal(r.outcome, 'rolled-back');
     assert.match(r.failure ?? '', /injected/);
     assert.deepEqual(snapshot(root), before, 'every path, inode and content as before');
-    assert.deepEqual(dirs(root), beforeDirs);
+    assert.deepEqual(directories(root), beforeDirs);
   });
 
   it('a file dropped into a directory the plan removes: that step refuses and the run rolls back', async (t) => {
@@ -269,7 +255,7 @@ describe('plan and apply', () => {
     if (!have(t, py, cpython('3.13'))) return;
     const root = fresh();
     const before = snapshot(root);
-    const beforeDirs = dirs(root);
+    const beforeDirs = directories(root);
     const file = savePlan(await planOf('strip-tests,pysources', root), path.join(work, 'nocommit.json'));
     const r = runCli(['apply', file, '--no-commit']);
     assert.equal(r.status, 0, r.stderr);
@@ -278,7 +264,7 @@ describe('plan and apply', () => {
     const rb = runCli(['apply', '--rollback', file]);
     assert.equal(rb.status, 0, rb.stderr);
     assert.deepEqual(snapshot(root), before);
-    assert.deepEqual(dirs(root), beforeDirs);
+    assert.deepEqual(directories(root), beforeDirs);
 
     // After a rollback the restored files have new ctimes: the plan is refused, a new one applies.
     assert.equal(runCli(['apply', file, '--no-commit']).status, 1);
@@ -339,13 +325,13 @@ describe('plan and apply', () => {
     assert.equal(p.schema, 'pyfloppy.plan/1');
     assert.ok(p.operations.every((o) => o.op === 'remove' || o.op === 'link'));
     const before = snapshot(root);
-    const beforeDirs = dirs(root);
+    const beforeDirs = directories(root);
     const dry = runCli(['apply', file, '--dry-run']);
     assert.equal(dry.status, 0);
     assert.match(dry.stdout, new RegExp(`dry run\\): all ${p.operations.length} operations match the tree`));
     // Nothing changed: every path, inode, link count, mode and byte, every directory; no journal, no lock.
     assert.deepEqual(snapshot(root), before);
-    assert.deepEqual(dirs(root), beforeDirs);
+    assert.deepEqual(directories(root), beforeDirs);
     const bad = runCli(['plan', 'frobnicate', root]);
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /unknown strategy 'frobnicate'/);

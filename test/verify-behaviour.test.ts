@@ -21,6 +21,18 @@ import {
 } from './helpers/python.js';
 import { copyTree, fastTempDir, removeTree, writeTree } from './helpers/tree.js';
 
+/** Packages left out of the import phase where regrtest is what a test is about (importing them is slow). */
+const SKIP = [
+  'test',
+  'idlelib',
+  'tkinter',
+  'turtledemo',
+  'pip',
+  'ensurepip',
+  'lib2to3',
+  'pydoc_data',
+].flatMap((m) => ['--exclude', m]);
+
 const TEST_CASE =
   'import unittest\nclass T(unittest.TestCase):\n    def test_a(self): pass\n    def test_b(self): pass\n';
 
@@ -134,22 +146,12 @@ describe("verify --regrtest runs the interpreter's own tests", () => {
       fs.writeFileSync(lc, planted);
 
       const common = ['--python', py.exe, '--levels', '0', '--regrtest', 'test_linecache,test_py_compile'];
-      const skip = [
-        'test',
-        'idlelib',
-        'tkinter',
-        'turtledemo',
-        'pip',
-        'ensurepip',
-        'lib2to3',
-        'pydoc_data',
-      ].flatMap((m) => ['--exclude', m]);
       const base = path.join(root, 'before.json');
       // Like with like: the baseline runs its test package from PYTHONPATH too, as the copy without one must.
-      const b = runCli(['verify', original, ...common, ...skip, '--tests-from', original, '--output', base]);
+      const b = runCli(['verify', original, ...common, ...SKIP, '--tests-from', original, '--output', base]);
       assert.equal(b.status, 0, b.stdout + b.stderr);
       const digestBefore = digest(broken);
-      const r = runCli(['verify', broken, ...common, ...skip, '--baseline', base, '--json']);
+      const r = runCli(['verify', broken, ...common, ...SKIP, '--baseline', base, '--json']);
       assert.equal(r.status, 1, r.stderr);
       const report = JSON.parse(r.stdout) as {
         levels: VerifyLevel[];
@@ -189,12 +191,9 @@ describe('apply --verify --regrtest', () => {
       const p = runCli(['plan', 'sourceless', tree, '-o', plan]);
       assert.equal(p.status, 0, p.stderr);
       const before = digest(tree);
-      const skip = ['test', 'idlelib', 'tkinter', 'turtledemo', 'pip', 'ensurepip', 'lib2to3'].flatMap(
-        (m) => ['--exclude', m],
-      );
       const r = runCli([
         ...['apply', plan, '--verify', '--python', py.exe, '--levels', '0'],
-        ...['--regrtest', 'test_traceback', '--json', ...skip],
+        ...['--regrtest', 'test_traceback', '--json', ...SKIP],
       ]);
       assert.equal(r.status, 1, r.stderr);
       const report = JSON.parse(r.stdout) as {

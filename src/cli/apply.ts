@@ -1,12 +1,19 @@
 /** `pyfloppy apply`: argument parsing and output; the work is the library's apply(), rollback(), commit(). */
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import { type ApplyReport, apply, commit, rollback } from '../apply/apply.js';
 import { PyfloppyError } from '../errors.js';
 import type { VerifyReport } from '../verify/verify.js';
 import { formatBytes, formatCount, plural } from '../report/format.js';
 import type { Io, RunState } from './main.js';
 import { progressLine } from './progress.js';
-import { describeProgress, describeRegression, jobCount, regrtestOptions, testList } from './verify.js';
+import {
+  collect,
+  describeProgress,
+  describeRegression,
+  levelList,
+  regrtestOptions,
+  withRegrtestFlags,
+} from './verify.js';
 
 interface ApplyFlags {
   dryRun?: boolean;
@@ -22,15 +29,8 @@ interface ApplyFlags {
   regrtestTimeout?: number;
 }
 
-function levelList(v: string): number[] {
-  const out = v.split(',').map((s) => Number(s.trim()));
-  if (out.some((l) => !Number.isInteger(l) || l < 0 || l > 2))
-    throw new InvalidArgumentError('levels are 0, 1 and 2, comma-separated');
-  return [...new Set(out)].sort();
-}
-
 export function registerApply(program: Command, io: Io, state: RunState): void {
-  program
+  const command = program
     .command('apply')
     .summary('carry out a plan with a journal; roll back on failure or on a regression verify finds')
     .description(
@@ -55,18 +55,11 @@ export function registerApply(program: Command, io: Io, state: RunState): void {
     .option('--verify', 'verify before and after, roll back on any regression (needs --python)')
     .option('--python <exe>', 'the interpreter of the tree, for --verify')
     .option('--levels <list>', 'optimization levels to verify (default 0,1,2)', levelList)
-    .option(
-      '--exclude <module>',
-      'module prefix verify does not import (repeatable)',
-      (v: string, p: string[] = []) => [...p, v],
-    )
-    .option(
-      '--regrtest [tests]',
-      "with --verify: also run the interpreter's regression tests before and after (see verify --help)",
-      testList,
-    )
-    .option('-j, --jobs <n>', 'processes for --regrtest (default: the number of cores)', jobCount)
-    .option('--regrtest-timeout <seconds>', 'longest one test file may run (default: 600)', Number)
+    .option('--exclude <module>', 'module prefix verify does not import (repeatable)', collect);
+  withRegrtestFlags(
+    command,
+    "with --verify: also run the interpreter's regression tests before and after (see verify --help)",
+  )
     .option('--json', 'print the report as JSON')
     .addHelpText(
       'after',

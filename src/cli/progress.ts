@@ -10,8 +10,6 @@ export interface Progress {
   done(): void;
 }
 
-const NONE: Progress = { update() {}, done() {} };
-
 /** A line redrawn in place: `show` draws text (after delayMs, at most ten times a second), `done` erases it. */
 export interface Line {
   show(text: string): void;
@@ -44,7 +42,6 @@ export function progressLine(stream: NodeJS.WriteStream = process.stderr, delayM
 
 export function scanProgress(stream: NodeJS.WriteStream = process.stderr, delayMs = 1000): Progress {
   const line = progressLine(stream, delayMs);
-  if (!stream.isTTY) return NONE;
   return {
     update(entries, bytes) {
       line.show(`scanning: ${formatCount(entries)} entries, ${formatBytes(bytes)}`);

@@ -40,15 +40,23 @@ interface VerifyFlags {
 const LIST_LIMIT = 10;
 const RUN_AS = ['python', 'python -O', 'python -OO'] as const;
 
-function levelList(v: string): number[] {
+export function levelList(v: string): number[] {
   const parts = v.split(',').map((s) => s.trim());
   if (parts.length === 0 || parts.some((p) => !/^[012]$/.test(p)))
     throw new InvalidArgumentError('levels are 0, 1 and 2, comma-separated (e.g. 0,1,2)');
   return [...new Set(parts.map(Number))].sort((a, b) => a - b);
 }
 
-function collect(v: string, previous: string[] = []): string[] {
+export function collect(v: string, previous: string[] = []): string[] {
   return [...previous, v];
+}
+
+/** --regrtest, --jobs and --regrtest-timeout, the same for verify and apply --verify. */
+export function withRegrtestFlags(command: Command, what: string): Command {
+  return command
+    .option('--regrtest [tests]', what, testList)
+    .option('-j, --jobs <n>', 'processes for --regrtest (default: the number of cores)', jobCount)
+    .option('--regrtest-timeout <seconds>', 'longest one test file may run (default: 600)', seconds);
 }
 
 /** `--regrtest` alone: the default selection; `--regrtest test_a,test_b`: those. */
@@ -95,7 +103,7 @@ function seconds(v: string): number {
 }
 
 export function registerVerify(program: Command, io: Io, state: RunState): void {
-  program
+  const command = program
     .command('verify')
     .summary('import every module of a tree at each optimization level; report failures and write attempts')
     .description(
@@ -127,14 +135,14 @@ export function registerVerify(program: Command, io: Io, state: RunState): void 
       collect,
     )
     .option('--timeout <seconds>', "longest one module's import may take (default: 30)", seconds)
-    .option('--baseline <file>', 'a previous `verify --json` report of the original tree: report regressions')
     .option(
-      '--regrtest [tests]',
-      "also run the interpreter's own regression tests (python -m test) at each level; comma-separated names, default: the selection below",
-      testList,
-    )
-    .option('-j, --jobs <n>', 'processes for --regrtest (default: the number of cores)', jobCount)
-    .option('--regrtest-timeout <seconds>', 'longest one test file may run (default: 600)', seconds)
+      '--baseline <file>',
+      'a previous `verify --json` report of the original tree: report regressions',
+    );
+  withRegrtestFlags(
+    command,
+    "also run the interpreter's own regression tests (python -m test) at each level; comma-separated names, default: the selection below",
+  )
     .option(
       '--tests-from <dir>',
       "a stdlib tree whose test package --regrtest runs when this tree has none (default: the baseline's tree)",
