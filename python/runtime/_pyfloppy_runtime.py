@@ -12,7 +12,8 @@ and, for venvs, by ``sitecustomize.py`` beside this module. Importing it twice d
    fresh it is used and nothing is compiled or written. If it is stale the source is compiled at the
    running level and the cache is written where importlib would (``opt-N``), unless marker 1 says no.
 3. ``__pysources__/mod.py.gz`` (gzip) or ``__pysources__/mod.py`` beside a sourceless ``mod.pyc``:
-   ``SourcelessFileLoader.get_source`` returns it (linecache, traceback, inspect, pdb, doctest).
+   ``SourcelessFileLoader.get_source`` returns it (linecache, traceback, inspect, pdb, doctest), and
+   so does ``FrozenImporter.get_source`` for a frozen module (3.11+) whose ``__file__`` is gone.
    On 3.12 and older the default ``sys.excepthook`` is C code that opens files by path: while it is
    the hook, an uncaught exception with a frame of such a module is printed by ``traceback``.
 
@@ -85,9 +86,9 @@ def _read(path):
         return f.read()
 
 
-def pysource_bytes(pyc_path):
-    """The bytes of the source kept in ``__pysources__`` for a sourceless ``.pyc``, or None."""
-    head, tail = _bx._path_split(pyc_path)
+def pysource_bytes(path):
+    """The bytes of the source kept in ``__pysources__`` for ``mod.pyc`` (or ``mod.py``), or None."""
+    head, tail = _bx._path_split(path)
     stem = tail.rpartition(".")[0]
     base = _bx._path_join(head, PYSOURCES, stem + ".py")
     try:
@@ -113,6 +114,17 @@ def _get_source(self, fullname):
     if data is None:
         return _get_source.original(self, fullname)
     return _bx.decode_source(data)
+
+
+def _frozen_get_source(cls, fullname):
+    source = _frozen_get_source.original(fullname)
+    if source is not None:
+        return source
+    # 3.11+ freezes os, site, _collections_abc...: their __file__ names the stdlib .py, which a layout
+    # may have moved; inspect.getsource reaches them through linecache's lazy cache and this method.
+    path = getattr(sys.modules.get(fullname), "__file__", None)
+    data = pysource_bytes(path) if isinstance(path, str) else None
+    return None if data is None else _bx.decode_source(data)
 
 
 def _needs_traceback_module(exc):
@@ -163,6 +175,9 @@ def _install():
     sless = _bx.SourcelessFileLoader
     _get_source.original = sless.get_source
     sless.get_source = _get_source
+    frozen = sys.modules["_frozen_importlib"].FrozenImporter
+    _frozen_get_source.original = frozen.get_source
+    frozen.get_source = classmethod(_frozen_get_source)
     # 3.13 prints uncaught exceptions through the traceback module already.
     if sys.version_info < (3, 13) and sys.excepthook is sys.__excepthook__:
         sys.excepthook = _excepthook
