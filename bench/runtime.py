@@ -6,7 +6,9 @@ Per -O level: `python -c pass` and `python -c "import <50 stdlib modules>"`, eac
 turn RUNS times (interleaved, so that load on the machine falls on all alike), CPU time (user +
 system) of the process;
 medians, and each configuration's ratio to the first. "the 50 imports" is the CPU time of the import
-statement alone, measured inside the process (time.process_time), without start-up.
+statement alone, measured inside the process (time.process_time), without start-up. "get_code x50"
+is the code the runtime changes at -O/-OO and nothing else: each module's loader.get_code, in one
+process, repeated (the least noisy figure on a shared machine).
 """
 import os
 import resource
@@ -59,7 +61,26 @@ def main():
             med[what] = {n: statistics.median(v) for n, v in times.items()}
             if what == "imports":
                 med["the 50 imports"] = {n: statistics.median(v) for n, v in inside.items()}
-        for what in ("pass", "imports", "the 50 imports"):
+        # The hooked path alone, in one process: get_code of the 50 modules' loaders (cache_from_source,
+        # the cache read and checked, unmarshal), 20 times; min of 5 runs per configuration.
+        getcode = (
+            "import importlib.util, sys, time\n"
+            "ls = [(n, importlib.util.find_spec(n).loader) for n in sys.argv[1:]]\n"
+            "best = 1e9\n"
+            "for _ in range(5):\n"
+            "    t = time.process_time()\n"
+            "    for _ in range(20):\n"
+            "        for n, l in ls:\n"
+            "            l.get_code(n)\n"
+            "    best = min(best, time.process_time() - t)\n"
+            "print(best / 20)\n"
+        )
+        med["get_code x50"] = {}
+        for n, exe in configs:
+            med["get_code x50"][n] = statistics.median(
+                float(once(exe, level + ["-c", getcode] + MODULES)[1]) for _ in range(5)
+            )
+        for what in ("pass", "imports", "the 50 imports", "get_code x50"):
             m = med[what]
             ref = m[configs[0][0]]
             print("| %s | %s | %s | %s |" % (

@@ -16,6 +16,7 @@ src=/root/.pyenv/versions/$ver
 mm=${ver%.*}
 work=$(mktemp -d /dev/shm/pyfloppy-bench-runtime.XXXXXX)
 trap 'rm -rf "$work"' EXIT
+trap 'exit 1' INT TERM
 for c in plain runtime markers; do
   cp -a "$src" "$work/$c"
   rm -rf "$work/$c/lib/python$mm/test"
