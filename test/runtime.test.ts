@@ -265,6 +265,19 @@ for (const v of VERSIONS) {
           '"""the package"""',
         ]);
         assert.match(r.stderr, /plain\.py", line 2, in g\n\s+return 1 \/ 0\n/, 'the uncaught traceback');
+        if (i.minor >= 11) {
+          // 3.11+ freezes os: its __file__ names the stdlib's os.py, which a layout moves. Pointed at this tree
+          // (with __pysources__/os.py.gz there), FrozenImporter.get_source answers from __pysources__.
+          fs.writeFileSync(path.join(pkg, '__pysources__', 'os.py'), '# the moved os\n');
+          const frozen = script(
+            tr,
+            'import os, importlib.machinery as m\n' +
+              `os.__file__ = ${JSON.stringify(path.join(pkg, 'os.py'))}\n` +
+              "print(m.FrozenImporter.get_source('os').strip())\n",
+          );
+          assert.equal(ok(py(i, ['-c', frozen], tr.root)).trim(), '# the moved os');
+          fs.rmSync(path.join(pkg, '__pysources__', 'os.py'));
+        }
         // Without the runtime: no source anywhere (so the test above can fail).
         const bare = py(i, ['-c', script(tr, 'import sl.plain\nsl.plain.g()\n', false)], tr.root);
         assert.doesNotMatch(bare.stderr, /return 1 \/ 0/);

@@ -165,19 +165,33 @@ def _install():
     if getattr(_bx, "_pyfloppy_runtime", False):
         return
     _bx._pyfloppy_runtime = True
-    sfl = _bx.SourceFileLoader
-    _cache_bytecode.original = sfl._cache_bytecode
-    sfl._cache_bytecode = _cache_bytecode
+    # Each hook on its own: should a later CPython rename a private name, that behaviour is off and
+    # the others stay (nothing raises out of site's .pth processing).
+    try:
+        sfl = _bx.SourceFileLoader
+        _cache_bytecode.original = sfl._cache_bytecode
+        sfl._cache_bytecode = _cache_bytecode
+    except AttributeError:
+        pass
     if sys.flags.optimize:
-        _GET_CODE = _bx.SourceLoader.get_code.__code__
-        _cache_from_source.original = _bx.cache_from_source
-        _bx.cache_from_source = _cache_from_source
-    sless = _bx.SourcelessFileLoader
-    _get_source.original = sless.get_source
-    sless.get_source = _get_source
-    frozen = sys.modules["_frozen_importlib"].FrozenImporter
-    _frozen_get_source.original = frozen.get_source
-    frozen.get_source = classmethod(_frozen_get_source)
+        try:
+            _GET_CODE = _bx.SourceLoader.get_code.__code__
+            _cache_from_source.original = _bx.cache_from_source
+            _bx.cache_from_source = _cache_from_source
+        except AttributeError:
+            pass
+    try:
+        sless = _bx.SourcelessFileLoader
+        _get_source.original = sless.get_source
+        sless.get_source = _get_source
+    except AttributeError:
+        pass
+    try:
+        frozen = sys.modules["_frozen_importlib"].FrozenImporter
+        _frozen_get_source.original = frozen.get_source
+        frozen.get_source = classmethod(_frozen_get_source)
+    except (AttributeError, KeyError):
+        pass
     # 3.13 prints uncaught exceptions through the traceback module already.
     if sys.version_info < (3, 13) and sys.excepthook is sys.__excepthook__:
         sys.excepthook = _excepthook
