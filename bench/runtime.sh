@@ -37,6 +37,10 @@ done
 echo "CPython $ver, $runs runs per cell, medians, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 env -u PYTHONDONTWRITEBYTECODE python3 "$here/runtime.py" "$runs" \
   "plain=$work/plain/bin/python$mm" "runtime=$work/runtime/bin/python$mm" "markers=$work/markers/bin/python$mm"
+# The -O/-OO hook alone, on and off in one process (markers everywhere, so each import looks).
+for o in -O -OO; do
+  env -u PYTHONDONTWRITEBYTECODE "$work/markers/bin/python$mm" $o "$here/runtime_hook.py" "$o"
+done
 # The runtime's own import, as -X importtime reports it (self and cumulative microseconds), median of 21.
 . "$here/lib.sh"
 for i in $(seq 21); do
