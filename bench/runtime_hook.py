@@ -8,6 +8,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # no bench/__pycache__ in the checkout
 from runtime import MODULES  # noqa: E402
 
 rt = sys.modules["_pyfloppy_runtime"]
