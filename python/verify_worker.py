@@ -481,7 +481,8 @@ def check_code(name, m, tools, under):
     """lines: the line a traceback through the module's code would show, resolved as traceback and
     linecache resolve it (code whose co_filename is outside the tree shows nothing: it only works while
     another copy of the file exists); file: __file__ is the code's co_filename, as importlib.resources,
-    warnings, inspect and pdb expect."""
+    warnings, inspect and pdb expect, or, for sourceless bytecode (`mod.pyc`, a `.pyc` member of an
+    archive), the source's path beside it, which is what py_compile and `compileall -b` write there."""
     loader = getattr(getattr(m, "__spec__", None), "loader", None)
     get_code = getattr(loader, "get_code", None)
     if get_code is None:
@@ -497,7 +498,8 @@ def check_code(name, m, tools, under):
     filename = code.co_filename
     agrees = None
     if isinstance(getattr(m, "__file__", None), str):
-        agrees = os.path.normpath(filename) == os.path.normpath(m.__file__)
+        own = os.path.normpath(m.__file__)
+        agrees = os.path.normpath(filename) in (own, own[:-1] if own.endswith(".pyc") else own)
     line = first_line(code)
     linecache = tools.get("linecache")
     if line is None or linecache is None:

@@ -14,8 +14,9 @@ import { apply } from '../src/apply/apply.js';
 import { type JournalCalls, realJournalCalls } from '../src/fsops/journal.js';
 import { type Plan, plan } from '../src/plan/plan.js';
 import { runCli } from './helpers/cli.js';
+import { minus, relocationCost } from './helpers/relocation.js';
 import { have } from './helpers/need.js';
-import { compileAllLevels, interpreter, cpython } from './helpers/python.js';
+import { compileAllLevels, interpreter, cpython, runPython } from './helpers/python.js';
 import {
   ancestors,
   copyTree,
@@ -56,6 +57,20 @@ function savePlan(p: Plan, file: string): string {
   fs.writeFileSync(file, JSON.stringify(p));
   return file;
 }
+
+/** Each sourceless .pyc of a tree and the file its module's code object names, as CPython reads them. */
+const NAMES = `
+import marshal, os, sys
+root = sys.argv[1]
+out = []
+for d, dirs, files in os.walk(root):
+    dirs[:] = [x for x in dirs if x != "__pycache__"]
+    for f in files:
+        if f.endswith(".pyc"):
+            p = os.path.join(d, f)
+            out.append("%s %s" % (os.path.relpath(p, root), marshal.loads(open(p, "rb").read()[16:]).co_filename))
+print("\\n".join(sorted(out)))
+`;
 
 describe('plan and apply', () => {
   let work = '';
@@ -113,7 +128,13 @@ describe('plan and apply', () => {
       assert.ok(p.operations.length > 0);
       assert.deepEqual(p.strategies, [id]);
       assert.notEqual(p.estimate, null);
-      assert.deepEqual(p.saved, p.estimate, 'the plan frees what the catalog estimates');
+      // The estimate takes relocated bytecode to be as large as its cache (true where the bytecode names the
+      // place it has already); the plan knows the relocated sizes. Nothing else differs.
+      assert.deepEqual(
+        p.saved,
+        minus(p.estimate!, relocationCost(p, root)),
+        'the plan frees what the catalog estimates',
+      );
       const r = await apply({ planFile: savePlan(p, path.join(work, `${id}.plan.json`)) });
       assert.equal(r.outcome, 'applied', r.failure);
       assert.equal(r.committed, true);
@@ -133,6 +154,16 @@ describe('plan and apply', () => {
       );
       const again = await planOf(id, root);
       assert.equal(again.operations.length, 0, `${id} twice: nothing left to do`);
+      if (id === 'sourceless' || id === 'pysources') {
+        // Each mod.pyc names its source's path (as py_compile would), not the template it was compiled in.
+        const named = runPython(py, NAMES, [root]).trim().split('\n');
+        const pycs = want.filter((f) => f.endsWith('.pyc') && !f.includes('__pycache__'));
+        assert.ok(pycs.length > 3);
+        assert.deepEqual(
+          named,
+          pycs.map((f) => `${f} ${path.join(fs.realpathSync(root), f.slice(0, -1))}`),
+        );
+      }
       if (id === 'pysources') {
         const gz = zlib
           .gunzipSync(fs.readFileSync(path.join(root, 'pkg/__pysources__/core.py.gz')))
@@ -167,6 +198,26 @@ describe('plan and apply', () => {
       }
     });
   }
+
+  it('sourceless with dest: the bytecode names where Python will run the tree, not where it is now', async (t) => {
+    if (!have(t, py, cpython('3.13'))) return;
+    const root = fresh();
+    const dest = '/usr/lib/python3.13';
+    await assert.rejects(
+      plan({ strategies: ['sourceless'], path: root, workers: 0, dest: 'usr/lib' }),
+      /not an absolute path/,
+    );
+    const p = await plan({ strategies: ['sourceless'], path: root, workers: 0, dest: `${dest}/` });
+    const r = await apply({ planFile: savePlan(p, path.join(work, 'dest.plan.json')) });
+    assert.equal(r.outcome, 'applied', r.failure);
+    const named = runPython(py, NAMES, [root]).trim().split('\n');
+    const pycs = files(root).filter((f) => f.endsWith('.pyc') && !f.includes('__pycache__'));
+    assert.ok(pycs.length > 3);
+    assert.deepEqual(
+      named,
+      pycs.map((f) => `${f} ${dest}/${f.slice(0, -1)}`),
+    );
+  });
 
   it('sourceless,dedup compose: nothing is left to link once levels 1 and 2 are gone', async (t) => {
     if (!have(t, py, cpython('3.13'))) return;

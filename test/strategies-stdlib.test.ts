@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { apply, planRegressions } from '../src/apply/apply.js';
 import { type Plan, plan } from '../src/plan/plan.js';
 import { verify, type VerifyReport } from '../src/verify/verify.js';
+import { minus, relocationCost } from './helpers/relocation.js';
 import { have } from './helpers/need.js';
 import { type Interpreter, interpreter, stdlibOf, cpython } from './helpers/python.js';
 import { copyTree, duBytes, emptyDirectories, fastTempDir, mkdirSlack, removeTree } from './helpers/tree.js';
@@ -21,10 +22,11 @@ import { copyTree, duBytes, emptyDirectories, fastTempDir, mkdirSlack, removeTre
 const LEAVE_OUT = ['test', 'idlelib', 'tkinter', 'turtledemo', 'lib2to3', 'site-packages', 'ensurepip'];
 
 /**
- * The layouts whose bytecode keeps the co_filename of the original install (sourceless, pysources, and the
- * zip layouts, whose archived caches were compiled elsewhere): every module still imports, but tracebacks
- * show no line once that install is gone, __file__ is not co_filename and inspect.getsource reads another
- * copy. verify sees it, so `apply --verify` rolls them back; the runtime issue is to fix them.
+ * The layouts that move bytecode away from its source (sourceless, pysources, the zip layouts): every
+ * module still imports, and the bytecode is relocated to name the source where it was (or its place in the
+ * archive: then lines and getsource hold); sourceless and pysources lose source lines and getsource,
+ * CPython having no loader that reads `__pysources__`. verify sees it, so `apply --verify` rolls
+ * them back; the runtime issue is to fix them.
  */
 const LOSES_SOURCE = new Set(['sourceless', 'pysources', 'zip-data', 'zip-stdlib']);
 
@@ -64,13 +66,23 @@ async function applyLosingSource(
   const r = await apply({ planFile: file });
   assert.equal(r.outcome, 'applied', r.failure);
   const after = await verify({ path: root, python: py.exe });
-  const found = planRegressions(p, baseline, after);
+  let found = planRegressions(p, baseline, after);
+  // linecache before 3.13 asks the loader for module_globals['__name__'], which _pydecimal sets to
+  // 'decimal': zipimport then hands it decimal.py's source (3.13 asks for __spec__.name).
+  const zipped = p.strategies.some((s) => s.startsWith('zip-'));
+  if (zipped && version !== '3.13') {
+    const pydecimal = (g: (typeof found)[number]): boolean =>
+      g.kind === 'behaviour' && g.check === 'lines' && g.module === '_pydecimal';
+    assert.equal(found.filter(pydecimal).length, p.strategies.includes('zip-stdlib') ? 3 : 0);
+    found = found.filter((g) => !pydecimal(g));
+  }
   const kinds = new Set(found.map((g) => (g.kind === 'behaviour' ? g.check : g.kind)));
   // And test packages of the stdlib (ctypes.test, unittest.test before 3.12) are no longer discoverable.
   const tests = !p.strategies.includes('zip-data') && version !== '3.13' ? ['tests'] : [];
+  // zipimport's get_source reads the archived source: lines and getsource hold there.
   assert.deepEqual(
     [...kinds].sort(),
-    ['file', 'getsource', 'lines', ...tests],
+    zipped ? tests : ['getsource', 'lines', ...tests],
     JSON.stringify(found.slice(0, 5)),
   );
   for (const l of after.levels) {
@@ -122,7 +134,7 @@ for (const version of ['3.8', '3.11', '3.13']) {
         const emptyBefore = emptyDirectories(root);
         const p = await plan({ strategies: [id], path: root, workers: 0 });
         assert.ok(p.operations.length > 0, `${id} has something to do on the ${version} stdlib`);
-        assert.deepEqual(p.saved, p.estimate, 'planned = estimated');
+        assert.deepEqual(p.saved, minus(p.estimate!, relocationCost(p, root)), 'planned = estimated');
         const file = path.join(work, `${id}.json`);
         fs.writeFileSync(file, JSON.stringify(p));
         const afterReport = LOSES_SOURCE.has(id)
@@ -142,15 +154,26 @@ for (const version of ['3.8', '3.11', '3.13']) {
               l.writes.every((w) => w.event === 'open' || w.event === 'os.mkdir' || w.event === 'os.replace'),
             );
           }
-          if (id === 'sourceless' || id === 'pysources')
-            assert.equal(l.withSource, 0, 'no source for tracebacks');
+          if (id === 'sourceless' || id === 'pysources') {
+            // Only the stdlib sources the layout keeps, each with its reason in the notes (frozen ones, as
+            // os and abc from 3.11, show lines from no file at all).
+            const kept = p.notes.filter((n) => n.includes(' keeps its source: ')).map((n) => n.split(' ')[0]);
+            const expected = ['os.py', 'linecache.py', 'importlib/__init__.py'];
+            if (version !== '3.8') expected.push('importlib/resources/_common.py');
+            for (const f of expected) assert.ok(kept.includes(f), f);
+            assert.ok(
+              l.withSource > 0 && l.withSource <= kept.length,
+              'no source for tracebacks but the kept ones',
+            );
+          }
           if (id.startsWith('zip-')) {
-            // The archive keeps the sources (the loader gives them), but the archived caches name the
-            // original install: a traceback reads that one, and shows nothing from the tree.
+            // The archive keeps the sources and the archived caches are relocated to name them: a
+            // traceback gets its lines from zipimport's get_source (_pydecimal before 3.13 aside: see above).
             const b = baseline.levels.find((x) => x.level === l.level)!;
             assert.equal(l.withSource, b.withSource);
             assert.equal(l.ok, b.ok);
-            assert.ok(l.checks!.lines.failed.length > 0);
+            const lost = l.checks!.lines.failed.filter((m) => !b.checks!.lines.failed.includes(m));
+            assert.deepEqual(lost, version !== '3.13' && id === 'zip-stdlib' ? ['_pydecimal'] : []);
           }
         }
         const archive = path.join(prefix, 'lib', `python${version.replace('.', '')}.zip`);

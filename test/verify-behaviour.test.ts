@@ -83,13 +83,15 @@ describe('verify checks what users of each module rely on', () => {
       assert.deepEqual(by('module'), ['os.mkdir fixtures/__pycache__']);
       assert.ok(!fs.existsSync(path.join(tree, 'fixtures', '__pycache__')), 'the write was blocked');
 
-      // The same tree sourceless (legacy NAME.pyc beside where the source was, the source removed).
+      // The same tree sourceless (legacy NAME.pyc beside where the source was, the source removed), its
+      // bytecode naming another install (compiled for /elsewhere, as a build root leaves it): __file__ is
+      // then neither co_filename nor the source's path beside it.
       const sourceless = path.join(root, 'sourceless');
       copyTree(tree, sourceless);
       runPython(
         py,
-        'import compileall, sys; sys.exit(not compileall.compile_dir(sys.argv[1], legacy=True, quiet=1))',
-        [sourceless],
+        'import compileall, sys; sys.exit(not compileall.compile_dir(sys.argv[1], ddir=sys.argv[2], legacy=True, quiet=1))',
+        [sourceless, '/elsewhere/site'],
       );
       for (const f of Object.keys(FILES).filter((f) => f.endsWith('.py') && !f.startsWith('fixtures/')))
         fs.rmSync(path.join(sourceless, f));

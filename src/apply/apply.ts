@@ -29,8 +29,8 @@ import {
 import { JournalDistrust, journalStates } from '../fsops/journal-check.js';
 import { lockTree } from '../fsops/lock.js';
 import type { Bytes } from '../model/footprint.js';
+import { madeFrom, makeContent } from '../plan/files.js';
 import {
-  gzipSource,
   parsePlan,
   type Plan,
   relPaths,
@@ -215,18 +215,18 @@ export function preflight(plan: Plan): {
         need(o.from, o.fp);
         absent(o.to);
         break;
-      case 'write':
+      case 'write': {
         absent(o.path);
-        if ('gzipOf' in o.content) {
-          const data = read(o.content.gzipOf, o.content.fp);
-          if (data !== undefined) contents.set(n, gzipSource(data));
-        } else contents.set(n, new Uint8Array(0));
+        const from = madeFrom(o.content);
+        const data = from === undefined ? undefined : read(from.from, from.fp);
+        if (from === undefined || data !== undefined) contents.set(n, makeContent(o.content, data));
         break;
+      }
       case 'zip': {
         absent(o.path);
         const inputs = o.members.map((m) => {
           const data = read(m.from, m.fp);
-          return data === undefined ? undefined : zipInput(m.name, data, m.fp);
+          return data === undefined ? undefined : zipInput(m, data);
         });
         if (inputs.every((i) => i !== undefined)) zips.set(n, inputs);
         break;
@@ -460,16 +460,14 @@ async function resumeContents(plan: Plan, anchor: Anchor): Promise<Map<number, U
       for (const m of o.members) {
         const data = read(m.from, m.fp);
         if (data === undefined) return;
-        inputs.push(zipInput(m.name, data, m.fp));
+        inputs.push(zipInput(m, data));
       }
       zips.set(n, inputs);
     }
     if (o.op !== 'write') return;
-    if (!('gzipOf' in o.content)) contents.set(n, new Uint8Array(0));
-    else {
-      const data = read(o.content.gzipOf, o.content.fp);
-      if (data !== undefined) contents.set(n, gzipSource(data));
-    }
+    const from = madeFrom(o.content);
+    const data = from === undefined ? undefined : read(from.from, from.fp);
+    if (from === undefined || data !== undefined) contents.set(n, makeContent(o.content, data));
   });
   // An archive that no longer builds to the planned bytes is not written: the step fails and rolls back.
   await buildZips(plan, zips, contents, []);

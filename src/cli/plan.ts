@@ -10,6 +10,7 @@ import { scanProgress } from './progress.js';
 interface PlanFlags {
   output?: string;
   cacheTag?: string;
+  dest?: string;
   json?: boolean;
 }
 
@@ -48,6 +49,10 @@ export function registerPlan(program: Command, io: Io, state: RunState): void {
     .argument('<path>', 'the tree (one directory)')
     .option('-o, --output <file>', 'write the plan to this file')
     .option('--cache-tag <tag>', "the cache tag to act on (default: the tree's commonest, e.g. cpython-313)")
+    .option(
+      '--dest <dir>',
+      "the tree's path when Python runs it (a build root's usr/lib/python3.13 -> /usr/lib/python3.13): the file name bytecode moved by sourceless, pysources and the zip layouts carries, as compileall -d (default: where it is now)",
+    )
     .option('--json', 'with -o, print the plan to stdout too')
     .addHelpText(
       'after',
@@ -72,6 +77,7 @@ export function registerPlan(program: Command, io: Io, state: RunState): void {
           strategies: ids,
           path: target,
           ...(flags.cacheTag === undefined ? {} : { cacheTag: flags.cacheTag }),
+          ...(flags.dest === undefined ? {} : { dest: flags.dest }),
           onProgress: (n, b) => progress.update(n, b),
         });
       } finally {

@@ -20,7 +20,13 @@ function utf8Name(model: Model, i: number): boolean {
   return true;
 }
 
-export function treeFacts(ctx: EstimateContext, model: Model, root: string, cacheTag: string | null): Facts {
+export function treeFacts(
+  ctx: EstimateContext,
+  model: Model,
+  root: string,
+  cacheTag: string | null,
+  dest = root,
+): Facts {
   const t = model.scan.table;
   const rootEntry = model.scan.roots[0]!.entry;
   const plannable = (i: number): boolean => utf8Name(model, i) && t.dev[i] === t.dev[rootEntry];
@@ -32,6 +38,7 @@ export function treeFacts(ctx: EstimateContext, model: Model, root: string, cach
   return {
     ctx,
     cacheTag,
+    dest,
     plannable,
     fresh: (cache, source) => fresh(abs(cache), abs(source)),
     zipFresh: (cache, source) => zipFresh(abs(cache), abs(source)),

@@ -1,12 +1,13 @@
 /**
  * What a plan records of a file, and the bytes it makes from files: fingerprints (lstat, SHA-256), the gzip
- * member of a source, a zip member. Read-only; shared by `plan`, `apply` and the journal's check.
+ * member of a source, relocated bytecode, a zip member. Read-only; shared by `plan`, `apply` and the journal's check.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { DEFLATE_LEVEL } from '../strategies/context.js';
-import type { PlanFingerprint } from './plan.js';
+import { relocatePyc } from '../python/relocate.js';
+import type { PlanFingerprint, WriteContent, ZipMemberOp } from './plan.js';
 import type { ZipInput } from './zip.js';
 
 export function fingerprint(abs: string, hash: boolean): PlanFingerprint {
@@ -58,7 +59,27 @@ export function gzipSource(data: Uint8Array): Buffer {
   return zlib.gzipSync(data, { level: DEFLATE_LEVEL });
 }
 
-/** A zip member from a planned file: the file's mode and mtime. */
-export function zipInput(name: string, data: Uint8Array, fp: PlanFingerprint): ZipInput {
-  return { name, data, mtime: new Date(Number(BigInt(fp.mtimeNs) / 1_000_000n)), mode: 0o100644 };
+/** A zip member from a planned file: its bytes (relocated when the member says so), mode and mtime. */
+export function zipInput(m: ZipMemberOp, data: Buffer): ZipInput {
+  const bytes = m.filename === undefined ? data : relocatePyc(data, m.filename);
+  return {
+    name: m.name,
+    data: bytes,
+    mtime: new Date(Number(BigInt(m.fp.mtimeNs) / 1_000_000n)),
+    mode: 0o100644,
+  };
+}
+
+/** The file a new file is made from, if any. */
+export function madeFrom(c: WriteContent): { from: string; fp: PlanFingerprint } | undefined {
+  if ('gzipOf' in c) return { from: c.gzipOf, fp: c.fp };
+  if ('relocateOf' in c) return { from: c.relocateOf, fp: c.fp };
+  return undefined;
+}
+
+/** A new file's bytes, from the bytes of the file it is made from (checked against the plan already). */
+export function makeContent(c: WriteContent, data: Buffer | undefined): Buffer {
+  if ('gzipOf' in c) return gzipSource(data!);
+  if ('relocateOf' in c) return relocatePyc(data!, c.filename);
+  return Buffer.alloc(0);
 }

@@ -8,8 +8,8 @@ import type { Bytes } from '../model/footprint.js';
 import { pathOf } from '../scan/table.js';
 import { linkFrees } from '../strategies/accounting.js';
 import type { Layout, LayoutOp } from '../strategies/strategy.js';
-import { fingerprint, gzipSource, readFingerprinted, sha256, zipInput } from './files.js';
-import type { PlanFingerprint, PlanOperation } from './plan.js';
+import { fingerprint, makeContent, readFingerprinted, sha256, zipInput } from './files.js';
+import type { PlanOperation, WriteContent, ZipMemberOp } from './plan.js';
 import { buildZip, type ZipInput } from './zip.js';
 
 const ZERO: Bytes = { apparentBytes: 0, allocatedBytes: 0 };
@@ -47,19 +47,22 @@ async function concrete(l: Layout, o: LayoutOp): Promise<PlanOperation> {
   }
 }
 
-/** An empty marker, or a source's gzip member: the source read once, hashed and compressed. */
+/**
+ * An empty marker, a source's gzip member or relocated bytecode: the file it is made from read once, hashed,
+ * and made into the bytes apply will write, to know their size.
+ */
 function write(l: Layout, o: Extract<LayoutOp, { op: 'write' }>, abs: (i: number) => string): PlanOperation {
-  if (o.gzipOf === undefined)
-    return { op: 'write', path: l.path(o.at), mode: o.mode, content: { empty: true }, size: o.size };
-  const { fp, data } = readFingerprinted(abs(o.gzipOf));
-  o.size = gzipSource(data).length;
-  return {
-    op: 'write',
-    path: l.path(o.at),
-    mode: o.mode,
-    content: { gzipOf: l.rel(o.gzipOf), fp },
-    size: o.size,
-  };
+  const from = o.gzipOf ?? o.relocateOf;
+  let content: WriteContent = { empty: true };
+  if (from !== undefined) {
+    const { fp, data } = readFingerprinted(abs(from));
+    content =
+      o.gzipOf !== undefined
+        ? { gzipOf: l.rel(from), fp }
+        : { relocateOf: l.rel(from), fp, filename: o.filename! };
+    o.size = makeContent(content, data).length;
+  }
+  return { op: 'write', path: l.path(o.at), mode: o.mode, content, size: o.size };
 }
 
 /** The archive: members read once (hashed and zipped), built to know its size and hash. */
@@ -68,12 +71,14 @@ async function zip(
   o: Extract<LayoutOp, { op: 'zip' }>,
   abs: (i: number) => string,
 ): Promise<PlanOperation> {
-  const members: Array<{ name: string; from: string; fp: PlanFingerprint }> = [];
+  const members: ZipMemberOp[] = [];
   const inputs: ZipInput[] = [];
   for (const m of o.members) {
     const { fp, data } = readFingerprinted(abs(m.entry));
-    members.push({ name: m.name, from: l.rel(m.entry), fp });
-    inputs.push(zipInput(m.name, data, fp));
+    const member: ZipMemberOp = { name: m.name, from: l.rel(m.entry), fp };
+    if (m.filename !== undefined) member.filename = m.filename;
+    members.push(member);
+    inputs.push(zipInput(member, data));
   }
   const bytes = await buildZip(inputs);
   o.size = bytes.length;

@@ -40,20 +40,31 @@ export interface PlanFingerprint {
   sha256?: string;
 }
 
+/** What a new file is made of: nothing, or a file of the tree read (and checked against `fp`) at apply. */
+export type WriteContent =
+  | { empty: true }
+  | { gzipOf: string; fp: PlanFingerprint }
+  | { relocateOf: string; fp: PlanFingerprint; filename: string };
+
+/** A member of an archive: the file `from`; a cache relocated to name `filename` (src/python/relocate.ts). */
+export interface ZipMemberOp {
+  name: string;
+  from: string;
+  fp: PlanFingerprint;
+  filename?: string;
+}
+
 export type PlanOperation =
   | { op: 'remove'; path: string; fp: PlanFingerprint; frees: Bytes }
   /** Replace `path` by a hardlink to `target` (byte-identical). */
   | { op: 'link'; path: string; target: string; fp: PlanFingerprint; targetFp: PlanFingerprint; frees: Bytes }
   /** Rename `from` to `to`, which must not exist. */
   | { op: 'move'; from: string; to: string; fp: PlanFingerprint }
-  /** Create `path` (which must not exist): empty, or the gzip (level 6) of `gzipOf`. */
-  | {
-      op: 'write';
-      path: string;
-      mode: number;
-      content: { empty: true } | { gzipOf: string; fp: PlanFingerprint };
-      size: number;
-    }
+  /**
+   * Create `path` (which must not exist): empty, the gzip (level 6) of `gzipOf`, or the bytecode
+   * `relocateOf` with every code object naming `filename` (src/python/relocate.ts).
+   */
+  | { op: 'write'; path: string; mode: number; content: WriteContent; size: number }
   /**
    * Create the archive `path` (which must not exist) from `members`, as src/plan/zip.ts builds it: `size`
    * bytes with this SHA-256. The one path that may leave the root: `../pythonXY.zip` for a stdlib root, the
@@ -63,7 +74,7 @@ export type PlanOperation =
       op: 'zip';
       path: string;
       mode: number;
-      members: Array<{ name: string; from: string; fp: PlanFingerprint }>;
+      members: ZipMemberOp[];
       size: number;
       sha256: string;
     }
@@ -104,6 +115,11 @@ export interface PlanOptions {
   path: string;
   /** The cache tag to act on (default: the tree's dominant one). */
   cacheTag?: string;
+  /**
+   * The root's path when Python runs the tree, for the file names of relocated bytecode (compileall's -d);
+   * default: its real path now.
+   */
+  dest?: string;
   workers?: number;
   onProgress?: (entries: number, apparentBytes: number) => void;
 }
@@ -125,7 +141,9 @@ export async function plan(options: PlanOptions): Promise<Plan> {
     ...(options.workers === undefined ? {} : { workers: options.workers }),
     ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
   });
-  return await planModel(model, real, options.strategies, ids, refused, options.cacheTag);
+  if (options.dest !== undefined && !path.isAbsolute(options.dest))
+    throw new PyfloppyError('EUSAGE', `--dest ${options.dest}: not an absolute path`);
+  return await planModel(model, real, options.strategies, ids, refused, options.cacheTag, options.dest);
 }
 
 /** The cache tag to act on: the one asked for (which the tree must have), else the tree's dominant one. */
@@ -143,12 +161,16 @@ export async function planModel(
   ids: string[],
   refused: Plan['refused'],
   cacheTagOption?: string,
+  dest?: string,
 ): Promise<Plan> {
   if ((model.scan.roots[0]?.entry ?? -1) === -1)
     throw new PyfloppyError('EINTERNAL', `${root}: the scan did not reach the root`);
   const ctx = new EstimateContext(model);
   const cacheTag = chooseTag(model, root, cacheTagOption);
-  const layout = compose(treeFacts(ctx, model, root, cacheTag), ids);
+  const layout = compose(
+    treeFacts(ctx, model, root, cacheTag, dest === undefined ? root : path.normalize(dest)),
+    ids,
+  );
   refused.push(...layout.refused);
   const operations = await materialize(layout);
   // What the plan frees: the same accounting as the estimates, over the sizes of the bytes it makes.

@@ -9,6 +9,7 @@
 import path from 'node:path';
 import { PyfloppyError } from '../errors.js';
 import { PLAN_SCHEMA, type Plan, type PlanOperation } from './plan.js';
+import { madeFrom } from './files.js';
 
 const OPS = ['remove', 'link', 'move', 'write', 'zip', 'mkdir', 'rmdir'] as const;
 const HINT = 'make a new plan with `pyfloppy plan STRATEGY PATH -o plan.json` rather than editing one';
@@ -161,7 +162,11 @@ function contentProblem(
 ): string | undefined {
   if (isObject(c) && c.empty === true && c.gzipOf === undefined) return undefined;
   if (isObject(c) && typeof c.gzipOf === 'string') return fp('content.fp', c.fp, 'required');
-  return 'content is neither {empty: true} nor {gzipOf, fp}';
+  if (isObject(c) && typeof c.relocateOf === 'string')
+    return typeof c.filename === 'string' && c.filename.startsWith('/')
+      ? fp('content.fp', c.fp, 'required')
+      : 'content.filename is not an absolute path';
+  return 'content is neither {empty: true}, {gzipOf, fp} nor {relocateOf, fp, filename}';
 }
 
 function zipProblem(
@@ -177,6 +182,9 @@ function zipProblem(
     if (typeof m.name !== 'string' || m.name === '') return `member ${j} has no name`;
     if (names.has(m.name)) return `member name ${m.name} appears twice`;
     names.add(m.name);
+    const f = (m as { filename?: unknown }).filename;
+    if (f !== undefined && (typeof f !== 'string' || !f.startsWith('/')))
+      return `member ${j} (${m.from}) filename is not an absolute path`;
     const why = fp(`member ${j} (${m.from}) fp`, m.fp, 'required');
     if (why !== undefined) return why;
   }
@@ -201,13 +209,15 @@ function roles(o: PlanOperation): Array<[string, Role]> {
         [o.from, 'consumes'],
         [o.to, 'creates'],
       ];
-    case 'write':
-      return 'gzipOf' in o.content
-        ? [
-            [o.content.gzipOf, 'reads'],
+    case 'write': {
+      const from = madeFrom(o.content);
+      return from === undefined
+        ? [[o.path, 'creates']]
+        : [
+            [from.from, 'reads'],
             [o.path, 'creates'],
-          ]
-        : [[o.path, 'creates']];
+          ];
+    }
     case 'zip':
       return [...o.members.map((m): [string, Role] => [m.from, 'reads']), [o.path, 'creates']];
     case 'mkdir':
@@ -256,8 +266,10 @@ export function relPaths(o: PlanOperation): string[] {
       return [o.path, o.target];
     case 'move':
       return [o.from, o.to];
-    case 'write':
-      return 'gzipOf' in o.content ? [o.path, o.content.gzipOf] : [o.path];
+    case 'write': {
+      const from = madeFrom(o.content);
+      return from === undefined ? [o.path] : [o.path, from.from];
+    }
     case 'zip':
       return [o.path, ...o.members.map((m) => m.from)];
     default:

@@ -59,17 +59,47 @@ export function readMarshal(data: Uint8Array, minor: number, offset = 0): Marsha
   return new MarshalReader(data, minor, offset).read(0);
 }
 
+/** Where a value's bytes are in the stream: [start, end), its first byte the type code. */
+export type Span = readonly [number, number];
+
+/**
+ * The spans of the string objects that code objects name as co_filename: each written once, where marshal
+ * wrote it whole (later code objects refer to it by FLAG_REF index, which a rewrite keeps valid).
+ */
+export function filenameSpans(data: Uint8Array, minor: number, offset = 0): Span[] {
+  const r = new MarshalReader(data, minor, offset, true);
+  r.read(0);
+  return r.filenames();
+}
+
 /** The reader's position and back-references (FLAG_REF), and one method per part of the format. */
 class MarshalReader {
   private readonly b: Buffer;
   private readonly refs: MarshalValue[] = [];
+  /** Only when tracking file names: each reference's span, and the spans named as co_filename. */
+  private readonly refSpans: Span[] = [];
+  private readonly filenameAt = new Map<number, Span>();
 
   constructor(
     data: Uint8Array,
     private readonly minor: number,
     private pos: number,
+    private readonly tracking = false,
   ) {
     this.b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  filenames(): Span[] {
+    return [...this.filenameAt.values()].sort((a, b) => a[0] - b[0]);
+  }
+
+  /** co_filename read at `start`: the string itself, or the one its reference points to. */
+  private noteFilename(start: number): void {
+    const type = this.b[start]! & ~FLAG_REF;
+    const span: Span | undefined =
+      type === 0x72 ? this.refSpans[this.b.readUInt32LE(start + 1)] : [start, this.pos];
+    if (span === undefined) throw new MarshalError('co_filename refers to an untracked value', start);
+    this.filenameAt.set(span[0], span);
   }
 
   private need(n: number): void {
@@ -120,11 +150,16 @@ class MarshalReader {
 
   read(depth: number): MarshalValue {
     if (depth > 2000) throw new MarshalError('nesting too deep', this.pos);
+    const start = this.pos;
     const code = this.u8();
     const type = String.fromCharCode(code & ~FLAG_REF);
     const idx = (code & FLAG_REF) !== 0 ? this.refs.push(undefined) - 1 : -1;
+    // Called after a scalar's bytes (so the span is whole), before a container's items.
     const done = <T extends MarshalValue>(v: T): T => {
-      if (idx !== -1) this.refs[idx] = v;
+      if (idx !== -1) {
+        this.refs[idx] = v;
+        if (this.tracking) this.refSpans[idx] = [start, this.pos];
+      }
       return v;
     };
     switch (type) {
@@ -257,7 +292,9 @@ class MarshalReader {
       next(); // co_freevars
       next(); // co_cellvars
     }
+    const filenameStart = this.pos;
     const filename = this.str(next(), 'co_filename');
+    if (this.tracking) this.noteFilename(filenameStart);
     const name = this.str(next(), 'co_name');
     const qualname = minor >= 11 ? this.str(next(), 'co_qualname') : name;
     const firstlineno = this.i32();

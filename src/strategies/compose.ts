@@ -2,6 +2,7 @@
  * Composition: the requested ids resolved to carried strategies, their layouts run in order over one
  * `Layout`, then the directories they leave empty removed. The estimate and the plan both come from here.
  */
+import { stdlibRoot } from '../python/stdlib.js';
 import { PyfloppyError } from '../errors.js';
 import { K_DIRECTORY } from '../model/kinds.js';
 import { bytesFreed } from './accounting.js';
@@ -76,11 +77,13 @@ export function modelFacts(ctx: EstimateContext): Facts {
   return {
     ctx,
     cacheTag: dominantTag(ctx.c),
+    dest: ctx.rootPath,
     plannable: () => true,
     fresh: () => true,
     zipFresh: () => true,
     exists: () => false,
-    archive: () => ({ rel: '../pythonXY.zip' }),
+    // The archive's real name where the root is a stdlib: relocated bytecode names it.
+    archive: () => ({ rel: stdlibRoot(ctx.rootPath)?.archive ?? '../pythonXY.zip' }),
     pinned: () => [],
   };
 }

@@ -5,11 +5,13 @@
  * bytes taken by new files (whole blocks), directories left empty.
  */
 import fs from 'node:fs';
+import zlib from 'node:zlib';
 import type { Classification } from '../model/classify.js';
 import type { Bytes, Footprint } from '../model/footprint.js';
 import type { IdentityDetail } from '../model/identity.js';
 import { K_DIRECTORY } from '../model/kinds.js';
 import type { Model } from '../model/model.js';
+import { relocatePyc } from '../python/relocate.js';
 import { deflatedSize } from '../scan/compare.js';
 import type { LazyPool, WorkerReply } from '../scan/pool.js';
 import { type EntryTable, pathOf, TYPE_DIR } from '../scan/table.js';
@@ -45,6 +47,8 @@ export class EstimateContext {
   readonly base: Uint8Array;
   readonly total: Bytes;
   readonly blockSize: number;
+  /** The root's real path (the estimates' place for relocated bytecode). */
+  readonly rootPath: string;
   /** 1 where the entry lies in a site-packages or dist-packages directory (not the stdlib). */
   readonly inSitePackages: Uint8Array;
   /** For each entry, the index of the first path to its inode (itself when it has one name here). */
@@ -94,8 +98,9 @@ export class EstimateContext {
     }
     this.total = total;
     let bsize = 4096;
+    const root = model.scan.roots.find((r) => r.entry !== -1);
+    this.rootPath = root?.realPath ?? '/';
     try {
-      const root = model.scan.roots.find((r) => r.entry !== -1);
       if (root !== undefined) bsize = Number(fs.statfsSync(root.realPath).bsize) || 4096;
     } catch {
       // Why: statfs is missing on some platforms; 4096 is the block size of ext4, XFS, btrfs and APFS.
@@ -228,8 +233,22 @@ export class EstimateContext {
     return v;
   }
 
+  /** The deflated size of a cache relocated to name `filename` (the cache's own when it cannot be). */
+  relocatedDeflatedSize(i: number, filename: string): number {
+    let fd = -1;
+    try {
+      fd = fs.openSync(pathOf(this.t, i), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      const data = relocatePyc(fs.readFileSync(fd), filename);
+      return zlib.deflateRawSync(data, { level: DEFLATE_LEVEL }).length;
+    } catch {
+      return this.deflatedSize(i, DEFLATE_LEVEL);
+    } finally {
+      if (fd !== -1) fs.closeSync(fd);
+    }
+  }
+
   /** Size of a ZIP archive of these entries, each stored under its name and deflated at level 6 (zipfile's). */
-  zipSize(members: ReadonlyArray<{ entry: number; name: string }>): number {
+  zipSize(members: ReadonlyArray<{ entry: number; name: string; filename?: string }>): number {
     let size = ZIP_END_RECORD;
     for (const m of members) {
       // zipfile deflates every member, even when that makes it larger.
@@ -237,7 +256,9 @@ export class EstimateContext {
         ZIP_LOCAL_HEADER +
         ZIP_CENTRAL_HEADER +
         2 * Buffer.byteLength(m.name) +
-        this.deflatedSize(m.entry, DEFLATE_LEVEL);
+        (m.filename === undefined
+          ? this.deflatedSize(m.entry, DEFLATE_LEVEL)
+          : this.relocatedDeflatedSize(m.entry, m.filename));
     }
     return size;
   }

@@ -7,6 +7,7 @@
  * moved, and `Facts`, what it may know beyond the model (whether a cache is fresh, whether a name exists).
  * The estimate answers those from the model alone; the plan answers them by reading the tree.
  */
+import path from 'node:path';
 import type { Bytes } from '../model/footprint.js';
 import type { Classification } from '../model/classify.js';
 import type { EntryTable } from '../scan/table.js';
@@ -39,8 +40,19 @@ export type LayoutOp =
   /** Replace `entry` by a hardlink to `target` (byte-identical). */
   | { op: 'link'; entry: number; target: number }
   | { op: 'move'; entry: number; to: Place }
-  /** A new file: empty, or the gzip of `gzipOf`. */
-  | { op: 'write'; at: Place; mode: number; size: number; gzipOf?: number }
+  /**
+   * A new file: empty, the gzip of `gzipOf`, or the bytecode `relocateOf` naming `filename` (sizes: the
+   * cache's, which the plan replaces by the relocated bytes' size: a few bytes apart, the names' lengths).
+   */
+  | {
+      op: 'write';
+      at: Place;
+      mode: number;
+      size: number;
+      gzipOf?: number;
+      relocateOf?: number;
+      filename?: string;
+    }
   | { op: 'mkdir'; at: Place; mode: number }
   /** An archive at `path` (relative to the root, or `../pythonXY.zip`). */
   | { op: 'zip'; path: string; members: ZipEntry[]; size: number }
@@ -49,6 +61,8 @@ export type LayoutOp =
 export interface ZipEntry {
   entry: number;
   name: string;
+  /** For bytecode: the file its code objects are to name (where zipimport would compile its source). */
+  filename?: string;
 }
 
 /** What a layout may know beyond the model. */
@@ -56,6 +70,11 @@ export interface Facts {
   readonly ctx: EstimateContext;
   /** The cache tag the bytecode layouts act on (null: the tree has no caches). */
   readonly cacheTag: string | null;
+  /**
+   * The root's absolute path when Python runs the tree (default: where it is now), for the file names that
+   * relocated bytecode carries, as compileall's -d.
+   */
+  readonly dest: string;
   /** Whether an entry may be acted on (its name can go into a plan, it is on the root's device). */
   plannable(i: number): boolean;
   /** Whether a level-0 cache is fresh against its source, as importlib checks it. */
@@ -114,6 +133,11 @@ export class Layout {
 
   rel(i: number): string {
     return this.t.relativePath(i);
+  }
+
+  /** Where Python will find a path relative to the root (a name for relocated bytecode). */
+  destPath(rel: string): string {
+    return path.posix.join(this.facts.dest, rel);
   }
 
   /** The relative path of a new name. */

@@ -23,13 +23,22 @@ function zipLayout(id: string, scope: ZipScope): (l: Layout) => void {
         stale++;
         continue;
       }
-      members.push({ entry: m.entry, name: m.name });
+      members.push(member(l, m.entry, m.name, where.rel));
     }
     if (members.length === 0) return;
     l.ops.push({ op: 'zip', path: where.rel, members, size: l.ctx.zipSize(members) });
     for (let i = 0; i < l.t.count; i++) if (sel.remove[i] === 1 && l.ok(i)) l.remove(i);
     noteKept(l, sel.kept, sel.notUtf8, stale, where.rel);
   };
+}
+
+/**
+ * A member; bytecode relocated to name where zipimport would compile its source from (the archive's path
+ * joined with the member's): the caches were compiled at their place on disk, which the layout empties.
+ */
+function member(l: Layout, entry: number, name: string, archive: string): ZipEntry {
+  if (!name.endsWith('.pyc')) return { entry, name };
+  return { entry, name, filename: `${l.destPath(archive)}/${name.slice(0, -1)}` };
 }
 
 /** What stays on disk and why, and how zipimport will treat the archive. */
