@@ -101,6 +101,7 @@ async function checkModel(model: Model, options: CheckOptions, pool: LazyPool): 
   const t = model.scan.table;
   const ignore = new Set(options.ignore ?? []);
   refusePython2Interpreter(model);
+  options.onPhase?.('reading caches');
   const state = await new CheckState(model, options).build(pool);
   refusePython2Tree(model, state);
   const findings: Finding[] = [];
