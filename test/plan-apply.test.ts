@@ -268,7 +268,13 @@ describe('plan and apply', () => {
     assert.deepEqual(directories(root), beforeDirs);
 
     // After a rollback the restored files have new ctimes: the plan is refused, a new one applies.
-    assert.equal(runCli(['apply', file, '--no-commit']).status, 1);
+    const stale = runCli(['apply', file, '--no-commit']);
+    assert.equal(stale.status, 1, stale.stderr);
+    assert.match(stale.stdout, /: refused, nothing changed: [\d,]+ files differ from the plan$/m);
+    // Each line names a restored file and why: renamed back from the journal, only its ctime is new.
+    const why = stale.stdout.split('\n').filter((l) => l.startsWith('  '));
+    assert.ok(why.length > 0);
+    for (const l of why) assert.match(l, /^ {2}(\S+: changed \(ctime\)|\.\.\. and [\d,]+ more)$/, l);
     const file2 = savePlan(await planOf('strip-tests,pysources', root), path.join(work, 'nocommit2.json'));
     assert.equal(runCli(['apply', file2, '--no-commit']).status, 0);
     const c = runCli(['apply', '--commit', root]);
