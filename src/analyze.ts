@@ -24,6 +24,7 @@ export async function analyze(options: AnalyzeOptions = {}): Promise<AnalyzeRepo
   const pool = new LazyPool(options.workers ?? defaultWorkerCount());
   try {
     const model = await buildModel({ ...options, pool });
+    if (options.strategies !== false) options.onPhase?.('estimating savings');
     const estimates =
       options.strategies === false
         ? undefined

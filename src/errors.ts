@@ -86,6 +86,22 @@ const HINTS: Partial<Record<ErrorCode, string>> = {
 };
 
 /**
+ * A tree found not writable before a run changes it (`e`: what access(W_OK) threw). A read-only mount says
+ * so, with how to get past it: running as another user would not help there.
+ */
+export function notWritable(dir: string, e: unknown): PyfloppyError {
+  if (errnoCode(e) === 'EROFS')
+    return new PyfloppyError('EROFS', `${dir}: read-only file system (EROFS)`, {
+      cause: e,
+      hint: HINTS.EROFS,
+    });
+  return new PyfloppyError('EACCES', `${dir}: not writable`, {
+    cause: e,
+    hint: 'run as the owner of the tree',
+  });
+}
+
+/**
  * A Node.js system error (an errno from a system call: it has a code like ENOSPC and the call's name) as a
  * PyfloppyError naming the path and the errno, or undefined for anything else: a TypeError or a Node
  * ERR_* code is a bug and stays one.

@@ -183,8 +183,46 @@ describe('an unreadable root', () => {
   });
 });
 
-describe('dedup on a read-only mount', () => {
-  it('is one error, exit 2, not a line per pair', (t) => {
+describe('check on CPython 2.7', () => {
+  const py2 = interpreter('2.7');
+  const py3 = interpreter('3.13');
+  it('refuses the interpreter and a 2.7 tree in one line and a hint; a 3.x sourceless tree is checked', (t) => {
+    if (!have(t, py2, cpython('2.7'))) return;
+    if (!have(t, py3, cpython('3.13'))) return;
+    const root = fastTempDir();
+    try {
+      const hint =
+        /^pyfloppy: hint: check reads the caches of CPython 3\.2 and later; `python2\.7 -m compileall/m;
+      const given = runCli(['check', '--python', py2.exe]);
+      usage(given, /is Python 2\.7\.\d+: check reads Python 3 caches/, 'check --python 2.7');
+      assert.match(given.stderr, hint);
+      // A tree as Python 2.7 compiles it: mod.pyc beside mod.py, mod.pyo under -O.
+      const tree = path.join(root, 'py2');
+      writeTree(tree, { 'mod.py': 'X = 1\n', 'pkg/__init__.py': '', 'pkg/core.py': 'Y = 2\n' });
+      for (const flags of [[], ['-O']])
+        assert.equal(spawnSync(py2.exe, [...flags, '-m', 'compileall', '-q', tree]).status, 0);
+      const inTree = runCli(['check', tree]);
+      usage(
+        inTree,
+        /a Python 2 tree \(6 of 6 legacy \.pyc\/\.pyo files read have a Python 2 magic number/,
+        '2.7 tree',
+      );
+      assert.match(inTree.stderr, hint);
+      // Python 3's sourceless layout also has legacy .pyc files, of a 3.x magic: checked, not refused.
+      const sourceless = path.join(root, 'py3');
+      writeTree(sourceless, { 'mod.py': 'X = 1\n' });
+      assert.equal(spawnSync(py3.exe, ['-m', 'compileall', '-q', '-b', sourceless]).status, 0);
+      fs.rmSync(path.join(sourceless, 'mod.py'));
+      const ok = runCli(['check', sourceless]);
+      assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+    } finally {
+      removeTree(root);
+    }
+  });
+});
+
+describe('a read-only mount', () => {
+  it('dedup: one error, exit 2, not a line per pair', (t) => {
     const root = fastTempDir();
     const mnt = path.join(root, 'ro');
     let mounted = false;
@@ -201,6 +239,28 @@ describe('dedup on a read-only mount', () => {
         });
       assert.equal(spawnSync('mount', ['-o', 'remount,ro', mnt]).status, 0);
       usage(runCli(['dedup', mnt]), /read-only file system: none of 2 pairs could be linked \(EROFS\)/, 'ro');
+    } finally {
+      if (mounted) spawnSync('umount', [mnt]);
+      removeTree(root);
+    }
+  });
+
+  it('apply: the error and the hint say the file system is read-only, not whose tree it is', (t) => {
+    const root = fastTempDir();
+    const mnt = path.join(root, 'ro');
+    let mounted = false;
+    try {
+      fs.mkdirSync(mnt);
+      mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]).status === 0;
+      if (!have(t, mounted, 'mounting a tmpfs (root, CAP_SYS_ADMIN)')) return;
+      writeTree(mnt, { 'a.py': 'X = 1\n', '__pycache__/a.cpython-313.opt-2.pyc': 'level 2' });
+      const plan = path.join(root, 'plan.json');
+      assert.equal(runCli(['plan', 'drop-opt2', mnt, '-o', plan]).status, 0);
+      assert.equal(spawnSync('mount', ['-o', 'remount,ro', mnt]).status, 0);
+      const r = runCli(['apply', plan]);
+      usage(r, new RegExp(`^pyfloppy: error: ${mnt}: read-only file system \\(EROFS\\)$`), 'apply ro');
+      assert.match(r.stderr, /^pyfloppy: hint: the file system is mounted read-only: remount it read-write/m);
+      assert.doesNotMatch(r.stderr, /owner/);
     } finally {
       if (mounted) spawnSync('umount', [mnt]);
       removeTree(root);

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { layout, unwrap } from '../src/cli/help.js';
+import { buildProgram } from '../src/cli/main.js';
 import { runCli } from './helpers/cli.js';
 
 describe('help layout', () => {
@@ -34,8 +35,10 @@ describe('help layout', () => {
     );
   });
 
+  const program = buildProgram({ stdout: process.stdout, stderr: process.stderr });
+  const squash = (s: string): string => s.replace(/\s+/g, ' ').trim();
   for (const command of ['analyze', 'dedup', 'check', 'compile', 'plan', 'apply', 'verify', 'split']) {
-    it(`${command} --help: the description fits 80 columns`, () => {
+    it(`${command} --help: the whole description, argument and option help, fitted to 80 columns`, () => {
       const r = runCli([command, '--help']);
       assert.equal(r.status, 0, r.stderr);
       // Up to the examples and exit status, which are printed as written.
@@ -50,6 +53,16 @@ describe('help layout', () => {
         body.split('\n').filter((l) => /\w{3}/.test(l)).length >= 10,
         `${command} --help is short:\n${r.stdout}`,
       );
+      // Every word as written, in order: the description, each argument's and each option's (a layout that
+      // cut or dropped a line would leave a gap; only the line breaks may differ).
+      const cmd = program.commands.find((c) => c.name() === command)!;
+      const shown = squash(r.stdout);
+      for (const text of [
+        cmd.description(),
+        ...cmd.registeredArguments.map((a) => a.description),
+        ...cmd.options.map((o) => o.description),
+      ])
+        assert.ok(shown.includes(squash(text)), `${command} --help lacks: ${squash(text)}\n${r.stdout}`);
     });
   }
 });

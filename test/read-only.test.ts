@@ -13,25 +13,11 @@ import { after, before, describe, it } from 'node:test';
 import { BIN, runCli } from './helpers/cli.js';
 import { have } from './helpers/need.js';
 import { cpython, interpreter, stdlibOf } from './helpers/python.js';
-import { copyTree, fastTempDir, removeTree, tempDir, writeTree } from './helpers/tree.js';
+import { copyTree, fastTempDir, metadata, removeTree, tempDir, writeTree } from './helpers/tree.js';
 
 const py = interpreter('3.13');
 /** The environment of every command here: bytecode writes allowed, as on a user's machine. */
 const WRITES = { PYTHONDONTWRITEBYTECODE: undefined } as unknown as NodeJS.ProcessEnv;
-
-/** Every entry below dir, dir itself included: path, type, inode, size, mtime, ctime (ns), mode, links. */
-function metadata(dir: string): string[] {
-  const out: string[] = [];
-  const one = (p: string): void => {
-    const s = fs.lstatSync(p, { bigint: true });
-    out.push(
-      `${path.relative(dir, p) || '.'} ino=${s.ino} size=${s.size} mtime=${s.mtimeNs} ctime=${s.ctimeNs} mode=${s.mode.toString(8)} nlink=${s.nlink}`,
-    );
-    if (s.isDirectory()) for (const n of fs.readdirSync(p).sort()) one(path.join(p, n));
-  };
-  one(dir);
-  return out;
-}
 
 describe('analyze, check, plan and split change nothing in the tree', () => {
   let work = '';

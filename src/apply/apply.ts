@@ -9,7 +9,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PyfloppyError, readUserFile } from '../errors.js';
+import { notWritable, PyfloppyError, readUserFile } from '../errors.js';
 import { Anchor, AnchorError } from '../fsops/anchor.js';
 import { asRunError } from '../fsops/anchored.js';
 import {
@@ -408,8 +408,8 @@ async function applyFresh(
   }
   try {
     fs.accessSync(plan.root, fs.constants.W_OK);
-  } catch {
-    throw new PyfloppyError('EACCES', `${plan.root}: not writable`, { hint: 'run as the owner of the tree' });
+  } catch (e) {
+    throw notWritable(plan.root, e);
   }
   if (options.verify !== undefined) {
     options.onVerify?.('before');

@@ -7,9 +7,11 @@
  * content (levels known to be byte-identical are read once), in the worker pool for large trees, then pure
  * rules over the table and the inspections.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { PyfloppyError } from '../errors.js';
 import { buildModel, type Model, type TargetOptions } from '../model/model.js';
+import { magicInfo } from '../python/pyc.js';
 import { defaultWorkerCount, LazyPool } from '../scan/pool.js';
 import type { ScanProblem } from '../scan/scan.js';
 import { VERSION } from '../version.js';
@@ -98,7 +100,10 @@ export async function check(options: CheckOptions = {}): Promise<CheckReport> {
 async function checkModel(model: Model, options: CheckOptions, pool: LazyPool): Promise<CheckReport> {
   const t = model.scan.table;
   const ignore = new Set(options.ignore ?? []);
+  refusePython2Interpreter(model);
+  options.onPhase?.('reading caches');
   const state = await new CheckState(model, options).build(pool);
+  refusePython2Tree(model, state);
   const findings: Finding[] = [];
   for (const id of FINDING_IDS) {
     if (ignore.has(id)) continue;
@@ -155,4 +160,67 @@ function summarize(findings: Finding[]): CheckReport['summary'] {
     });
   }
   return summary;
+}
+
+const PYTHON2_HINT =
+  'check reads the caches of CPython 3.2 and later; `python2.7 -m compileall PATH` rewrites the stale ones of a 2.7 tree, `pyfloppy analyze` measures it';
+
+/**
+ * Python 2 keeps its caches beside the sources (mod.pyc, mod.pyo), without a cache tag: read as Python 3
+ * reads a tree, every one of them would be called shadowed or an orphan. A 2.x interpreter is refused.
+ */
+function refusePython2Interpreter(model: Model): void {
+  const given = model.interpreter;
+  if (given === null || !given.version.startsWith('2.')) return;
+  throw new PyfloppyError(
+    'EINTERP',
+    `${given.requested} is Python ${given.version}: check reads Python 3 caches (__pycache__/NAME.TAG.pyc), Python 2 keeps its .pyc beside the source`,
+    { hint: PYTHON2_HINT },
+  );
+}
+
+/** A file's first two bytes as a little-endian number, or undefined when it cannot be read. */
+function magicOf(file: string | Buffer): number | undefined {
+  const head = Buffer.alloc(2);
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  } catch {
+    return undefined; // Why: an unreadable file is the rules' finding, not evidence of a version.
+  }
+  try {
+    return fs.readSync(fd, head, 0, 2, 0) === 2 ? head.readUInt16LE(0) : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Legacy caches read for their magic number when a tree has no cache in __pycache__. */
+const PYTHON2_SAMPLE = 64;
+
+/**
+ * A tree without any cache in __pycache__ whose legacy .pyc files are mostly Python 2's (by magic number)
+ * is a Python 2 tree, refused as its interpreter is. A Python 3 sourceless tree (legacy .pyc of 3.x) is not.
+ */
+function refusePython2Tree(model: Model, state: CheckState): void {
+  if (state.interp.source !== 'unknown') return;
+  const t = model.scan.table;
+  let read = 0;
+  let python2 = 0;
+  for (const i of state.legacy) {
+    if (read === PYTHON2_SAMPLE) break;
+    const magic = magicOf(t.fsPath(i));
+    if (magic === undefined) continue;
+    read++;
+    if (magicInfo(magic)?.version.startsWith('2.') === true) python2++;
+  }
+  if (read === 0 || python2 * 2 <= read) return;
+  const where = model.scan.roots.filter((r) => r.entry !== -1).map((r) => r.path);
+  throw new PyfloppyError(
+    'EUSAGE',
+    `${where.join(', ')}: a Python 2 tree (${python2} of ${read} legacy .pyc/.pyo files read have a Python 2 magic number, no cache is in __pycache__): check reads Python 3 caches`,
+    { hint: PYTHON2_HINT },
+  );
 }

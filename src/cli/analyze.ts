@@ -115,6 +115,7 @@ export function registerAnalyze(program: Command, io: Io): void {
           ...(subset === undefined ? {} : { baselineSubset: subset }),
           ...(flags.python === undefined ? {} : { python: flags.python }),
           onProgress: (n, b) => progress.update(n, b),
+          onPhase: (p) => progress.phase(p),
         });
       } finally {
         progress.done();

@@ -89,6 +89,7 @@ export function registerCheck(program: Command, io: Io, state: RunState): void {
           ...(flags.expectPrefix === undefined ? {} : { expectPrefix: flags.expectPrefix }),
           ...(flags.ignore === undefined ? {} : { ignore: flags.ignore }),
           onProgress: (n, b) => progress.update(n, b),
+          onPhase: (p) => progress.phase(p),
         });
       } finally {
         progress.done();

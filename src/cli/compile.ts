@@ -1,8 +1,14 @@
 /** `pyfloppy compile`: compileall's options, output and exit status; the work is the library's compile(). */
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { type CompileReport, compile, type InvalidationMode } from '../compile/compile.js';
+import {
+  type CompileOptions,
+  type CompileReport,
+  compile,
+  type InvalidationMode,
+} from '../compile/compile.js';
 import { formatCount, plural } from '../report/format.js';
 import { requireReadable } from './output.js';
+import { countProgress } from './progress.js';
 import type { Io, RunState } from './main.js';
 
 interface CompileFlags {
@@ -90,7 +96,7 @@ export function registerCompile(program: Command, io: Io, state: RunState): void
       } catch (e) {
         throw new InvalidArgumentError(`-x: ${(e as Error).message}`);
       }
-      const report = await compile({
+      const report = await compileShowingProgress(io, {
         paths,
         levels: flags.opt ?? [0],
         force: flags.force === true,
@@ -109,6 +115,16 @@ export function registerCompile(program: Command, io: Io, state: RunState): void
       else io.stdout.write(renderCompile(report, flags.quiet === true));
       if (report.errors.length > 0) state.exitCode = 1;
     });
+}
+
+/** compile() with its progress line on a terminal: sources compiled of the total. */
+async function compileShowingProgress(io: Io, options: CompileOptions): Promise<CompileReport> {
+  const progress = countProgress('compiling', io.stderr);
+  try {
+    return await compile({ ...options, onProgress: (done, total) => progress.update(done, total) });
+  } finally {
+    progress.done();
+  }
 }
 
 export function renderCompile(r: CompileReport, quiet: boolean): string {

@@ -7,6 +7,8 @@ import { formatBytes, formatCount, plural } from '../report/format.js';
 
 export interface Progress {
   update(entries: number, apparentBytes: number): void;
+  /** A step after the scan that has no count: shown with the seconds it has run, redrawn by a timer. */
+  phase(name: string): void;
   done(): void;
 }
 
@@ -42,9 +44,36 @@ export function progressLine(stream: NodeJS.WriteStream = process.stderr, delayM
 
 export function scanProgress(stream: NodeJS.WriteStream = process.stderr, delayMs = 1000): Progress {
   const line = progressLine(stream, delayMs);
+  let timer: NodeJS.Timeout | undefined;
   return {
     update(entries, bytes) {
       line.show(`scanning: ${formatCount(entries)} entries, ${formatBytes(bytes)}`);
+    },
+    phase(name) {
+      clearInterval(timer);
+      if (!stream.isTTY) return;
+      const start = Date.now();
+      // Why: these steps report nothing while they run (worker threads do the reading); a timer redraws.
+      timer = setInterval(() => line.show(`${name}: ${((Date.now() - start) / 1000).toFixed(1)} s`), 100);
+      timer.unref();
+    },
+    done() {
+      clearInterval(timer);
+      line.done();
+    },
+  };
+}
+
+/** compile's line: sources done of the total, and the file being placed is not named (they go by fast). */
+export function countProgress(
+  what: string,
+  stream: NodeJS.WriteStream = process.stderr,
+  delayMs = 1000,
+): { update(done: number, total: number): void; done(): void } {
+  const line = progressLine(stream, delayMs);
+  return {
+    update(done, total) {
+      line.show(`${what}: ${formatCount(done)} of ${formatCount(total)}`);
     },
     done() {
       line.done();

@@ -41,6 +41,8 @@ export interface CompileOptions {
   invalidationMode?: InvalidationMode;
   /** Link identical levels (default: when several levels are asked for). */
   dedup?: boolean;
+  /** Called after each source is compiled (or found up to date, or failed): sources done of the total. */
+  onProgress?: (done: number, total: number) => void;
   /** A test seam: called with a source's path right before its caches are placed. */
   beforePlace?: (source: string) => void;
 }
@@ -348,14 +350,16 @@ export async function compile(o: CompileOptions): Promise<CompileReport> {
     lockRoots(o, roots, locks);
     const jobs = collect(o, report, roots);
     report.sources = jobs.length;
-    await runWorkers(o, info.executable, jobs, levels, (job, frame, data) =>
+    let done = 0;
+    await runWorkers(o, info.executable, jobs, levels, (job, frame, data) => {
       place(
         { report, tag, levels, dedup: o.dedup ?? levels.length > 1, hook: o.beforePlace },
         job,
         frame,
         data,
-      ),
-    );
+      );
+      o.onProgress?.(++done, jobs.length);
+    });
   } catch (e) {
     throw asRunError(e, 'compile');
   } finally {

@@ -18,6 +18,8 @@ export interface TargetOptions {
   python?: string;
   /** Scan progress: entries seen and their apparent bytes. */
   onProgress?: (entries: number, apparentBytes: number) => void;
+  /** The step after the scan that is starting ('comparing bytecode levels', ...): steps without a count. */
+  onPhase?: (phase: string) => void;
   /** Worker threads for large trees: default one per core (at most 4); 0 walks and compares in this thread. */
   workers?: number;
   /** A pool to use (and leave open) instead of one made and closed here. */
@@ -79,6 +81,7 @@ export async function buildModel(options: TargetOptions = {}): Promise<Model> {
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     });
     classification = classify(scanned);
+    options.onPhase?.('comparing bytecode levels');
     identity = await bytecodeIdentity(scanned, classification, pool);
   } finally {
     if (options.pool === undefined) await pool.close();

@@ -51,6 +51,20 @@ export function duBytes(...roots: string[]): { apparent: number; allocated: numb
   return { apparent: run(['--apparent-size', '-sbc']), allocated: run(['-sB1', '-c']) };
 }
 
+/** Every entry below dir, dir itself included: path, type, inode, size, mtime, ctime (ns), mode, links. */
+export function metadata(dir: string): string[] {
+  const out: string[] = [];
+  const one = (p: string): void => {
+    const s = fs.lstatSync(p, { bigint: true });
+    out.push(
+      `${path.relative(dir, p) || '.'} ino=${s.ino} size=${s.size} mtime=${s.mtimeNs} ctime=${s.ctimeNs} mode=${s.mode.toString(8)} nlink=${s.nlink}`,
+    );
+    if (s.isDirectory()) for (const n of fs.readdirSync(p).sort()) one(path.join(p, n));
+  };
+  one(dir);
+  return out;
+}
+
 export interface FileState {
   ino: number;
   nlink: number;
