@@ -6,7 +6,9 @@
  * archive) or else `pkg/mod.py`, at every optimization level. A module goes into the archive with its source
  * and its level-0 cache (of the tree's dominant cache tag), and leaves the disk with its caches at every
  * level and tag. Left on disk (and named in the plan's notes, with the reason):
- * - os.py, getpath's landmark on 3.8-3.10, and pydoc.py, which reads its CSS beside itself;
+ * - os.py, getpath's landmark on 3.8-3.10, and pydoc.py, which reads its CSS beside itself; importlib
+ *   (importlib.resources infers its caller by file names) and types.py (reload's loader path); from
+ *   3.11 the modules the interpreter freezes (their source is looked for on disk);
  * - anything below site-packages or another sys.path directory (lib-dynload), and any path through a
  *   directory that is not a package (no `__init__`, or a name that is not an identifier, as `config-3.13-*`);
  * - top-level packages that hold other files than code (idlelib's icons, lib2to3's grammar, ensurepip's
@@ -42,7 +44,33 @@ const KEEP_MODULES: Record<string, string> = {
   // Why: pydoc -b opens dirname(realpath(__file__))/pydoc_data/_pydoc.css, a path inside the archive once
   // pydoc.py is zipped.
   pydoc: 'reads pydoc_data/_pydoc.css beside its own file',
+  // Why: importlib.resources._common._infer_caller compares a frame's co_filename (the .py) with its own
+  // __file__ (the .pyc in the archive): files() without an anchor would answer importlib.resources' own
+  // directory; and a package cannot be split between the archive and the disk.
+  importlib: 'importlib.resources.files() infers its caller by comparing file names',
+  // Why: importlib.reload of a module whose loader was removed looks for types.__loader__.path, which
+  // a zipimporter lacks (CPython's test_importlib).
+  types: 'importlib.reload falls back on its loader path, which zipimport has not',
 };
+
+/**
+ * Modules 3.11+ freezes into the interpreter: their __file__ still names the stdlib directory, where
+ * inspect.getsource and linecache look for their source (test_inspect's getsource of _collections_abc).
+ */
+const FROZEN_3_11 = [
+  '_collections_abc',
+  '_sitebuiltins',
+  'abc',
+  'codecs',
+  'genericpath',
+  'io',
+  'ntpath',
+  'posixpath',
+  'runpy',
+  'site',
+  'stat',
+  'zipimport',
+];
 
 /** Solution 3's data-like modules. */
 export const DATA_MODULES = ['encodings', 'pydoc_data'] as const;
@@ -207,11 +235,20 @@ function candidates(
 }
 
 /** Why the top-level module of entry i stays on disk, or undefined. */
-function keepWhy(ctx: EstimateContext, pk: Packages, keepTop: Uint8Array, i: number): string | undefined {
+function keepWhy(
+  ctx: EstimateContext,
+  pk: Packages,
+  keepTop: Uint8Array,
+  i: number,
+  frozen: boolean,
+): string | undefined {
   const top = pk.topDir[i]!;
   const name = topName(ctx, pk, i);
   if (keepTop[top] === 1) return 'not UTF-8';
-  if (top === i) return KEEP_MODULES[name];
+  if (Object.hasOwn(KEEP_MODULES, name)) return KEEP_MODULES[name];
+  if (frozen && FROZEN_3_11.includes(name))
+    return 'frozen in the interpreter: its source is looked for on disk';
+  if (top === i) return undefined;
   if (pk.outsideTop[top] === 1)
     return 'code in directories without __init__, not found once the package is zipped';
   if (pk.dataTop[top] === 1 && !(DATA_MODULES as readonly string[]).includes(name))
@@ -223,7 +260,9 @@ export function zipSelection(ctx: EstimateContext, scope: ZipScope, cacheTag?: s
   const { t, c } = ctx;
   const pk = packages(ctx);
   const caches = cachesByModule(ctx);
-  const level0 = level0OfTag(c, cacheTag === undefined ? dominantTag(c) : cacheTag);
+  const tag = cacheTag === undefined ? dominantTag(c) : cacheTag;
+  const level0 = level0OfTag(c, tag);
+  const frozen = Number(/^cpython-3(\d+)$/.exec(tag ?? '')?.[1] ?? 0) >= 11;
   const sources = new Set<string>();
   for (let i = 0; i < t.count; i++)
     if (c.kind[i] === K_SOURCE) sources.add(`${t.parent[i]}/${text(t, i).slice(0, -3)}`);
@@ -232,7 +271,7 @@ export function zipSelection(ctx: EstimateContext, scope: ZipScope, cacheTag?: s
   const members: ZipMember[] = [];
   const remove = new Uint8Array(t.count);
   for (const i of found.candidates) {
-    const why = keepWhy(ctx, pk, found.keepTop, i);
+    const why = keepWhy(ctx, pk, found.keepTop, i, frozen);
     if (why !== undefined) {
       kept.set(topName(ctx, pk, i), why);
       continue;
