@@ -312,11 +312,45 @@ function normalizePrefix(p: string): string {
  * directories its files live in, and every path it ghosts is owned as a file by another section. Pure.
  */
 export function checkSplit(split: SplitResult, tree: TreeListing): SplitCheck {
-  const violations: SplitViolation[] = [];
-  const add = (rule: SplitRule, p: string, sections: string[], message: string): void => {
-    violations.push({ rule, path: p, sections, message });
-  };
-  const owners = new Map<string, Array<{ section: string; as: 'dir' | 'file'; main: boolean }>>();
+  const v = new Violations();
+  const own = ownership(split);
+  const mainName = split.sections[0]?.name;
+  checkDisjoint(own, v);
+  checkCover(own, tree, v);
+  if (mainName !== undefined) checkMainDirs(split.sections[0]!, own, tree, v);
+  checkGhosts(own, tree, mainName, v);
+  return v.result();
+}
+
+type Owner = { section: string; as: 'dir' | 'file'; main: boolean };
+
+/** Who owns and who ghosts each path (trailing slashes trimmed). */
+interface Ownership {
+  owners: Map<string, Owner[]>;
+  ghostedBy: Map<string, string[]>;
+}
+
+class Violations {
+  private readonly list: SplitViolation[] = [];
+
+  add(rule: SplitRule, p: string, sections: string[], message: string): void {
+    this.list.push({ rule, path: p, sections, message });
+  }
+
+  /** Counted by rule, sorted by rule, then path. */
+  result(): SplitCheck {
+    const violations = this.list;
+    const counts: Record<SplitRule, number> = { disjoint: 0, cover: 0, subset: 0 };
+    for (const v of violations) counts[v.rule]++;
+    violations.sort(
+      (a, b) => SPLIT_RULES.indexOf(a.rule) - SPLIT_RULES.indexOf(b.rule) || byPath(a.path, b.path),
+    );
+    return { ok: violations.length === 0, counts, violations };
+  }
+}
+
+function ownership(split: SplitResult): Ownership {
+  const owners = new Map<string, Owner[]>();
   const ghostedBy = new Map<string, string[]>();
   split.sections.forEach((s, k) => {
     const own = (p: string, as: 'dir' | 'file'): void => {
@@ -334,14 +368,16 @@ export function checkSplit(split: SplitResult, tree: TreeListing): SplitCheck {
       o.push(s.name);
     }
   });
-  const mainName = split.sections[0]?.name;
+  return { owners, ghostedBy };
+}
 
-  // (a) disjoint
+/** (a) disjoint: no path owned twice, ghosted twice by one section, or both owned and ghosted by it. */
+function checkDisjoint({ owners, ghostedBy }: Ownership, v: Violations): void {
   for (const [p, o] of owners) {
     if (o.length < 2) continue;
     const names = o.map((x) => x.section);
     const distinct = [...new Set(names)];
-    add(
+    v.add(
       'disjoint',
       p,
       distinct,
@@ -354,16 +390,18 @@ export function checkSplit(split: SplitResult, tree: TreeListing): SplitCheck {
     const counts = new Map<string, number>();
     for (const s of g) counts.set(s, (counts.get(s) ?? 0) + 1);
     for (const [s, k] of counts) {
-      if (k > 1) add('disjoint', p, [s], `listed ${k} times as %ghost in ${s}`);
+      if (k > 1) v.add('disjoint', p, [s], `listed ${k} times as %ghost in ${s}`);
       if (owners.get(p)?.some((x) => x.section === s))
-        add('disjoint', p, [s], `both owned and %ghost in ${s}`);
+        v.add('disjoint', p, [s], `both owned and %ghost in ${s}`);
     }
   }
+}
 
-  // (b) cover, and the type and existence of what is owned
+/** (b) cover, and the type and existence of what is owned. */
+function checkCover({ owners }: Ownership, tree: TreeListing, v: Violations): void {
   for (const [p, type] of tree.paths) {
     if (!owners.has(p)) {
-      add('cover', p, [], `${type === 'dir' ? 'directory' : 'file'} of the tree owned by no section`);
+      v.add('cover', p, [], `${type === 'dir' ? 'directory' : 'file'} of the tree owned by no section`);
     }
   }
   for (const [p, o] of owners) {
@@ -371,9 +409,9 @@ export function checkSplit(split: SplitResult, tree: TreeListing): SplitCheck {
     for (const x of o) {
       const rule: SplitRule = x.main ? 'subset' : 'cover';
       if (type === undefined) {
-        add(rule, p, [x.section], `owned by ${x.section} but not in the tree`);
+        v.add(rule, p, [x.section], `owned by ${x.section} but not in the tree`);
       } else if (type !== x.as) {
-        add(
+        v.add(
           rule,
           p,
           [x.section],
@@ -384,34 +422,47 @@ export function checkSplit(split: SplitResult, tree: TreeListing): SplitCheck {
       }
     }
   }
+}
 
-  // (c) subset: main's files in main's directories; every %ghost a file of the tree owned elsewhere
+/** (c) subset: main's files in main's directories. */
+function checkMainDirs(
+  main: SplitSectionFiles,
+  { owners }: Ownership,
+  tree: TreeListing,
+  v: Violations,
+): void {
   const mainOwns = (p: string): boolean => owners.get(p)?.some((x) => x.main) === true;
-  if (mainName !== undefined) {
-    const s = split.sections[0]!;
-    for (const p of [...s.files, ...s.dirs]) {
-      const parent = path.posix.dirname(trimSlash(p));
-      if (parent === trimSlash(p) || tree.paths.get(parent) !== 'dir') continue;
-      if (!mainOwns(parent)) {
-        add(
-          'subset',
-          trimSlash(p),
-          [mainName],
-          `lies in ${parent}, which ${mainName} does not own: installed alone, the directory has no owner`,
-        );
-      }
+  for (const p of [...main.files, ...main.dirs]) {
+    const parent = path.posix.dirname(trimSlash(p));
+    if (parent === trimSlash(p) || tree.paths.get(parent) !== 'dir') continue;
+    if (!mainOwns(parent)) {
+      v.add(
+        'subset',
+        trimSlash(p),
+        [main.name],
+        `lies in ${parent}, which ${main.name} does not own: installed alone, the directory has no owner`,
+      );
     }
   }
+}
+
+/** (c) subset, (b) cover for the other sections: every %ghost a file of the tree owned elsewhere. */
+function checkGhosts(
+  { owners, ghostedBy }: Ownership,
+  tree: TreeListing,
+  mainName: string | undefined,
+  v: Violations,
+): void {
   for (const [p, g] of ghostedBy) {
     for (const s of new Set(g)) {
       const isMain = s === mainName;
       const rule: SplitRule = isMain ? 'subset' : 'cover';
       const type = tree.paths.get(p);
-      if (type === undefined) add(rule, p, [s], `%ghost in ${s} but not in the tree`);
-      else if (type === 'dir') add(rule, p, [s], `%ghost in ${s} but a directory in the tree`);
+      if (type === undefined) v.add(rule, p, [s], `%ghost in ${s} but not in the tree`);
+      else if (type === 'dir') v.add(rule, p, [s], `%ghost in ${s} but a directory in the tree`);
       const realOwners = (owners.get(p) ?? []).filter((x) => x.section !== s && x.as === 'file');
       if (type !== undefined && realOwners.length === 0) {
-        add(
+        v.add(
           rule,
           p,
           [s],
@@ -420,13 +471,6 @@ export function checkSplit(split: SplitResult, tree: TreeListing): SplitCheck {
       }
     }
   }
-
-  const counts: Record<SplitRule, number> = { disjoint: 0, cover: 0, subset: 0 };
-  for (const v of violations) counts[v.rule]++;
-  violations.sort(
-    (a, b) => SPLIT_RULES.indexOf(a.rule) - SPLIT_RULES.indexOf(b.rule) || byPath(a.path, b.path),
-  );
-  return { ok: violations.length === 0, counts, violations };
 }
 
 function trimSlash(p: string): string {
