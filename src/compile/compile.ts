@@ -110,67 +110,87 @@ function dfileOf(o: CompileOptions, fullname: string, rel: string): string | nul
 
 /** The sources compileall would compile, in its order (names sorted, __pycache__ and symlinked dirs skipped). */
 function collect(o: CompileOptions, report: CompileReport, roots: Roots): Job[] {
-  const jobs: Job[] = [];
-  const realRoots = o.paths.map((p) => fs.realpathSync(p));
-  const limit = o.limitSymlinks === undefined ? undefined : fs.realpathSync(o.limitSymlinks);
-  const source = (full: string, anchor: Anchor, rel: string, dfileRel: string): void => {
-    if (o.exclude?.test(full)) return;
+  const c = new Collector(o, report);
+  for (const p of o.paths) {
+    const st = fs.statSync(p, { throwIfNoEntry: false });
+    if (st === undefined) throw new PyfloppyError('ENOTFOUND', `no such file or directory: ${p}`);
+    if (st.isDirectory()) c.walk(p, roots.of(p), '', o.maxlevels ?? Number.MAX_SAFE_INTEGER);
+    else if (p.endsWith('.py')) c.source(p, roots.of(path.dirname(p)), path.basename(p), path.basename(p));
+  }
+  return c.jobs;
+}
+
+/** collect()'s walk: the jobs found, and the roots a symlinked source must resolve into. */
+class Collector {
+  readonly jobs: Job[] = [];
+  private readonly realRoots: string[];
+  private readonly limit: string | undefined;
+
+  constructor(
+    private readonly o: CompileOptions,
+    private readonly report: CompileReport,
+  ) {
+    this.realRoots = o.paths.map((p) => fs.realpathSync(p));
+    this.limit = o.limitSymlinks === undefined ? undefined : fs.realpathSync(o.limitSymlinks);
+  }
+
+  source(full: string, anchor: Anchor, rel: string, dfileRel: string): void {
+    if (this.o.exclude?.test(full)) return;
     const st = fs.lstatSync(full, { throwIfNoEntry: false });
     if (st === undefined) return;
     if (st.isSymbolicLink()) {
-      let target: string;
-      try {
-        target = fs.realpathSync(full);
-      } catch {
-        return;
-      }
-      // Safety: a symlinked source is read only when it resolves inside the given roots (and -e's DIR).
-      const inside = (d: string) => target === d || target.startsWith(`${d}/`);
-      if (!realRoots.some(inside) || (limit !== undefined && !inside(limit))) {
-        report.skipped.push({
-          path: full,
-          reason: `symlink to ${target}, outside ${limit ?? 'the given paths'}`,
-        });
-        return;
-      }
-      if (!fs.statSync(target).isFile()) return;
+      if (!this.symlinkInside(full)) return;
     } else if (!st.isFile()) return;
-    jobs.push({ path: full, dfile: dfileOf(o, full, dfileRel), anchor, rel });
-  };
-  const walk = (dir: string, anchor: Anchor, rel: string, levels: number): void => {
+    this.jobs.push({ path: full, dfile: dfileOf(this.o, full, dfileRel), anchor, rel });
+  }
+
+  walk(dir: string, anchor: Anchor, rel: string, levels: number): void {
     let names: string[];
     try {
       names = fs.readdirSync(dir).sort();
     } catch (e) {
-      report.skipped.push({ path: dir, reason: `cannot list: ${(e as Error).message}` });
+      this.report.skipped.push({ path: dir, reason: `cannot list: ${(e as Error).message}` });
       return;
     }
-    removeLeftovers(anchor, rel, names, report);
+    removeLeftovers(anchor, rel, names, this.report);
     for (const name of names) {
       const full = path.join(dir, name);
       const r = rel === '' ? name : `${rel}/${name}`;
       if (name === '__pycache__') {
         if (fs.lstatSync(full, { throwIfNoEntry: false })?.isDirectory() === true)
-          cleanCacheDir(anchor, r, report);
+          cleanCacheDir(anchor, r, this.report);
         continue;
       }
       if (name.endsWith('.py')) {
-        source(full, anchor, r, r);
+        this.source(full, anchor, r, r);
         continue;
       }
       if (levels > 0) {
         const st = fs.lstatSync(full, { throwIfNoEntry: false });
-        if (st?.isDirectory()) walk(full, anchor, r, levels - 1);
+        if (st?.isDirectory()) this.walk(full, anchor, r, levels - 1);
       }
     }
-  };
-  for (const p of o.paths) {
-    const st = fs.statSync(p, { throwIfNoEntry: false });
-    if (st === undefined) throw new PyfloppyError('ENOTFOUND', `no such file or directory: ${p}`);
-    if (st.isDirectory()) walk(p, roots.of(p), '', o.maxlevels ?? Number.MAX_SAFE_INTEGER);
-    else if (p.endsWith('.py')) source(p, roots.of(path.dirname(p)), path.basename(p), path.basename(p));
   }
-  return jobs;
+
+  /** A symlinked source to compile: it resolves to a regular file inside the roots (and -e's DIR). */
+  private symlinkInside(full: string): boolean {
+    let target: string;
+    try {
+      target = fs.realpathSync(full);
+    } catch {
+      return false;
+    }
+    // Safety: a symlinked source is read only when it resolves inside the given roots (and -e's DIR).
+    const inside = (d: string) => target === d || target.startsWith(`${d}/`);
+    if (!this.realRoots.some(inside) || (this.limit !== undefined && !inside(this.limit))) {
+      this.report.skipped.push({
+        path: full,
+        reason: `symlink to ${target}, outside ${this.limit ?? 'the given paths'}`,
+      });
+      return false;
+    }
+    return fs.statSync(target).isFile();
+  }
 }
 
 /** The pyfloppy temporaries among `names` in directory `rel` that a run now over left: removed. */

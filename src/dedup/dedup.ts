@@ -361,6 +361,13 @@ async function dedupAll(
   exec: Executor,
   pool: LazyPool,
 ): Promise<void> {
+  const { pa, pb } = candidatePairs(t, sizeGroups(t, excluded));
+  const classes = verifiedClasses(await compareAll(t, pa, pb, pool, true), pa, pb, exec);
+  await exec.runChains(linkClasses(t, classes, outside, exec), pool);
+}
+
+/** Regular, non-empty files by (device, size), one name per inode. */
+function sizeGroups(t: EntryTable, excluded: Uint8Array): Map<string, number[]> {
   const groups = new Map<string, number[]>();
   const seenInode = new Set<string>();
   for (let i = 0; i < t.count; i++) {
@@ -373,7 +380,11 @@ async function dedupAll(
     if (g === undefined) groups.set(key, [i]);
     else g.push(i);
   }
-  // Candidate pairs (member, representative) whose bytes decide.
+  return groups;
+}
+
+/** Candidate pairs (representative, member) whose bytes decide: two inodes directly, more by SHA-256. */
+function candidatePairs(t: EntryTable, groups: Map<string, number[]>): { pa: number[]; pb: number[] } {
   const pa: number[] = [];
   const pb: number[] = [];
   for (const g of groups.values()) {
@@ -398,9 +409,17 @@ async function dedupAll(
       }
     }
   }
-  const results = await compareAll(t, pa, pb, pool, true);
-  // Gather verified classes: representative -> members with their fingerprints.
-  const classes = new Map<number, Array<{ entry: number; fp: Fingerprint }>>();
+  return { pa, pb };
+}
+
+/** Verified classes: representative -> members with their fingerprints; unreadable or changed pairs skipped. */
+function verifiedClasses(
+  results: CompareResult[],
+  pa: number[],
+  pb: number[],
+  exec: Executor,
+): Map<number, Member[]> {
+  const classes = new Map<number, Member[]>();
   results.forEach((r, k) => {
     const rep = pa[k]!;
     const member = pb[k]!;
@@ -414,7 +433,7 @@ async function dedupAll(
     }
     cls.push({ entry: member, fp: r.b! });
   });
-  await exec.runChains(linkClasses(t, classes, outside, exec), pool);
+  return classes;
 }
 
 type Member = { entry: number; fp: Fingerprint };
@@ -439,27 +458,9 @@ function linkClasses(
       return false;
     });
     if (cls.length < 2) continue;
-    // The survivor is the file with the most names (fewest links to make), then the first by path: the
-    // choice does not depend on directory order. Partition by owner, mode, mtime, the survivor's first.
-    const paths = new Map(cls.map((m) => [m.entry, shown(t, m.entry)]));
-    cls.sort((x, y) =>
-      x.fp.nlink === y.fp.nlink
-        ? paths.get(x.entry)! < paths.get(y.entry)!
-          ? -1
-          : 1
-        : x.fp.nlink > y.fp.nlink
-          ? -1
-          : 1,
-    );
-    const parts = new Map<string, Array<{ entry: number; fp: Fingerprint }>>();
-    for (const m of cls) {
-      const key = `${m.fp.uid}:${m.fp.gid}:${m.fp.mode}:${m.fp.mtimeNs}`;
-      const p = parts.get(key);
-      if (p === undefined) parts.set(key, [m]);
-      else p.push(m);
-    }
-    let first: { entry: number; fp: Fingerprint } | undefined;
-    for (const part of parts.values()) {
+    sortSurvivorFirst(t, cls);
+    let first: Member | undefined;
+    for (const part of partitions(cls)) {
       const best = part[0]!;
       if (first === undefined) first = best;
       else {
@@ -471,22 +472,50 @@ function linkClasses(
           `identical bytes, but ${diff} differ${diff.includes(',') ? '' : 's'}`,
         );
       }
-      const chain: Op[] = [];
-      for (const m of part) {
-        if (m !== best) {
-          chain.push({
-            survivor: best.entry,
-            target: m.entry,
-            rule: 'identical',
-            expectSurvivor: best.fp,
-            expectTarget: m.fp,
-          });
-        }
-      }
+      const chain = part.filter((m) => m !== best).map((m) => identicalLink(best, m));
       if (chain.length > 0) chains.push(chain);
     }
   }
   return chains;
+}
+
+/**
+ * The survivor is the file with the most names (fewest links to make), then the first by path: the
+ * choice does not depend on directory order.
+ */
+function sortSurvivorFirst(t: EntryTable, cls: Member[]): void {
+  const paths = new Map(cls.map((m) => [m.entry, shown(t, m.entry)]));
+  cls.sort((x, y) =>
+    x.fp.nlink === y.fp.nlink
+      ? paths.get(x.entry)! < paths.get(y.entry)!
+        ? -1
+        : 1
+      : x.fp.nlink > y.fp.nlink
+        ? -1
+        : 1,
+  );
+}
+
+/** Partition by owner, mode, mtime, in order: the survivor's partition first, each led by its survivor. */
+function partitions(cls: Member[]): Member[][] {
+  const parts = new Map<string, Member[]>();
+  for (const m of cls) {
+    const key = `${m.fp.uid}:${m.fp.gid}:${m.fp.mode}:${m.fp.mtimeNs}`;
+    const p = parts.get(key);
+    if (p === undefined) parts.set(key, [m]);
+    else p.push(m);
+  }
+  return [...parts.values()];
+}
+
+function identicalLink(best: Member, m: Member): Op {
+  return {
+    survivor: best.entry,
+    target: m.entry,
+    rule: 'identical',
+    expectSurvivor: best.fp,
+    expectTarget: m.fp,
+  };
 }
 
 /** A path for people: the file-system path, not-UTF-8 bytes shown as \xNN. */

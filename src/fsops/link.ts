@@ -54,6 +54,9 @@ export type LinkResult =
     }
   | { ok: false; reason: SkipReason; message: string };
 
+type LinkFailure = Extract<LinkResult, { ok: false }>;
+type Expect = { survivor: Fingerprint; target: Fingerprint };
+
 /** Names of pyfloppy's link temporaries: recognizable, so a run after a crash can clean them up. */
 export const TEMP_NAME = LINK_TEMP_NAME;
 
@@ -78,7 +81,7 @@ const KNOWN: readonly SkipReason[] = [
   'EIO',
 ];
 
-function failure(e: unknown, what: string): LinkResult {
+function failure(e: unknown, what: string): LinkFailure {
   if (e instanceof AnchorError) return { ok: false, reason: 'unsafe', message: `refused: ${e.message}` };
   let code = errnoCode(e) ?? 'OTHER';
   if (code === 'EOPNOTSUPP') code = 'ENOTSUP';
@@ -111,9 +114,38 @@ export function replaceWithLink(
 function linkOver(
   survivor: string | Buffer,
   target: string | Buffer,
-  expect: { survivor: Fingerprint; target: Fingerprint },
+  expect: Expect,
   calls: FsCalls,
 ): LinkResult {
+  const sf = checkPair(survivor, target, expect, calls);
+  if ('reason' in sf) return sf;
+  // 1. A new name for the survivor beside the target. link() never overwrites: an existing name (ours from
+  //    a crashed run, or anybody's) answers EEXIST and the next name is tried.
+  const tmp = linkTemporary(survivor, target, calls);
+  if (typeof tmp !== 'string' && !Buffer.isBuffer(tmp)) return tmp;
+  // 2. The closest re-check before the rename.
+  const changed = recheck(tmp, target, sf, expect.target, calls);
+  if (changed !== null) {
+    dropTemporary(tmp, calls);
+    return changed;
+  }
+  // 3. rename() replaces the target atomically.
+  try {
+    calls.rename(tmp, target);
+  } catch (e) {
+    dropTemporary(tmp, calls);
+    return failure(e, 'rename');
+  }
+  return afterRename(tmp, survivor, sf, calls);
+}
+
+/** Both files still the compared ones, regular, two inodes on one device: the survivor's fingerprint. */
+function checkPair(
+  survivor: string | Buffer,
+  target: string | Buffer,
+  expect: Expect,
+  calls: FsCalls,
+): Fingerprint | LinkFailure {
   let s: fs.BigIntStats | undefined;
   let t: fs.BigIntStats | undefined;
   try {
@@ -134,58 +166,72 @@ function linkOver(
   if (sameInode(sf, tf)) return { ok: false, reason: 'already-linked', message: 'already one inode' };
   // Why: a hard link cannot cross file systems; say so rather than fail in link().
   if (sf.dev !== tf.dev) return { ok: false, reason: 'EXDEV', message: 'on different devices' };
+  return sf;
+}
 
-  // 1. A new name for the survivor beside the target. link() never overwrites: an existing name (ours from
-  //    a crashed run, or anybody's) answers EEXIST and the next name is tried.
+/** A fresh temporary name of the survivor in the target's directory (never overwriting a name). */
+function linkTemporary(
+  survivor: string | Buffer,
+  target: string | Buffer,
+  calls: FsCalls,
+): string | Buffer | LinkFailure {
   const dir = dirOf(target);
-  let tmp: string | Buffer | undefined;
-  for (let attempt = 0; attempt < 100 && tmp === undefined; attempt++) {
+  for (let attempt = 0; attempt < 100; attempt++) {
     const candidate = join(dir, tempName('link'));
     try {
       calls.link(survivor, candidate);
-      tmp = candidate;
+      return candidate;
     } catch (e) {
       if (errnoCode(e) !== 'EEXIST') return failure(e, 'link');
     }
   }
-  if (tmp === undefined) return { ok: false, reason: 'OTHER', message: 'no free temporary name' };
+  return { ok: false, reason: 'OTHER', message: 'no free temporary name' };
+}
 
-  const dropTmp = (): void => {
-    try {
-      calls.unlink(tmp);
-    } catch {
-      // Why: best effort; the temporary is another name of an unchanged file, it holds nothing unique.
-    }
-  };
-  // 2. The closest re-check before the rename: the temporary must be the survivor's inode (the survivor
-  //    path was not swapped between lstat and link), and the target must still be what was compared.
+/**
+ * Right before the rename: the temporary must be the survivor's inode (the survivor path was not swapped
+ * between lstat and link), and the target must still be what was compared. Null when both hold.
+ */
+function recheck(
+  tmp: string | Buffer,
+  target: string | Buffer,
+  sf: Fingerprint,
+  expectTarget: Fingerprint,
+  calls: FsCalls,
+): LinkFailure | null {
   try {
     const tmpSt = calls.lstat(tmp);
     const t2 = calls.lstat(target);
-    if (tmpSt === undefined || !sameInode(fingerprintOf(tmpSt), sf)) {
-      dropTmp();
+    if (tmpSt === undefined || !sameInode(fingerprintOf(tmpSt), sf))
       return { ok: false, reason: 'changed', message: 'survivor replaced while linking' };
-    }
-    if (t2 === undefined || !unchanged(fingerprintOf(t2), expect.target)) {
-      dropTmp();
+    if (t2 === undefined || !unchanged(fingerprintOf(t2), expectTarget))
       return { ok: false, reason: 'changed', message: 'changed since it was compared' };
-    }
   } catch (e) {
-    dropTmp();
     return failure(e, 'lstat');
   }
-  // 3. rename() replaces the target atomically.
+  return null;
+}
+
+function dropTemporary(tmp: string | Buffer, calls: FsCalls): void {
   try {
-    calls.rename(tmp, target);
-  } catch (e) {
-    dropTmp();
-    return failure(e, 'rename');
+    calls.unlink(tmp);
+  } catch {
+    // Why: best effort; the temporary is another name of an unchanged file, it holds nothing unique.
   }
+}
+
+/** The link made: the temporary cleaned up if rename() left it, the survivor's new fingerprint. */
+function afterRename(
+  tmp: string | Buffer,
+  survivor: string | Buffer,
+  sf: Fingerprint,
+  calls: FsCalls,
+): LinkResult {
   // Why: rename() of two names of one inode succeeds and does nothing (POSIX), leaving the temporary. Only
   // that case is cleaned: a name that is now another inode is not ours to remove.
   try {
     const left = calls.lstat(tmp);
-    if (left !== undefined && sameInode(fingerprintOf(left), sf)) dropTmp();
+    if (left !== undefined && sameInode(fingerprintOf(left), sf)) dropTemporary(tmp, calls);
     const after = calls.lstat(survivor);
     return { ok: true, survivor: after === undefined ? sf : fingerprintOf(after) };
   } catch {

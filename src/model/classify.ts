@@ -282,80 +282,140 @@ function assignDistributions(
 ): Distribution[] {
   const distributions: Distribution[] = [];
   if (metaDirs.length === 0) return distributions;
-  // The listed paths of each sys.path directory as a trie of path components (a Map of child names per node),
-  // so that the table is matched component by component instead of building every entry's relative path.
-  const children: Array<Map<string, number>> = [];
-  const nodeDist: number[] = [];
-  const newNode = (): number => {
-    children.push(new Map());
-    nodeDist.push(-1);
-    return children.length - 1;
-  };
-  const rootNode = new Map<number, number>(); // sys.path directory entry -> trie node
+  const listed = new ListedPaths();
   for (const m of metaDirs) {
-    const raw = t.name[m]!;
-    const dirName = typeof raw === 'string' ? raw : raw.toString('utf8');
-    const isDistInfo = dirName.endsWith('.dist-info');
-    const base = dirName.slice(0, -(isDistInfo ? '.dist-info'.length : '.egg-info'.length));
-    const dash = base.indexOf('-');
+    const meta = metadataDir(t, m);
     const d = distributions.length;
-    distributions.push({
-      name: dash === -1 ? base : base.slice(0, dash),
-      version: dash === -1 ? '' : base.slice(dash + 1),
-      entry: m,
-    });
+    distributions.push({ name: meta.name, version: meta.version, entry: m });
     dist[m] = d;
-    const sysPathDir = t.parent[m]!;
-    let top = rootNode.get(sysPathDir);
+    const top = listed.rootOf(t.parent[m]!);
+    const text = readFileList(t, m, meta.listFile, problems);
+    if (text !== undefined) listed.addList(top, text, meta, d);
+  }
+  const { dirDist, unlisted } = matchListed(t, listed, dist, kind);
+  inheritUnlisted(t, kind, dist, dirDist, unlisted);
+  return distributions;
+}
+
+interface MetadataDir {
+  name: string;
+  version: string;
+  dirName: string;
+  isDistInfo: boolean;
+  listFile: 'RECORD' | 'installed-files.txt';
+}
+
+/** A metadata directory's distribution name and version, and the file listing its paths. */
+function metadataDir(t: EntryTable, m: number): MetadataDir {
+  const raw = t.name[m]!;
+  const dirName = typeof raw === 'string' ? raw : raw.toString('utf8');
+  const isDistInfo = dirName.endsWith('.dist-info');
+  const base = dirName.slice(0, -(isDistInfo ? '.dist-info'.length : '.egg-info'.length));
+  const dash = base.indexOf('-');
+  return {
+    name: dash === -1 ? base : base.slice(0, dash),
+    version: dash === -1 ? '' : base.slice(dash + 1),
+    dirName,
+    isDistInfo,
+    listFile: isDistInfo ? 'RECORD' : 'installed-files.txt',
+  };
+}
+
+/** A distribution's file list, or undefined (a problem unless it does not exist). */
+function readFileList(
+  t: EntryTable,
+  m: number,
+  listFile: string,
+  problems: Classification['problems'],
+): string | undefined {
+  const dirPath = t.fsPath(m);
+  let fd = -1;
+  try {
+    // O_NOFOLLOW: a file list that is a symlink could point outside the roots; it is not read through.
+    fd = fs.openSync(
+      typeof dirPath === 'string'
+        ? `${dirPath}/${listFile}`
+        : Buffer.concat([dirPath, Buffer.from(`/${listFile}`)]),
+      fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW,
+    );
+    return fs.readFileSync(fd, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+    const message = code === 'ELOOP' ? 'is a symlink (not followed)' : (e as Error).message;
+    if (code !== 'ENOENT') problems.push({ path: `${t.displayPath(m)}/${listFile}`, code, message });
+    return undefined;
+  } finally {
+    if (fd !== -1) fs.closeSync(fd);
+  }
+}
+
+/**
+ * The listed paths of each sys.path directory as a trie of path components (a Map of child names per node),
+ * so that the table is matched component by component instead of building every entry's relative path.
+ */
+class ListedPaths {
+  readonly children: Array<Map<string, number>> = [];
+  readonly nodeDist: number[] = [];
+  /** sys.path directory entry -> trie node */
+  readonly rootNode = new Map<number, number>();
+
+  rootOf(sysPathDir: number): number {
+    let top = this.rootNode.get(sysPathDir);
     if (top === undefined) {
-      top = newNode();
-      rootNode.set(sysPathDir, top);
+      top = this.newNode();
+      this.rootNode.set(sysPathDir, top);
     }
-    const dirPath = t.fsPath(m);
-    const listFile = isDistInfo ? 'RECORD' : 'installed-files.txt';
-    let text: string;
-    let fd = -1;
-    try {
-      // O_NOFOLLOW: a file list that is a symlink could point outside the roots; it is not read through.
-      fd = fs.openSync(
-        typeof dirPath === 'string'
-          ? `${dirPath}/${listFile}`
-          : Buffer.concat([dirPath, Buffer.from(`/${listFile}`)]),
-        fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW,
-      );
-      text = fs.readFileSync(fd, 'utf8');
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
-      const message = code === 'ELOOP' ? 'is a symlink (not followed)' : (e as Error).message;
-      if (code !== 'ENOENT') problems.push({ path: `${t.displayPath(m)}/${listFile}`, code, message });
-      continue;
-    } finally {
-      if (fd !== -1) fs.closeSync(fd);
-    }
+    return top;
+  }
+
+  /** The paths of one file list, relative to the sys.path directory (`top`), as distribution d's. */
+  addList(top: number, text: string, meta: MetadataDir, d: number): void {
     for (const line of text.split('\n')) {
       if (line === '' || line === '\r') continue;
-      let rel = isDistInfo ? firstCsvField(line) : line.trim();
-      if (!isDistInfo) rel = `${dirName}/${rel}`;
+      let rel = meta.isDistInfo ? firstCsvField(line) : line.trim();
+      if (!meta.isDistInfo) rel = `${meta.dirName}/${rel}`;
       if (rel.includes('..') || rel.includes('./') || rel.includes('//')) rel = path.posix.normalize(rel);
       if (rel.startsWith('../') || rel === '..' || rel.startsWith('/')) continue; // outside the sys.path entry
-      let node = top;
-      let from = 0;
-      while (from <= rel.length) {
-        let to = rel.indexOf('/', from);
-        if (to === -1) to = rel.length;
-        const part = rel.slice(from, to);
-        from = to + 1;
-        let next = children[node]!.get(part);
-        if (next === undefined) {
-          next = newNode();
-          children[node]!.set(part, next);
-        }
-        node = next;
-      }
-      nodeDist[node] = d;
+      this.nodeDist[this.pathNode(top, rel)] = d;
     }
   }
-  // Match entries below those sys.path directories against the trie.
+
+  private pathNode(top: number, rel: string): number {
+    let node = top;
+    let from = 0;
+    while (from <= rel.length) {
+      let to = rel.indexOf('/', from);
+      if (to === -1) to = rel.length;
+      const part = rel.slice(from, to);
+      from = to + 1;
+      let next = this.children[node]!.get(part);
+      if (next === undefined) {
+        next = this.newNode();
+        this.children[node]!.set(part, next);
+      }
+      node = next;
+    }
+    return node;
+  }
+
+  private newNode(): number {
+    this.children.push(new Map());
+    this.nodeDist.push(-1);
+    return this.children.length - 1;
+  }
+}
+
+/**
+ * Match entries below the sys.path directories against the trie: listed files get their distribution,
+ * and their directory passes it on; what no list names is returned for inheritUnlisted().
+ */
+function matchListed(
+  t: EntryTable,
+  listed: ListedPaths,
+  dist: Int32Array,
+  kind: Uint8Array,
+): { dirDist: Map<number, number>; unlisted: number[] } {
+  const { children, nodeDist, rootNode } = listed;
   const node = new Int32Array(t.count).fill(-1);
   const under = new Uint8Array(t.count);
   for (const [sp, n] of rootNode) {
@@ -388,7 +448,17 @@ function assignDistributions(
       if (!dirDist.has(p) && !rootNode.has(p)) dirDist.set(p, d);
     } else unlisted.push(i);
   }
-  // Unlisted entries: inherit from their directory (or, for __pycache__ and its files, the directory above).
+  return { dirDist, unlisted };
+}
+
+/** Unlisted entries: inherit from their directory (or, for __pycache__ and its files, the directory above). */
+function inheritUnlisted(
+  t: EntryTable,
+  kind: Uint8Array,
+  dist: Int32Array,
+  dirDist: Map<number, number>,
+  unlisted: number[],
+): void {
   for (const i of unlisted) {
     let p = kind[i] === K_DIRECTORY ? i : t.parent[i]!;
     let d = dirDist.get(p);
@@ -398,7 +468,6 @@ function assignDistributions(
     }
     if (d !== undefined) dist[i] = d;
   }
-  return distributions;
 }
 
 /** The first field of a CSV line (RECORD rows are path,hash,size; a path with a comma is quoted). */

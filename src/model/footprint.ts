@@ -80,12 +80,18 @@ export interface Footprint {
 }
 
 export function footprint(scan: ScanResult, c: Classification): Footprint {
-  const t = scan.table;
+  const { counted, hardlinks } = representatives(scan.table, c);
+  return { counted, ...tallies(scan, c, counted), hardlinks };
+}
+
+/** Inodes with several paths: keep the lowest kind's path (ties: the first met); the other paths' bytes. */
+function representatives(
+  t: ScanResult['table'],
+  c: Classification,
+): Pick<Footprint, 'counted' | 'hardlinks'> {
   const n = t.count;
   const counted = new Uint8Array(n).fill(1);
   const hardlinks = { extraPaths: 0, apparentBytes: 0, allocatedBytes: 0 };
-
-  // Inodes with several paths: keep the lowest kind's path (ties: the first met).
   const rep = new Map<number, number>();
   for (let i = 0; i < n; i++) {
     const f = t.firstLink[i]!;
@@ -102,7 +108,16 @@ export function footprint(scan: ScanResult, c: Classification): Footprint {
     hardlinks.apparentBytes += t.size[i]!;
     hardlinks.allocatedBytes += t.blocks[i]! * 512;
   }
+  return { counted, hardlinks };
+}
 
+/** Every path counted under its kind, every counted inode's bytes: in all, per root, module, distribution. */
+function tallies(
+  scan: ScanResult,
+  c: Classification,
+  counted: Uint8Array,
+): Omit<Footprint, 'counted' | 'hardlinks'> {
+  const t = scan.table;
   const all = new Tally();
   const test = new Tally();
   const perRoot = scan.roots.map(() => new Tally());
@@ -110,15 +125,7 @@ export function footprint(scan: ScanResult, c: Classification): Footprint {
   const testPerModule = new Map<number, Tally>();
   const perDistribution = c.distributions.map(() => new Tally());
   const tops = c.topNames.length;
-  const tallyOf = (m: Map<number, Tally>, key: number): Tally => {
-    let tl = m.get(key);
-    if (tl === undefined) {
-      tl = new Tally();
-      m.set(key, tl);
-    }
-    return tl;
-  };
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < t.count; i++) {
     const k = c.kind[i]!;
     const top = c.top[i]!;
     const key = t.root[i]! * (tops + 1) + (top === -1 ? tops : top);
@@ -146,7 +153,16 @@ export function footprint(scan: ScanResult, c: Classification): Footprint {
     }
     if (d !== -1) perDistribution[d]!.addInode(k, a, b);
   }
-  return { counted, all, perRoot, perModule, perDistribution, test, testPerModule, hardlinks };
+  return { all, perRoot, perModule, perDistribution, test, testPerModule };
+}
+
+function tallyOf(m: Map<number, Tally>, key: number): Tally {
+  let tl = m.get(key);
+  if (tl === undefined) {
+    tl = new Tally();
+    m.set(key, tl);
+  }
+  return tl;
 }
 
 /** Decode a perModule key into (root index, top index or -1). */

@@ -52,25 +52,32 @@ export async function bytecodeIdentity(
   lazyPool?: LazyPool,
 ): Promise<IdentityDetail> {
   const t = scan.table;
-  const g = c.bytecode;
-  const unreadable: BytecodeIdentity['unreadable'] = [];
-  const sameInode = (a: number, b: number): boolean =>
-    t.dev[a] === t.dev[b] && t.inodeKey(a) === t.inodeKey(b);
+  const pairs = settleByNames(t, c.bytecode);
+  const unreadable = settleByBytes(await compareAll(t, pairs.a, pairs.b, lazyPool), pairs);
+  const { summary, pairBits } = tally(t, c, pairs.state);
+  return { summary: { ...summary, unreadable }, pairBits };
+}
 
-  // Phase 1: settle what names and sizes settle; collect the pairs that need reading.
-  // Per group and pair (0-1, 1-2, 0-2): 0 different, 1 identical, 2 identical and one inode, 3 to compare.
-  const state = new Uint8Array(g.count * 3);
-  const candA: number[] = [];
-  const candB: number[] = [];
-  const candSlot: number[] = [];
+/** Per group and pair (0-1, 1-2, 0-2): 0 different, 1 identical, 2 identical and one inode, 3 to compare. */
+interface PairStates {
+  state: Uint8Array;
+  /** The pairs that need reading, and the slot of `state` each one settles. */
+  a: number[];
+  b: number[];
+  slot: number[];
+}
+
+/** Phase 1: settle what names and sizes settle; collect the pairs that need reading. */
+function settleByNames(t: ScanResult['table'], g: Classification['bytecode']): PairStates {
+  const pairs: PairStates = { state: new Uint8Array(g.count * 3), a: [], b: [], slot: [] };
   const settle = (slot: number, a: number, b: number): void => {
     if (a === -1 || b === -1) return;
-    if (sameInode(a, b)) state[slot] = 2;
+    if (t.dev[a] === t.dev[b] && t.inodeKey(a) === t.inodeKey(b)) pairs.state[slot] = 2;
     else if (t.size[a] === t.size[b]) {
-      state[slot] = 3;
-      candA.push(a);
-      candB.push(b);
-      candSlot.push(slot);
+      pairs.state[slot] = 3;
+      pairs.a.push(a);
+      pairs.b.push(b);
+      pairs.slot.push(slot);
     }
   };
   for (let k = 0; k < g.count; k++) {
@@ -82,32 +89,44 @@ export async function bytecodeIdentity(
     // 0 and 2 are compared only where compileall compares them: when level 1 is absent.
     if (l1 === -1) settle(3 * k + 2, l0, l2);
   }
+  return pairs;
+}
 
-  // Phase 2: compare bytes, in workers when there are many pairs.
-  const results = await compareAll(t, candA, candB, lazyPool);
+/** Phase 2: the compared bytes settle the rest (an unreadable file: not identical, and reported). */
+function settleByBytes(results: CompareResult[], pairs: PairStates): BytecodeIdentity['unreadable'] {
+  const unreadable: BytecodeIdentity['unreadable'] = [];
   results.forEach((r, n) => {
-    if ('equal' in r) state[candSlot[n]!] = r.equal ? 1 : 0;
+    if ('equal' in r) pairs.state[pairs.slot[n]!] = r.equal ? 1 : 0;
     else {
-      state[candSlot[n]!] = 0;
+      pairs.state[pairs.slot[n]!] = 0;
       unreadable.push({ path: r.path, code: r.code, message: r.error });
     }
   });
+  return unreadable;
+}
 
-  // Phase 3: tally.
+/** Phase 3: tally the groups: levels present, identical and linked pairs, what dedup would free. */
+function tally(
+  t: ScanResult['table'],
+  c: Classification,
+  state: Uint8Array,
+): { summary: Omit<BytecodeIdentity, 'unreadable'>; pairBits: Uint8Array } {
+  const g = c.bytecode;
   const pairBits = new Uint8Array(g.count);
-  const withLevel: [number, number, number] = [0, 0, 0];
-  const tags: Record<string, number> = {};
-  let identical01 = 0;
-  let identical12 = 0;
-  let identical012 = 0;
-  let alreadyLinked = 0;
-  const dedupable = { pairs: 0, apparentBytes: 0, allocatedBytes: 0 };
+  const summary: Omit<BytecodeIdentity, 'unreadable'> = {
+    modules: g.count,
+    withLevel: [0, 0, 0],
+    identical01: 0,
+    identical12: 0,
+    identical012: 0,
+    alreadyLinked: 0,
+    dedupable: { pairs: 0, apparentBytes: 0, allocatedBytes: 0 },
+    tags: {},
+  };
   for (let k = 0; k < g.count; k++) {
-    const l1 = g.levels[3 * k + 1]!;
-    const l2 = g.levels[3 * k + 2]!;
     const tag = c.tags[g.tag[k]!]!;
-    tags[tag] = (tags[tag] ?? 0) + 1;
-    for (let l = 0; l < 3; l++) if (g.levels[3 * k + l] !== -1) withLevel[l]!++;
+    summary.tags[tag] = (summary.tags[tag] ?? 0) + 1;
+    for (let l = 0; l < 3; l++) if (g.levels[3 * k + l] !== -1) summary.withLevel[l]!++;
     const r01 = state[3 * k]!;
     const r12 = state[3 * k + 1]!;
     const r02 = state[3 * k + 2]!;
@@ -116,38 +135,37 @@ export async function bytecodeIdentity(
     if (r12 > 0) bits |= 2 | (r12 === 2 ? 16 : 0);
     if (r02 > 0) bits |= 4 | (r02 === 2 ? 32 : 0);
     pairBits[k] = bits;
-    if (r01 > 0) identical01++;
-    if (r12 > 0) identical12++;
-    if (r01 > 0 && r12 > 0) identical012++;
-    if (r01 === 2) alreadyLinked++;
-    if (r12 === 2) alreadyLinked++;
-    // compileall pairing: the later level of each identical, not yet linked, consecutive pair is freed.
-    for (const [r, later] of [
-      [r01, l1],
-      [r12, l2],
-      [r02, l2],
-    ] as const) {
-      if (r === 1 && t.nlink[later] === 1) {
-        dedupable.pairs++;
-        dedupable.apparentBytes += t.size[later]!;
-        dedupable.allocatedBytes += t.blocks[later]! * 512;
-      }
+    if (r01 > 0) summary.identical01++;
+    if (r12 > 0) summary.identical12++;
+    if (r01 > 0 && r12 > 0) summary.identical012++;
+    if (r01 === 2) summary.alreadyLinked++;
+    if (r12 === 2) summary.alreadyLinked++;
+    addDedupable(t, summary.dedupable, g.levels[3 * k + 1]!, g.levels[3 * k + 2]!, r01, r12, r02);
+  }
+  return { summary, pairBits };
+}
+
+/** compileall pairing: the later level of each identical, not yet linked, consecutive pair is freed. */
+function addDedupable(
+  t: ScanResult['table'],
+  dedupable: BytecodeIdentity['dedupable'],
+  l1: number,
+  l2: number,
+  r01: number,
+  r12: number,
+  r02: number,
+): void {
+  for (const [r, later] of [
+    [r01, l1],
+    [r12, l2],
+    [r02, l2],
+  ] as const) {
+    if (r === 1 && t.nlink[later] === 1) {
+      dedupable.pairs++;
+      dedupable.apparentBytes += t.size[later]!;
+      dedupable.allocatedBytes += t.blocks[later]! * 512;
     }
   }
-  return {
-    summary: {
-      modules: g.count,
-      withLevel,
-      identical01,
-      identical12,
-      identical012,
-      alreadyLinked,
-      dedupable,
-      tags,
-      unreadable,
-    },
-    pairBits,
-  };
 }
 
 /**

@@ -165,50 +165,6 @@ class MarshalReader {
     switch (type) {
       case '0':
         return undefined;
-      case 'N':
-        return done(null);
-      case 'F':
-        return done(false);
-      case 'T':
-        return done(true);
-      case 'S':
-        return done(undefined);
-      case '.':
-        return done({ kind: 'ellipsis' });
-      case 'i':
-        return done(this.i32());
-      case 'I': {
-        this.need(8);
-        const v = this.b.readBigInt64LE(this.pos);
-        this.pos += 8;
-        return done(v);
-      }
-      case 'l':
-        return done(this.long());
-      case 'f':
-        return done(Number(this.latin1(this.u8())));
-      case 'g':
-        return done(this.double());
-      case 'x': {
-        const real = Number(this.latin1(this.u8()));
-        return done({ kind: 'complex', real, imag: Number(this.latin1(this.u8())) });
-      }
-      case 'y': {
-        this.need(16);
-        const real = this.double();
-        return done({ kind: 'complex', real, imag: this.double() });
-      }
-      case 's':
-        return done(this.bytes(this.i32()));
-      case 't':
-      case 'u':
-        return done(Buffer.from(this.bytes(this.i32())).toString('utf8'));
-      case 'a':
-      case 'A':
-        return done(this.latin1(this.i32()));
-      case 'z':
-      case 'Z':
-        return done(this.latin1(this.u8()));
       case ')':
       case '(':
       case '[':
@@ -227,6 +183,58 @@ class MarshalReader {
         return this.ref();
       case 'c':
         return done(this.code(depth));
+      default:
+        return done(this.scalar(type, code));
+    }
+  }
+
+  /** A value that holds no other: singletons, numbers, strings and bytes. */
+  private scalar(type: string, code: number): MarshalValue {
+    switch (type) {
+      case 'N':
+        return null;
+      case 'F':
+        return false;
+      case 'T':
+        return true;
+      case 'S':
+        return undefined;
+      case '.':
+        return { kind: 'ellipsis' };
+      case 'i':
+        return this.i32();
+      case 'I': {
+        this.need(8);
+        const v = this.b.readBigInt64LE(this.pos);
+        this.pos += 8;
+        return v;
+      }
+      case 'l':
+        return this.long();
+      case 'f':
+        return Number(this.latin1(this.u8()));
+      case 'g':
+        return this.double();
+      case 'x': {
+        const real = Number(this.latin1(this.u8()));
+        return { kind: 'complex', real, imag: Number(this.latin1(this.u8())) };
+      }
+      case 'y': {
+        this.need(16);
+        const real = this.double();
+        return { kind: 'complex', real, imag: this.double() };
+      }
+      case 's':
+        return this.bytes(this.i32());
+      case 't':
+      case 'u':
+        return Buffer.from(this.bytes(this.i32())).toString('utf8');
+      case 'a':
+      case 'A':
+        return this.latin1(this.i32());
+      case 'z':
+      case 'Z':
+        return this.latin1(this.u8());
       default:
         throw new MarshalError(`unknown marshal type 0x${code.toString(16)}`, this.pos - 1);
     }

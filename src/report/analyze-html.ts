@@ -139,74 +139,27 @@ export function renderAnalyzeHtml(report: AnalyzeReport, options: HtmlOptions = 
   const title = interp
     ? `Python ${interp.version}${interp.cacheTag ? ` (${interp.cacheTag})` : ''}`
     : 'Python tree';
-  const kindRows = KIND_NAMES.filter((k) => report.totals[k].paths > 0)
-    .map((k) => {
-      const v = report.totals[k];
-      return `<tr><td class="kind" title="${k}"><span class="sw" style="background:${KIND_COLORS[k]}"></span>${esc(KIND_HEADERS[k])}</td><td class="num">${formatCount(v.files)}</td><td class="num">${formatBytes(v.allocatedBytes)}</td><td class="barcell">${bar(v.allocatedBytes / (total.allocatedBytes || 1), KIND_COLORS[k])}</td><td class="num">${formatPercent(v.allocatedBytes, total.allocatedBytes)}</td></tr>`;
-    })
-    .join('');
-  let strategies = '';
-  if (report.strategies.length > 0 && report.baseline !== null) {
-    const base = report.baseline.allocatedBytes;
-    const max = Math.max(...report.strategies.map((s) => s.saved.allocatedBytes), 1);
-    const rows = report.strategies
-      .map((s) => {
-        const risks =
-          s.risks.length === 0
-            ? '<span class="ok">none</span>'
-            : s.risks.map((r) => `<span class="c">${r.constraint}</span> ${esc(r.why)}`).join('<br>');
-        return `<tr><td><code>${esc(s.id)}</code>${s.actionable ? '' : ' <span class="dim" title="needs a change in CPython">*</span>'}<div class="dim small">${esc(s.title)} · ${esc(s.seedRef)}</div></td><td class="num">${formatBytes(s.saved.allocatedBytes)}</td><td class="barcell">${bar(s.saved.allocatedBytes / max, '#2b8a3e')}</td><td class="num">${formatPercent(s.saved.allocatedBytes, base)}</td><td class="num">${formatBytes(s.after.allocatedBytes)}</td><td class="risks">${risks}</td></tr>`;
-      })
-      .join('');
-    const b = report.baseline;
-    const of =
-      b.excludeModules.length > 0 || b.excludeTests || b.excludeSitePackages
-        ? `the tree without ${esc([...b.excludeModules, ...(b.excludeTests ? ['test code'] : []), ...(b.excludeSitePackages ? ['site-packages'] : [])].join(', '))}`
-        : 'the whole tree';
-    const notes = report.strategies.filter((s) => s.note !== undefined);
-    const noteList =
-      notes.length === 0
-        ? ''
-        : `<h2 style="margin-top:14px">Notes</h2><ul class="notes">${notes.map((s) => `<li><code>${esc(s.id)}</code>: ${esc(s.note!)}</li>`).join('')}</ul>`;
-    strategies = `<section class="card"><h2>What each strategy would save</h2><p class="dim">Disk usage, of ${of}: ${formatBytes(base)}. Risks are the constraints of seed 001: (1) Python users' expectations, (2) the distribution's users' expectations, (3) packagers' expectations, (4) no larger default footprint, (5) no divergence from upstream. * needs a change in CPython.</p><table class="strat"><thead><tr><th>strategy</th><th>saved</th><th></th><th>%</th><th>after</th><th>risks</th></tr></thead><tbody>${rows}</tbody></table>${noteList}</section>`;
-  }
-  const b = report.bytecode;
-  const identity =
-    b.modules === 0
-      ? '<p>No bytecode caches.</p>'
-      : `<table><tbody><tr><td>modules with caches</td><td class="num">${formatCount(b.modules)}</td><td></td></tr><tr><td>identical levels 0 and 1</td><td class="num">${formatCount(b.identical01)}</td><td class="num">${formatPercent(b.identical01, b.modules)}</td></tr><tr><td>identical levels 1 and 2</td><td class="num">${formatCount(b.identical12)}</td><td class="num">${formatPercent(b.identical12, b.modules)}</td></tr><tr><td>identical 0, 1 and 2</td><td class="num">${formatCount(b.identical012)}</td><td class="num">${formatPercent(b.identical012, b.modules)}</td></tr><tr><td>identical pairs already hardlinked</td><td class="num">${formatCount(b.alreadyLinked)}</td><td></td></tr></tbody></table><p class="dim">Linking the rest would free ${formatBytes(b.dedupable.allocatedBytes)} (<code>pyfloppy dedup</code>).</p>`;
-  const cols: Array<[string, KindName[]]> = [
-    ['.py', ['source']],
-    ['.pyc', ['bytecode-0']],
-    ['.opt-1', ['bytecode-1']],
-    ['.opt-2', ['bytecode-2']],
-    ['.so', ['extension']],
-    ['other', ['legacy-bytecode', 'metadata', 'data', 'directory', 'symlink']],
-  ];
-  const modRows = report.modules
-    .filter((m) => m.name !== '')
-    .slice(0, top)
-    .map(
-      (m) =>
-        `<tr><td><code>${esc(m.name)}</code>${m.test ? ' <span class="dim">tests</span>' : ''}</td>${cols
-          .map(([, ks]) => {
-            const v = ks.reduce((s, k) => s + m.kinds[k].allocatedBytes, 0);
-            return `<td class="num">${v === 0 ? '' : formatBytes(v)}</td>`;
-          })
-          .join('')}<td class="num"><b>${formatBytes(m.allocatedBytes)}</b></td></tr>`,
-    )
-    .join('');
-  const roots = report.roots
-    .map(
-      (r) =>
-        `<li><b>${esc(r.labels.join(', '))}</b> <code>${esc(r.realPath)}</code> ${formatBytes(r.allocatedBytes)}</li>`,
-    )
-    .join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>pyfloppy: ${esc(title)}</title>
 <style>
-:root{--fg:#1d2125;--dim:#66707a;--line:#e3e6e8;--bg:#f6f7f8}
+${STYLE}</style></head><body>
+<header><h1>${esc(title)}: <span class="big">${formatBytes(total.allocatedBytes)}</span> <span class="dim">on disk, ${formatBytes(total.apparentBytes)} apparent, ${formatCount(total.entries)} entries</span></h1>
+<ul class="roots">${rootsList(report)}</ul></header>
+<main>
+<section class="card"><h2>Where the bytes go: top-level modules by file type</h2>${treemapSvg(report, 760, 470)}${legend()}</section>
+<section class="card"><h2>By file type</h2><table><tbody>${kindRows(report)}</tbody></table><p class="dim small">Each inode counted once; ${formatBytes(report.hardlinkSavedBytes.allocatedBytes)} already saved by hardlinks. Test code: ${formatBytes(report.test.allocatedBytes)}.</p><h2 style="margin-top:14px">Bytecode identity</h2>${identityTable(report)}</section>
+${strategiesSection(report).replace('<section class="card">', '<section class="card wide">')}
+<section class="card wide"><h2>Biggest modules <span class="dim">(${formatCount(Math.min(top, report.modules.filter((m) => m.name !== '').length))} of ${formatCount(report.modules.filter((m) => m.name !== '').length)})</span></h2><table><thead><tr><th>module</th>${MODULE_COLS.map(([h]) => `<th class="num">${h}</th>`).join('')}<th class="num">total</th></tr></thead><tbody>${moduleRows(report, top)}</tbody></table></section>
+${distributionsSection(report, top)}
+${problemsSection(report)}
+</main>
+<footer class="dim small" style="padding:0 24px 20px">pyfloppy ${esc(report.generator.version)} · schema ${esc(report.schema)}</footer>
+</body></html>
+`;
+}
+
+const STYLE = `:root{--fg:#1d2125;--dim:#66707a;--line:#e3e6e8;--bg:#f6f7f8}
 *{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:var(--fg);background:var(--bg)}
 header{padding:14px 24px 6px}h1{font-size:22px;margin:0}h2{font-size:16px;margin:0 0 8px}
 .big{font-size:28px;font-weight:650}.dim{color:var(--dim)}.small{font-size:12px}
@@ -222,18 +175,81 @@ th{font-weight:600;color:var(--dim);font-size:12px}.num{text-align:right;white-s
 .barcell{width:28%}.kind{white-space:nowrap}.bar{background:#eef0f2;height:12px;border-radius:3px;margin-top:3px}.bar>div{height:12px;border-radius:3px}
 .risks{font-size:12px;color:#444}.c{display:inline-block;min-width:16px;text-align:center;border-radius:8px;background:#fde2e1;color:#a4262c;font-size:11px;font-weight:700;margin-right:2px}
 .ok{color:#2b8a3e;font-weight:600}ul.roots{margin:4px 0 0;padding-left:18px;color:var(--dim)}code{font-size:12.5px}
-</style></head><body>
-<header><h1>${esc(title)}: <span class="big">${formatBytes(total.allocatedBytes)}</span> <span class="dim">on disk, ${formatBytes(total.apparentBytes)} apparent, ${formatCount(total.entries)} entries</span></h1>
-<ul class="roots">${roots}</ul></header>
-<main>
-<section class="card"><h2>Where the bytes go: top-level modules by file type</h2>${treemapSvg(report, 760, 470)}${legend()}</section>
-<section class="card"><h2>By file type</h2><table><tbody>${kindRows}</tbody></table><p class="dim small">Each inode counted once; ${formatBytes(report.hardlinkSavedBytes.allocatedBytes)} already saved by hardlinks. Test code: ${formatBytes(report.test.allocatedBytes)}.</p><h2 style="margin-top:14px">Bytecode identity</h2>${identity}</section>
-${strategies.replace('<section class="card">', '<section class="card wide">')}
-<section class="card wide"><h2>Biggest modules <span class="dim">(${formatCount(Math.min(top, report.modules.filter((m) => m.name !== '').length))} of ${formatCount(report.modules.filter((m) => m.name !== '').length)})</span></h2><table><thead><tr><th>module</th>${cols.map(([h]) => `<th class="num">${h}</th>`).join('')}<th class="num">total</th></tr></thead><tbody>${modRows}</tbody></table></section>
-${distributionsSection(report, top)}
-${problemsSection(report)}
-</main>
-<footer class="dim small" style="padding:0 24px 20px">pyfloppy ${esc(report.generator.version)} · schema ${esc(report.schema)}</footer>
-</body></html>
 `;
+
+function kindRows(report: AnalyzeReport): string {
+  const total = report.grandTotal;
+  return KIND_NAMES.filter((k) => report.totals[k].paths > 0)
+    .map((k) => {
+      const v = report.totals[k];
+      return `<tr><td class="kind" title="${k}"><span class="sw" style="background:${KIND_COLORS[k]}"></span>${esc(KIND_HEADERS[k])}</td><td class="num">${formatCount(v.files)}</td><td class="num">${formatBytes(v.allocatedBytes)}</td><td class="barcell">${bar(v.allocatedBytes / (total.allocatedBytes || 1), KIND_COLORS[k])}</td><td class="num">${formatPercent(v.allocatedBytes, total.allocatedBytes)}</td></tr>`;
+    })
+    .join('');
+}
+
+function strategiesSection(report: AnalyzeReport): string {
+  if (report.strategies.length === 0 || report.baseline === null) return '';
+  const base = report.baseline.allocatedBytes;
+  const max = Math.max(...report.strategies.map((s) => s.saved.allocatedBytes), 1);
+  const rows = report.strategies
+    .map((s) => {
+      const risks =
+        s.risks.length === 0
+          ? '<span class="ok">none</span>'
+          : s.risks.map((r) => `<span class="c">${r.constraint}</span> ${esc(r.why)}`).join('<br>');
+      return `<tr><td><code>${esc(s.id)}</code>${s.actionable ? '' : ' <span class="dim" title="needs a change in CPython">*</span>'}<div class="dim small">${esc(s.title)} · ${esc(s.seedRef)}</div></td><td class="num">${formatBytes(s.saved.allocatedBytes)}</td><td class="barcell">${bar(s.saved.allocatedBytes / max, '#2b8a3e')}</td><td class="num">${formatPercent(s.saved.allocatedBytes, base)}</td><td class="num">${formatBytes(s.after.allocatedBytes)}</td><td class="risks">${risks}</td></tr>`;
+    })
+    .join('');
+  const b = report.baseline;
+  const of =
+    b.excludeModules.length > 0 || b.excludeTests || b.excludeSitePackages
+      ? `the tree without ${esc([...b.excludeModules, ...(b.excludeTests ? ['test code'] : []), ...(b.excludeSitePackages ? ['site-packages'] : [])].join(', '))}`
+      : 'the whole tree';
+  const notes = report.strategies.filter((s) => s.note !== undefined);
+  const noteList =
+    notes.length === 0
+      ? ''
+      : `<h2 style="margin-top:14px">Notes</h2><ul class="notes">${notes.map((s) => `<li><code>${esc(s.id)}</code>: ${esc(s.note!)}</li>`).join('')}</ul>`;
+  return `<section class="card"><h2>What each strategy would save</h2><p class="dim">Disk usage, of ${of}: ${formatBytes(base)}. Risks are the constraints of seed 001: (1) Python users' expectations, (2) the distribution's users' expectations, (3) packagers' expectations, (4) no larger default footprint, (5) no divergence from upstream. * needs a change in CPython.</p><table class="strat"><thead><tr><th>strategy</th><th>saved</th><th></th><th>%</th><th>after</th><th>risks</th></tr></thead><tbody>${rows}</tbody></table>${noteList}</section>`;
+}
+
+function identityTable(report: AnalyzeReport): string {
+  const b = report.bytecode;
+  return b.modules === 0
+    ? '<p>No bytecode caches.</p>'
+    : `<table><tbody><tr><td>modules with caches</td><td class="num">${formatCount(b.modules)}</td><td></td></tr><tr><td>identical levels 0 and 1</td><td class="num">${formatCount(b.identical01)}</td><td class="num">${formatPercent(b.identical01, b.modules)}</td></tr><tr><td>identical levels 1 and 2</td><td class="num">${formatCount(b.identical12)}</td><td class="num">${formatPercent(b.identical12, b.modules)}</td></tr><tr><td>identical 0, 1 and 2</td><td class="num">${formatCount(b.identical012)}</td><td class="num">${formatPercent(b.identical012, b.modules)}</td></tr><tr><td>identical pairs already hardlinked</td><td class="num">${formatCount(b.alreadyLinked)}</td><td></td></tr></tbody></table><p class="dim">Linking the rest would free ${formatBytes(b.dedupable.allocatedBytes)} (<code>pyfloppy dedup</code>).</p>`;
+}
+
+const MODULE_COLS: Array<[string, KindName[]]> = [
+  ['.py', ['source']],
+  ['.pyc', ['bytecode-0']],
+  ['.opt-1', ['bytecode-1']],
+  ['.opt-2', ['bytecode-2']],
+  ['.so', ['extension']],
+  ['other', ['legacy-bytecode', 'metadata', 'data', 'directory', 'symlink']],
+];
+
+function moduleRows(report: AnalyzeReport, top: number): string {
+  return report.modules
+    .filter((m) => m.name !== '')
+    .slice(0, top)
+    .map(
+      (m) =>
+        `<tr><td><code>${esc(m.name)}</code>${m.test ? ' <span class="dim">tests</span>' : ''}</td>${MODULE_COLS.map(
+          ([, ks]) => {
+            const v = ks.reduce((s, k) => s + m.kinds[k].allocatedBytes, 0);
+            return `<td class="num">${v === 0 ? '' : formatBytes(v)}</td>`;
+          },
+        ).join('')}<td class="num"><b>${formatBytes(m.allocatedBytes)}</b></td></tr>`,
+    )
+    .join('');
+}
+
+function rootsList(report: AnalyzeReport): string {
+  return report.roots
+    .map(
+      (r) =>
+        `<li><b>${esc(r.labels.join(', '))}</b> <code>${esc(r.realPath)}</code> ${formatBytes(r.allocatedBytes)}</li>`,
+    )
+    .join('');
 }

@@ -83,11 +83,35 @@ export function buildAnalyzeReport(
   model: Model,
   estimates?: { baseline: Baseline; strategies: StrategyEstimate[] },
 ): AnalyzeReport {
-  const { scan, classification: c, footprint: fp, identity } = model;
-  const t = scan.table;
-  const rootPath = (r: number): string => scan.roots[r]!.realPath;
+  const { scan, footprint: fp, identity } = model;
+  const all = fp.all.sum();
+  const { unreadable: _unreadable, ...bytecode } = identity.summary;
+  return {
+    schema: ANALYZE_SCHEMA,
+    generator: { name: 'pyfloppy', version: VERSION },
+    interpreter: model.interpreter,
+    roots: rootReports(model),
+    totals: fp.all.totals(),
+    grandTotal: {
+      entries: scan.table.count,
+      inodes: all.files,
+      apparentBytes: all.apparentBytes,
+      allocatedBytes: all.allocatedBytes,
+    },
+    hardlinkSavedBytes: fp.hardlinks,
+    test: bytesOf(fp.test),
+    modules: moduleReports(model),
+    distributions: distributionReports(model),
+    bytecode,
+    baseline: estimates?.baseline ?? null,
+    strategies: estimates?.strategies ?? [],
+    skippedPaths: model.skippedPaths,
+    problems: model.problems,
+  };
+}
 
-  const roots: RootReport[] = scan.roots.map((r, k) => {
+function rootReports({ scan, footprint: fp }: Model): RootReport[] {
+  return scan.roots.map((r, k) => {
     const tally = fp.perRoot[k]!;
     const s = tally.sum();
     const totals = tally.totals();
@@ -104,7 +128,10 @@ export function buildAnalyzeReport(
       totals,
     };
   });
+}
 
+/** Modules by size, largest first; a module whose bytes are all test code is marked `test`. */
+function moduleReports({ scan, classification: c, footprint: fp }: Model): ModuleReport[] {
   const tops = c.topNames.length;
   const modules: ModuleReport[] = [];
   for (const [key, tally] of fp.perModule) {
@@ -114,7 +141,7 @@ export function buildAnalyzeReport(
     const ts = testTally === undefined ? { apparentBytes: 0, allocatedBytes: 0 } : bytesOf(testTally);
     modules.push({
       name: top === -1 ? '' : c.topNames[top]!,
-      root: rootPath(root),
+      root: scan.roots[root]!.realPath,
       files: s.files,
       test:
         testTally !== undefined &&
@@ -126,47 +153,24 @@ export function buildAnalyzeReport(
       testBytes: { apparentBytes: ts.apparentBytes, allocatedBytes: ts.allocatedBytes },
     });
   }
-  modules.sort(
+  return modules.sort(
     (a, b) => b.allocatedBytes - a.allocatedBytes || b.apparentBytes - a.apparentBytes || cmp(a.name, b.name),
   );
+}
 
+function distributionReports({ scan, classification: c, footprint: fp }: Model): DistributionReport[] {
   const distributions: DistributionReport[] = c.distributions.map((d, k) => {
     const s = fp.perDistribution[k]!.sum();
     return {
       name: d.name,
       version: d.version,
-      root: rootPath(t.root[d.entry]!),
+      root: scan.roots[scan.table.root[d.entry]!]!.realPath,
       files: s.files,
       apparentBytes: s.apparentBytes,
       allocatedBytes: s.allocatedBytes,
     };
   });
-  distributions.sort((a, b) => b.allocatedBytes - a.allocatedBytes || cmp(a.name, b.name));
-
-  const all = fp.all.sum();
-  const { unreadable: _unreadable, ...bytecode } = identity.summary;
-  return {
-    schema: ANALYZE_SCHEMA,
-    generator: { name: 'pyfloppy', version: VERSION },
-    interpreter: model.interpreter,
-    roots,
-    totals: fp.all.totals(),
-    grandTotal: {
-      entries: t.count,
-      inodes: all.files,
-      apparentBytes: all.apparentBytes,
-      allocatedBytes: all.allocatedBytes,
-    },
-    hardlinkSavedBytes: fp.hardlinks,
-    test: bytesOf(fp.test),
-    modules,
-    distributions,
-    bytecode,
-    baseline: estimates?.baseline ?? null,
-    strategies: estimates?.strategies ?? [],
-    skippedPaths: model.skippedPaths,
-    problems: model.problems,
-  };
+  return distributions.sort((a, b) => b.allocatedBytes - a.allocatedBytes || cmp(a.name, b.name));
 }
 
 function cmp(a: string, b: string): number {

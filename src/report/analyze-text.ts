@@ -43,14 +43,44 @@ const MODULE_COLUMNS: Array<{ header: string; kinds: KindName[] }> = [
   { header: 'other', kinds: ['legacy-bytecode', 'metadata', 'data', 'directory', 'symlink'] },
 ];
 
-export function renderAnalyze(report: AnalyzeReport, style: Style, options: RenderOptions): string {
-  const key = options.size === 'apparent' ? 'apparentBytes' : 'allocatedBytes';
-  const width = options.width ?? 100;
-  const other = options.size === 'apparent' ? 'allocatedBytes' : 'apparentBytes';
-  const sizeWord = options.size === 'apparent' ? 'apparent size' : 'disk usage (allocated, as du counts)';
-  const out: string[] = [];
-  const code = (s: string): string => (style === 'markdown' ? `\`${s}\`` : s);
+/** What every section reads: the report, the style and width, the size shown first. */
+interface Ctx {
+  report: AnalyzeReport;
+  style: Style;
+  width: number;
+  size: RenderOptions['size'];
+  top: number;
+  key: 'apparentBytes' | 'allocatedBytes';
+  other: 'apparentBytes' | 'allocatedBytes';
+  sizeWord: string;
+  code: (s: string) => string;
+}
 
+export function renderAnalyze(report: AnalyzeReport, style: Style, options: RenderOptions): string {
+  const x: Ctx = {
+    report,
+    style,
+    width: options.width ?? 100,
+    size: options.size,
+    top: options.top,
+    key: options.size === 'apparent' ? 'apparentBytes' : 'allocatedBytes',
+    other: options.size === 'apparent' ? 'allocatedBytes' : 'apparentBytes',
+    sizeWord: options.size === 'apparent' ? 'apparent size' : 'disk usage (allocated, as du counts)',
+    code: (s: string): string => (style === 'markdown' ? `\`${s}\`` : s),
+  };
+  return [
+    ...titleAndRoots(x),
+    ...totals(x),
+    ...modules(x),
+    ...identity(x),
+    ...strategies(x),
+    ...distributions(x),
+    ...problems(x),
+  ].join('\n');
+}
+
+function titleAndRoots({ report, style, width, code }: Ctx): string[] {
+  const out: string[] = [];
   const interp = report.interpreter;
   const title = interp
     ? `Python ${interp.version} (${interp.implementation}${interp.cacheTag ? `, cache tag ${interp.cacheTag}` : ''}) at ${interp.executable}`
@@ -72,7 +102,11 @@ export function renderAnalyze(report: AnalyzeReport, style: Style, options: Rend
   out.push(table(rootRows, ['l', 'l', 'r', 'r', 'r'], style, width), '');
   for (const s of report.skippedPaths) out.push(`(${s.label} ${code(s.path)} does not exist: skipped)`);
   if (report.skippedPaths.length > 0) out.push('');
+  return out;
+}
 
+function totals({ report, style, width, key, sizeWord }: Ctx): string[] {
+  const out: string[] = [];
   out.push(heading(`Totals by file type, ${sizeWord}`, style), '');
   const total = report.grandTotal;
   const rows = [['file type', 'files', 'apparent', 'disk', 'share']];
@@ -106,8 +140,12 @@ export function renderAnalyze(report: AnalyzeReport, style: Style, options: Rend
     `Test code (test, tests, idle_test packages): ${formatCount(report.test.files)} files, ${formatBytes(report.test[key])} (${formatPercent(report.test[key], total[key])}).`,
     '',
   );
+  return out;
+}
 
-  const shown = report.modules.filter((m) => m.name !== '').slice(0, options.top);
+function modules({ report, style, width, key, sizeWord, code, top }: Ctx): string[] {
+  const out: string[] = [];
+  const shown = report.modules.filter((m) => m.name !== '').slice(0, top);
   out.push(
     heading(
       `Biggest top-level modules, ${sizeWord} (${formatCount(shown.length)} of ${formatCount(report.modules.filter((m) => m.name !== '').length)})`,
@@ -126,134 +164,158 @@ export function renderAnalyze(report: AnalyzeReport, style: Style, options: Rend
     ]);
   }
   out.push(table(mrows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'], style, width), '');
+  return out;
+}
 
+function identity({ report, style, width, key, other, size }: Ctx): string[] {
+  const out: string[] = [];
   const b = report.bytecode;
   out.push(heading('Bytecode identity across optimization levels', style), '');
   if (b.modules === 0) {
     out.push('No bytecode caches (__pycache__/*.pyc) in this tree.', '');
-  } else {
-    const tags = Object.entries(b.tags)
-      .sort((x, y) => y[1] - x[1])
-      .map(([tg, n]) => `${tg}: ${formatCount(n)}`)
-      .join(', ');
-    const irows = [
-      ['', 'modules', 'share'],
-      ['modules with bytecode caches', formatCount(b.modules), ''],
-      [
-        '  with level 0 / 1 / 2',
-        `${formatCount(b.withLevel[0])} / ${formatCount(b.withLevel[1])} / ${formatCount(b.withLevel[2])}`,
-        '',
-      ],
-      ['identical level 0 and 1', formatCount(b.identical01), formatPercent(b.identical01, b.modules)],
-      ['identical level 1 and 2', formatCount(b.identical12), formatPercent(b.identical12, b.modules)],
-      [
-        'identical 0, 1 and 2 (in both above)',
-        formatCount(b.identical012),
-        formatPercent(b.identical012, b.modules),
-      ],
-      ['identical pairs already hardlinked', formatCount(b.alreadyLinked), ''],
-    ];
-    out.push(table(irows, ['l', 'r', 'r'], style, width), '');
-    out.push(...prose(`Cache tags: ${tags}.`, style, width));
-    out.push(
-      ...prose(
-        b.dedupable.pairs === 0
-          ? 'Every identical pair is already hardlinked: `dedup` has nothing to do.'
-          : `Hardlinking the ${b.dedupable.pairs === 1 ? '1 identical pair that is' : `${formatCount(b.dedupable.pairs)} identical pairs that are`} not yet linked (as compileall --hardlink-dupes pairs them) would free ${formatBytes(b.dedupable[key])} (${formatBytes(b.dedupable[other])} ${options.size === 'apparent' ? 'disk' : 'apparent'}).`,
-        style,
-        width,
-      ),
-      '',
-    );
+    return out;
   }
-
-  if (report.strategies.length > 0 && report.baseline !== null) {
-    const b = report.baseline;
-    const of =
-      b.excludeModules.length > 0 || b.excludeTests || b.excludeSitePackages
-        ? `of the baseline: the tree without ${[...b.excludeModules, ...(b.excludeTests ? ['test code'] : []), ...(b.excludeSitePackages ? ['site-packages'] : [])].join(', ')}`
-        : 'of the whole tree';
-    out.push(heading(`Savings of each strategy, ${sizeWord}, ${of} (${formatBytes(b[key])})`, style), '');
-    // Why: in text the risks are told below the table; in the table, which constraints (a few columns).
-    const brief = style === 'text';
-    const srows = [
-      [
-        'strategy',
-        'seed',
-        'size after',
-        'saved',
-        'saved %',
-        brief ? 'risks' : 'risks (constraints of seed 001)',
-      ],
-    ];
-    for (const s of report.strategies) {
-      const risks =
-        s.risks.length === 0
-          ? 'none'
-          : brief
-            ? s.risks.map((r) => `(${r.constraint})`).join(' ')
-            : s.risks.map((r) => `(${r.constraint}) ${r.why}`).join('; ');
-      srows.push([
-        `${code(s.id)}${s.actionable ? '' : ' *'}`,
-        s.seedRef,
-        formatBytes(s.after[key]),
-        formatBytes(s.saved[key]),
-        formatPercent(s.saved[key], b[key]),
-        risks,
-      ]);
-    }
-    out.push(table(srows, ['l', 'l', 'r', 'r', 'r', 'l'], style, width), '');
-    out.push(
-      ...prose(
-        "* needs a change in CPython; the others pyfloppy can carry out on an unmodified CPython. Constraints: (1) Python users' expectations, (2) the distribution's users' expectations, (3) packagers' expectations, (4) no larger default footprint, (5) no divergence from upstream. Compression is measured by compressing the files.",
-        style,
-        width,
-      ),
+  const tags = Object.entries(b.tags)
+    .sort((x, y) => y[1] - x[1])
+    .map(([tg, n]) => `${tg}: ${formatCount(n)}`)
+    .join(', ');
+  const irows = [
+    ['', 'modules', 'share'],
+    ['modules with bytecode caches', formatCount(b.modules), ''],
+    [
+      '  with level 0 / 1 / 2',
+      `${formatCount(b.withLevel[0])} / ${formatCount(b.withLevel[1])} / ${formatCount(b.withLevel[2])}`,
       '',
-    );
-    if (brief) {
-      out.push('Risks (constraints of seed 001):');
-      for (const s of report.strategies.filter((x) => x.risks.length > 0))
-        out.push(
-          ...prose(
-            `- ${s.id}: ${s.risks.map((r) => `(${r.constraint}) ${r.why}`).join('; ')}`,
-            style,
-            width,
-            '  ',
-          ),
-        );
-      out.push('');
-    }
-    const notes = report.strategies.filter((s) => s.note !== undefined);
-    for (const s of notes) out.push(...prose(`- ${code(s.id)}: ${s.note}`, style, width, '  '));
-    if (notes.length > 0) out.push('');
+    ],
+    ['identical level 0 and 1', formatCount(b.identical01), formatPercent(b.identical01, b.modules)],
+    ['identical level 1 and 2', formatCount(b.identical12), formatPercent(b.identical12, b.modules)],
+    [
+      'identical 0, 1 and 2 (in both above)',
+      formatCount(b.identical012),
+      formatPercent(b.identical012, b.modules),
+    ],
+    ['identical pairs already hardlinked', formatCount(b.alreadyLinked), ''],
+  ];
+  out.push(table(irows, ['l', 'r', 'r'], style, width), '');
+  out.push(...prose(`Cache tags: ${tags}.`, style, width));
+  out.push(
+    ...prose(
+      b.dedupable.pairs === 0
+        ? 'Every identical pair is already hardlinked: `dedup` has nothing to do.'
+        : `Hardlinking the ${b.dedupable.pairs === 1 ? '1 identical pair that is' : `${formatCount(b.dedupable.pairs)} identical pairs that are`} not yet linked (as compileall --hardlink-dupes pairs them) would free ${formatBytes(b.dedupable[key])} (${formatBytes(b.dedupable[other])} ${size === 'apparent' ? 'disk' : 'apparent'}).`,
+      style,
+      width,
+    ),
+    '',
+  );
+  return out;
+}
+
+function strategies(x: Ctx): string[] {
+  const { report, style, width, key, sizeWord } = x;
+  if (report.strategies.length === 0 || report.baseline === null) return [];
+  const b = report.baseline;
+  const of =
+    b.excludeModules.length > 0 || b.excludeTests || b.excludeSitePackages
+      ? `of the baseline: the tree without ${[...b.excludeModules, ...(b.excludeTests ? ['test code'] : []), ...(b.excludeSitePackages ? ['site-packages'] : [])].join(', ')}`
+      : 'of the whole tree';
+  return [
+    heading(`Savings of each strategy, ${sizeWord}, ${of} (${formatBytes(b[key])})`, style),
+    '',
+    table(strategyRows(x, b[key]), ['l', 'l', 'r', 'r', 'r', 'l'], style, width),
+    '',
+    ...prose(
+      "* needs a change in CPython; the others pyfloppy can carry out on an unmodified CPython. Constraints: (1) Python users' expectations, (2) the distribution's users' expectations, (3) packagers' expectations, (4) no larger default footprint, (5) no divergence from upstream. Compression is measured by compressing the files.",
+      style,
+      width,
+    ),
+    '',
+    ...strategyNotes(x),
+  ];
+}
+
+function strategyRows({ report, style, key, code }: Ctx, baseline: number): string[][] {
+  // Why: in text the risks are told below the table; in the table, which constraints (a few columns).
+  const brief = style === 'text';
+  const srows = [
+    [
+      'strategy',
+      'seed',
+      'size after',
+      'saved',
+      'saved %',
+      brief ? 'risks' : 'risks (constraints of seed 001)',
+    ],
+  ];
+  for (const s of report.strategies) {
+    const risks =
+      s.risks.length === 0
+        ? 'none'
+        : brief
+          ? s.risks.map((r) => `(${r.constraint})`).join(' ')
+          : s.risks.map((r) => `(${r.constraint}) ${r.why}`).join('; ');
+    srows.push([
+      `${code(s.id)}${s.actionable ? '' : ' *'}`,
+      s.seedRef,
+      formatBytes(s.after[key]),
+      formatBytes(s.saved[key]),
+      formatPercent(s.saved[key], baseline),
+      risks,
+    ]);
   }
+  return srows;
+}
 
-  if (report.distributions.length > 0) {
-    const shownD = report.distributions.slice(0, options.top);
-    out.push(
-      heading(
-        `Biggest distributions (${formatCount(shownD.length)} of ${formatCount(report.distributions.length)})`,
-        style,
-      ),
-      '',
-    );
-    const drows = [['distribution', 'version', 'files', 'size']];
-    for (const d of shownD) drows.push([d.name, d.version, formatCount(d.files), formatBytes(d[key])]);
-    out.push(table(drows, ['l', 'l', 'r', 'r'], style, width), '');
-  }
-
-  if (report.problems.length > 0) {
-    out.push(
-      heading(`Problems (${formatCount(report.problems.length)}): skipped, the rest is counted`, style),
-      '',
-    );
-    for (const p of report.problems.slice(0, 20)) out.push(`- ${code(p.path)}: ${p.message} (${p.code})`);
-    if (report.problems.length > 20)
-      out.push(`- ... and ${formatCount(report.problems.length - 20)} more (see --format json)`);
+/** In text, the risks of each strategy (the table names only the constraints); then its notes. */
+function strategyNotes({ report, style, width, code }: Ctx): string[] {
+  const out: string[] = [];
+  if (style === 'text') {
+    out.push('Risks (constraints of seed 001):');
+    for (const s of report.strategies.filter((x) => x.risks.length > 0))
+      out.push(
+        ...prose(
+          `- ${s.id}: ${s.risks.map((r) => `(${r.constraint}) ${r.why}`).join('; ')}`,
+          style,
+          width,
+          '  ',
+        ),
+      );
     out.push('');
   }
-  return out.join('\n');
+  const notes = report.strategies.filter((s) => s.note !== undefined);
+  for (const s of notes) out.push(...prose(`- ${code(s.id)}: ${s.note}`, style, width, '  '));
+  if (notes.length > 0) out.push('');
+  return out;
+}
+
+function distributions({ report, style, width, key, top }: Ctx): string[] {
+  if (report.distributions.length === 0) return [];
+  const shownD = report.distributions.slice(0, top);
+  const drows = [['distribution', 'version', 'files', 'size']];
+  for (const d of shownD) drows.push([d.name, d.version, formatCount(d.files), formatBytes(d[key])]);
+  return [
+    heading(
+      `Biggest distributions (${formatCount(shownD.length)} of ${formatCount(report.distributions.length)})`,
+      style,
+    ),
+    '',
+    table(drows, ['l', 'l', 'r', 'r'], style, width),
+    '',
+  ];
+}
+
+function problems({ report, style, code }: Ctx): string[] {
+  if (report.problems.length === 0) return [];
+  const out: string[] = [];
+  out.push(
+    heading(`Problems (${formatCount(report.problems.length)}): skipped, the rest is counted`, style),
+    '',
+  );
+  for (const p of report.problems.slice(0, 20)) out.push(`- ${code(p.path)}: ${p.message} (${p.code})`);
+  if (report.problems.length > 20)
+    out.push(`- ... and ${formatCount(report.problems.length - 20)} more (see --format json)`);
+  out.push('');
+  return out;
 }
 
 function cell(n: number): string {

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { errnoCode, PyfloppyError } from '../errors.js';
-import type { LazyPool, WorkerReply } from './pool.js';
+import type { LazyPool, WorkerPool, WorkerReply } from './pool.js';
 import { EntryTable, type TableTransfer, TYPE_DIR } from './table.js';
 import { type DirJob, problem, recordStats, type ScanProblem, walkBatch } from './walk.js';
 
@@ -132,65 +132,72 @@ const BATCH_DIRS = 96;
  * directories it found but did not walk: the work balances itself whatever the tree's shape.
  */
 export async function scan(roots: ScannedRoot[], options: ScanOptions = {}): Promise<ScanResult> {
-  const table = new EntryTable(4096);
-  const problems: ScanProblem[] = [];
-  const onProgress = options.onProgress;
-  let apparent = 0;
-
-  // The roots first: each root's directory is recorded once, and outer roots skip inner ones.
-  const order = roots.map((_, k) => k).sort((a, b) => roots[b]!.realPath.length - roots[a]!.realPath.length);
-  const rootKeys = new Set<string>();
-  const queue: DirJob[] = [];
-  for (const rootIndex of order) {
-    const root = roots[rootIndex]!;
-    let st: fs.Stats;
-    try {
-      st = fs.lstatSync(root.realPath);
-    } catch (e) {
-      problems.push(problem(root.realPath, e));
-      continue;
-    }
-    const key = `${st.dev}:${st.ino}`;
-    if (rootKeys.has(key)) continue;
-    rootKeys.add(key);
-    const i = table.add();
-    table.parent[i] = -1;
-    table.root[i] = rootIndex;
-    table.name[i] = root.realPath;
-    recordStats(table, i, root.realPath, st);
-    apparent += st.size;
-    root.entry = i;
-    queue.push({ path: root.realPath, ref: i, root: rootIndex });
-  }
-
-  const merge = (seg: {
-    table: TableTransfer;
-    leftovers: DirJob[];
-    problems: ScanProblem[];
-    apparentBytes: number;
-  }): void => {
-    const base = table.append(seg.table);
-    for (const job of seg.leftovers) queue.push(job.ref >= 0 ? job : { ...job, ref: base + (-job.ref - 2) });
-    for (const p of seg.problems) problems.push(p);
-    apparent += seg.apparentBytes;
-    onProgress?.(table.count, apparent);
-  };
-
-  const seenDirs = new Set<string>();
-  const walkHere = (maxDirs: number): void => {
-    const seg = walkBatch(queue.splice(0), maxDirs, rootKeys, seenDirs);
-    merge({ ...seg, table: seg.table.toTransfer() });
-  };
+  const w = new Walk(options.onProgress);
+  w.addRoots(roots);
   const mainDirs = options.mainDirs ?? MAIN_FIRST_DIRS;
-  walkHere(Math.min(mainDirs, POOL_START_DIRS));
+  w.walkHere(Math.min(mainDirs, POOL_START_DIRS));
   // A tree still going after the first directories is large: start the workers now, so that they load
   // while this thread walks on.
-  const pool = queue.length > 0 ? options.pool?.get() : undefined;
-  if (mainDirs > POOL_START_DIRS && queue.length > 0) walkHere(mainDirs - POOL_START_DIRS);
+  const pool = w.queue.length > 0 ? options.pool?.get() : undefined;
+  if (mainDirs > POOL_START_DIRS && w.queue.length > 0) w.walkHere(mainDirs - POOL_START_DIRS);
   if (pool === undefined) {
-    while (queue.length > 0) walkHere(Number.MAX_SAFE_INTEGER);
-  } else {
-    pool.broadcast({ op: 'init', skipDirs: [...rootKeys, ...seenDirs] });
+    while (w.queue.length > 0) w.walkHere(Number.MAX_SAFE_INTEGER);
+  } else await w.shareOut(pool, options.batchDirs ?? BATCH_DIRS);
+  const excluded = dropDuplicateDirs(w.table);
+  linkInodes(w.table);
+  options.onProgress?.(w.table.count, w.apparent - excluded);
+  return { table: w.table, roots, problems: w.problems };
+}
+
+/** A walk in progress: the table, the directories waiting, what was seen, the bytes so far. */
+class Walk {
+  readonly table = new EntryTable(4096);
+  readonly problems: ScanProblem[] = [];
+  readonly queue: DirJob[] = [];
+  apparent = 0;
+  private readonly rootKeys = new Set<string>();
+  private readonly seenDirs = new Set<string>();
+
+  constructor(private readonly onProgress: ScanOptions['onProgress']) {}
+
+  /** The roots first: each root's directory is recorded once, and outer roots skip inner ones. */
+  addRoots(roots: ScannedRoot[]): void {
+    const order = roots
+      .map((_, k) => k)
+      .sort((a, b) => roots[b]!.realPath.length - roots[a]!.realPath.length);
+    for (const rootIndex of order) {
+      const root = roots[rootIndex]!;
+      let st: fs.Stats;
+      try {
+        st = fs.lstatSync(root.realPath);
+      } catch (e) {
+        this.problems.push(problem(root.realPath, e));
+        continue;
+      }
+      const key = `${st.dev}:${st.ino}`;
+      if (this.rootKeys.has(key)) continue;
+      this.rootKeys.add(key);
+      const i = this.table.add();
+      this.table.parent[i] = -1;
+      this.table.root[i] = rootIndex;
+      this.table.name[i] = root.realPath;
+      recordStats(this.table, i, root.realPath, st);
+      this.apparent += st.size;
+      root.entry = i;
+      this.queue.push({ path: root.realPath, ref: i, root: rootIndex });
+    }
+  }
+
+  /** Walk up to maxDirs of the waiting directories in this thread. */
+  walkHere(maxDirs: number): void {
+    const seg = walkBatch(this.queue.splice(0), maxDirs, this.rootKeys, this.seenDirs);
+    this.merge({ ...seg, table: seg.table.toTransfer() });
+  }
+
+  /** Share the waiting directories out to the workers until none is left and none is at work. */
+  async shareOut(pool: WorkerPool, batchDirs: number): Promise<void> {
+    const queue = this.queue;
+    pool.broadcast({ op: 'init', skipDirs: [...this.rootKeys, ...this.seenDirs] });
     await new Promise<void>((resolve, reject) => {
       let inflight = 0;
       const pump = (): void => {
@@ -205,11 +212,11 @@ export async function scan(roots: ScannedRoot[], options: ScanOptions = {}): Pro
               op: 'walk',
               id,
               jobs,
-              maxDirs: options.batchDirs ?? BATCH_DIRS,
+              maxDirs: batchDirs,
             }))
             .then((r) => {
               inflight--;
-              merge(r);
+              this.merge(r);
               pump();
             }, reject);
         }
@@ -218,10 +225,21 @@ export async function scan(roots: ScannedRoot[], options: ScanOptions = {}): Pro
       pump();
     });
   }
-  const excluded = dropDuplicateDirs(table);
-  linkInodes(table);
-  onProgress?.(table.count, apparent - excluded);
-  return { table, roots, problems };
+
+  /** A walked segment appended; the directories it did not walk go back to the queue. */
+  private merge(seg: {
+    table: TableTransfer;
+    leftovers: DirJob[];
+    problems: ScanProblem[];
+    apparentBytes: number;
+  }): void {
+    const base = this.table.append(seg.table);
+    for (const job of seg.leftovers)
+      this.queue.push(job.ref >= 0 ? job : { ...job, ref: base + (-job.ref - 2) });
+    for (const p of seg.problems) this.problems.push(p);
+    this.apparent += seg.apparentBytes;
+    this.onProgress?.(this.table.count, this.apparent);
+  }
 }
 
 /** Mark the second and later paths of each multiply-linked inode with the index of its first path. */

@@ -20,18 +20,11 @@
 import path from 'node:path';
 import { PyfloppyError, readUserFile } from '../errors.js';
 import { buildModel } from '../model/model.js';
-import {
-  K_BYTECODE0,
-  K_BYTECODE1,
-  K_BYTECODE2,
-  K_DIRECTORY,
-  K_LEGACY,
-  K_SOURCE,
-  K_SYMLINK,
-} from '../model/kinds.js';
-import { parseCacheName } from '../python/layout.js';
-import { displayName, TYPE_DIR } from '../scan/table.js';
+import { displayName, type EntryTable, TYPE_DIR } from '../scan/table.js';
 import { VERSION } from '../version.js';
+import { assignSections } from './sections.js';
+
+export { sectionNames } from './sections.js';
 
 export const SPLIT_SCHEMA = 'pyfloppy.split/1';
 
@@ -129,36 +122,48 @@ export interface SplitOptions {
   workers?: number;
 }
 
-/** The sub-package names of each policy after the main package's name, in order. */
-export function sectionNames(policy: SplitPolicy, name: string): string[] {
-  switch (policy) {
-    case 'bytecode':
-      return [name, `${name}-bytecode-cache`, `${name}-bytecode-cache-opt-1`, `${name}-bytecode-cache-opt-2`];
-    case 'optimized':
-      return [name, `${name}-bytecode-cache-opt-1`, `${name}-bytecode-cache-opt-2`];
-    case 'tests':
-      return [name, `${name}-tests`];
-    case 'sources':
-      return [name, `${name}-sources`];
-  }
-}
-
-const NOTHING_TO_SPLIT: Record<SplitPolicy, string> = {
-  bytecode: 'nothing to split: the tree has no bytecode caches (__pycache__/NAME.TAG[.opt-N].pyc)',
-  optimized: 'nothing to split: the tree has no optimized bytecode caches (opt-1, opt-2)',
-  tests: 'nothing to split: the tree has no test code (test, tests, idle_test packages)',
-  sources:
-    'nothing to split: not a sourceless layout (no __pysources__ directory, no source with a legacy .pyc beside it)',
-};
-
-/** A sourceless layout (legacy .pyc files) whose sources are gone, as `plan sourceless` leaves it. */
-const SOURCELESS_NO_SOURCES =
-  'nothing to split: a sourceless layout with no sources left to put in a sources package (plan sourceless removes them; plan pysources keeps them in __pysources__/)';
-
 /** An rpm package name: what rpmbuild takes in Name: and %package -n. */
 const RPM_NAME = /^[A-Za-z0-9_+][A-Za-z0-9._+-]*$/;
 
 export async function split(options: SplitOptions): Promise<SplitReport> {
+  const { given, policy, prefix, name } = resolveSplit(options);
+  const model = await buildModel({
+    paths: [options.path],
+    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+    ...(options.workers === undefined ? {} : { workers: options.workers }),
+  });
+  const tree = installedTree(model.scan.table, prefix);
+  const warnings: string[] = [];
+  const sectionsFiles = given?.sections ?? assignSections(model, tree.installed, policy, name, warnings);
+  for (const s of sectionsFiles) {
+    s.files.sort(byPath);
+    s.dirs.sort(byPath);
+    s.ghosts.sort(byPath);
+  }
+  const sections = measureSections(model.scan.table, tree.installed, sectionsFiles, warnings);
+  return {
+    schema: SPLIT_SCHEMA,
+    generator: { name: 'pyfloppy', version: VERSION },
+    policy,
+    root: options.path,
+    prefix,
+    name: sections[0]?.name ?? name,
+    checkedFile: options.checkFile ?? null,
+    tree: { entries: tree.installed.length, files: tree.files, dirs: tree.dirs },
+    sections,
+    check: checkSplit({ sections }, { paths: tree.listing }),
+    warnings,
+    problems: [...model.problems.map((p) => ({ ...p })), ...nameProblems(tree)],
+  };
+}
+
+/** The split's policy, prefix and main package name from the options and the file to re-check, if any. */
+function resolveSplit(options: SplitOptions): {
+  given: ReturnType<typeof readSplitFile> | undefined;
+  policy: SplitPolicy;
+  prefix: string;
+  name: string;
+} {
   if (options.policy === undefined && options.checkFile === undefined) {
     throw new PyfloppyError('EUSAGE', 'a policy is required', {
       hint: `--policy ${SPLIT_POLICIES.join('|')}`,
@@ -185,18 +190,22 @@ export async function split(options: SplitOptions): Promise<SplitReport> {
       hint: 'give one with --name (letters, digits and ._+- only)',
     });
   }
+  return { given, policy, prefix, name };
+}
 
-  const model = await buildModel({
-    paths: [options.path],
-    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
-    ...(options.workers === undefined ? {} : { workers: options.workers }),
-  });
-  const t = model.scan.table;
-  const c = model.classification;
+interface InstalledTree {
+  /** Each entry's installed path. */
+  installed: string[];
+  /** Entries whose name, or a parent's, is not UTF-8. */
+  notUtf8: Uint8Array;
+  listing: Map<string, 'dir' | 'file'>;
+  files: number;
+  dirs: number;
+}
+
+/** Installed paths, built parent-first (a directory precedes its children in the table). */
+function installedTree(t: EntryTable, prefix: string): InstalledTree {
   const n = t.count;
-  const rootEntry = model.scan.roots[0]!.entry;
-
-  // Installed paths, built parent-first (a directory precedes its children in the table).
   const installed: string[] = new Array<string>(n);
   const notUtf8 = new Uint8Array(n);
   const listing = new Map<string, 'dir' | 'file'>();
@@ -215,132 +224,18 @@ export async function split(options: SplitOptions): Promise<SplitReport> {
     else files++;
     listing.set(installed[i]!, isDir ? 'dir' : 'file');
   }
-  const tree: TreeListing = { paths: listing };
+  return { installed, notUtf8, listing, files, dirs };
+}
 
-  let sectionsFiles: SplitSectionFiles[];
-  const warnings: string[] = [];
-  if (given !== undefined) {
-    sectionsFiles = given.sections;
-  } else {
-    const names = sectionNames(policy, name);
-    const fileSection = new Int8Array(n).fill(-1);
-    const ghost = new Uint8Array(n);
-    const dirPreference = new Int8Array(n);
-    const nameOf = (i: number): string => {
-      const raw = t.name[i]!;
-      return typeof raw === 'string' ? raw : raw.toString('latin1');
-    };
-    // A symlink counts by its name (a cache name in __pycache__ is a cache for the import system).
-    const kindOf = (i: number): number => {
-      const k = c.kind[i]!;
-      if (k !== K_SYMLINK) return k;
-      const nm = nameOf(i);
-      const p = t.parent[i]!;
-      if (p !== -1 && t.name[p] === '__pycache__') {
-        const cache = parseCacheName(nm);
-        if (cache !== undefined) return K_BYTECODE0 + cache.level;
-      }
-      if (nm.endsWith('.py')) return K_SOURCE;
-      if (nm.endsWith('.pyc') || nm.endsWith('.pyo')) return K_LEGACY;
-      return k;
-    };
-    // sources: which directories are (inside) __pysources__, and which legacy .pyc files exist.
-    const inPysources = new Uint8Array(n);
-    const legacyPyc = new Set<string>();
-    if (policy === 'sources') {
-      for (let i = 0; i < n; i++) {
-        const p = t.parent[i]!;
-        if (p === -1) continue;
-        if (inPysources[p] === 1 || (t.type[i] === TYPE_DIR && nameOf(i) === '__pysources__'))
-          inPysources[i] = 1;
-        if (kindOf(i) === K_LEGACY && t.name[p] !== '__pycache__' && nameOf(i).endsWith('.pyc')) {
-          legacyPyc.add(`${p}/${nameOf(i).slice(0, -4)}`);
-        }
-      }
-    }
-    for (let i = 0; i < n; i++) {
-      if (i === rootEntry || t.parent[i] === -1) continue;
-      const k = kindOf(i);
-      if (c.kind[i] === K_DIRECTORY) {
-        if (policy === 'tests' && c.test[i] === 1) dirPreference[i] = 1;
-        if (policy === 'sources' && inPysources[i] === 1) dirPreference[i] = 1;
-        continue;
-      }
-      let s = 0;
-      switch (policy) {
-        case 'bytecode':
-          if (k >= K_BYTECODE0 && k <= K_BYTECODE2) {
-            s = 1 + (k - K_BYTECODE0);
-            ghost[i] = 1;
-          }
-          break;
-        case 'optimized':
-          if (k === K_BYTECODE1 || k === K_BYTECODE2) {
-            s = k === K_BYTECODE1 ? 1 : 2;
-            ghost[i] = 1;
-          }
-          break;
-        case 'tests':
-          if (c.test[i] === 1) s = 1;
-          break;
-        case 'sources': {
-          const nm = nameOf(i);
-          if (inPysources[i] === 1) s = 1;
-          else if (k === K_SOURCE && legacyPyc.has(`${t.parent[i]}/${nm.slice(0, -3)}`)) s = 1;
-          break;
-        }
-      }
-      fileSection[i] = s;
-    }
-    // Directories: a directory only one section's files (or %ghost entries: main's) live in belongs to that
-    // section; one shared by several, or holding nothing, to main (or to the section it is code of).
-    const mask = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      if (fileSection[i]! >= 0) mask[i] = (1 << fileSection[i]!) | (ghost[i] === 1 ? 1 : 0);
-    }
-    const dirSection = new Int8Array(n).fill(-1);
-    for (let i = n - 1; i >= 0; i--) {
-      if (c.kind[i] === K_DIRECTORY) {
-        const m = mask[i]!;
-        let s: number;
-        if (t.parent[i] === -1) s = 0;
-        else if (m === 0) s = dirPreference[i]!;
-        else if ((m & (m - 1)) === 0) s = 31 - Math.clz32(m);
-        else s = 0;
-        dirSection[i] = s;
-        mask[i] = m | (1 << s);
-      }
-      const p = t.parent[i]!;
-      if (p !== -1) mask[p]! |= mask[i]!;
-    }
-    const lists = names.map((nm) => ({
-      name: nm,
-      files: [] as string[],
-      dirs: [] as string[],
-      ghosts: [] as string[],
-    }));
-    for (let i = 0; i < n; i++) {
-      if (dirSection[i]! >= 0) lists[dirSection[i]!]!.dirs.push(installed[i]!);
-      else if (fileSection[i]! >= 0) {
-        lists[fileSection[i]!]!.files.push(installed[i]!);
-        if (ghost[i] === 1) lists[0]!.ghosts.push(installed[i]!);
-      }
-    }
-    sectionsFiles = lists.filter((s, k) => k === 0 || s.files.length + s.dirs.length > 0);
-    if (sectionsFiles.length === 1)
-      warnings.push(
-        policy === 'sources' && legacyPyc.size > 0 ? SOURCELESS_NO_SOURCES : NOTHING_TO_SPLIT[policy],
-      );
-  }
-  for (const s of sectionsFiles) {
-    s.files.sort(byPath);
-    s.dirs.sort(byPath);
-    s.ghosts.sort(byPath);
-  }
-
-  // Bytes per section (each inode once per section); hardlinks whose names fall into several sections.
+/** Bytes per section (each inode once per section); hardlinks whose names fall into several sections. */
+function measureSections(
+  t: EntryTable,
+  installed: string[],
+  sectionsFiles: SplitSectionFiles[],
+  warnings: string[],
+): SplitSection[] {
   const entryOf = new Map<string, number>();
-  for (let i = 0; i < n; i++) entryOf.set(installed[i]!, i);
+  for (let i = 0; i < installed.length; i++) entryOf.set(installed[i]!, i);
   const inodeSections = new Map<string, Set<number>>();
   const sections: SplitSection[] = sectionsFiles.map((s, k) => {
     let apparent = 0;
@@ -360,15 +255,9 @@ export async function split(options: SplitOptions): Promise<SplitReport> {
       apparent += t.size[i]!;
       allocated += t.blocks[i]! * 512;
     }
-    return {
-      name: s.name,
-      files: s.files,
-      dirs: s.dirs,
-      ghosts: s.ghosts,
-      counts: { files: s.files.length, dirs: s.dirs.length, ghosts: s.ghosts.length },
-      apparentBytes: apparent,
-      allocatedBytes: allocated,
-    };
+    const counts = { files: s.files.length, dirs: s.dirs.length, ghosts: s.ghosts.length };
+    const { name, files, dirs, ghosts } = s;
+    return { name, files, dirs, ghosts, counts, apparentBytes: apparent, allocatedBytes: allocated };
   });
   const spanning = [...inodeSections.values()].filter((s) => s.size > 1).length;
   if (spanning > 0) {
@@ -376,36 +265,26 @@ export async function split(options: SplitOptions): Promise<SplitReport> {
       `${spanning} hardlinked file(s) have names in several sections: each package installs its own copy`,
     );
   }
+  return sections;
+}
 
-  const problems: SplitProblem[] = model.problems.map((p) => ({ ...p }));
-  const all = [...listing.keys()];
-  for (let i = 0; i < n; i++) {
-    if (notUtf8[i] === 1) {
+/** Names a file list cannot hold (ERPMNAME): not UTF-8, or not writable for rpm. */
+function nameProblems(tree: InstalledTree): SplitProblem[] {
+  const problems: SplitProblem[] = [];
+  const all = [...tree.listing.keys()];
+  tree.installed.forEach((p, i) => {
+    if (tree.notUtf8[i] === 1) {
       problems.push({
-        path: installed[i]!,
+        path: p,
         code: 'ERPMNAME',
         message: 'the name is not UTF-8 (shown with \\xNN escapes): it cannot be written in a file list',
       });
-      continue;
+      return;
     }
-    const r = rpmFileName(installed[i]!, all);
-    if (!r.ok) problems.push({ path: installed[i]!, code: 'ERPMNAME', message: r.reason });
-  }
-
-  return {
-    schema: SPLIT_SCHEMA,
-    generator: { name: 'pyfloppy', version: VERSION },
-    policy,
-    root: options.path,
-    prefix,
-    name: sections[0]?.name ?? name,
-    checkedFile: options.checkFile ?? null,
-    tree: { entries: n, files, dirs },
-    sections,
-    check: checkSplit({ sections }, tree),
-    warnings,
-    problems,
-  };
+    const r = rpmFileName(p, all);
+    if (!r.ok) problems.push({ path: p, code: 'ERPMNAME', message: r.reason });
+  });
+  return problems;
 }
 
 function byPath(a: string, b: string): number {
@@ -433,11 +312,45 @@ function normalizePrefix(p: string): string {
  * directories its files live in, and every path it ghosts is owned as a file by another section. Pure.
  */
 export function checkSplit(split: SplitResult, tree: TreeListing): SplitCheck {
-  const violations: SplitViolation[] = [];
-  const add = (rule: SplitRule, p: string, sections: string[], message: string): void => {
-    violations.push({ rule, path: p, sections, message });
-  };
-  const owners = new Map<string, Array<{ section: string; as: 'dir' | 'file'; main: boolean }>>();
+  const v = new Violations();
+  const own = ownership(split);
+  const mainName = split.sections[0]?.name;
+  checkDisjoint(own, v);
+  checkCover(own, tree, v);
+  if (mainName !== undefined) checkMainDirs(split.sections[0]!, own, tree, v);
+  checkGhosts(own, tree, mainName, v);
+  return v.result();
+}
+
+type Owner = { section: string; as: 'dir' | 'file'; main: boolean };
+
+/** Who owns and who ghosts each path (trailing slashes trimmed). */
+interface Ownership {
+  owners: Map<string, Owner[]>;
+  ghostedBy: Map<string, string[]>;
+}
+
+class Violations {
+  private readonly list: SplitViolation[] = [];
+
+  add(rule: SplitRule, p: string, sections: string[], message: string): void {
+    this.list.push({ rule, path: p, sections, message });
+  }
+
+  /** Counted by rule, sorted by rule, then path. */
+  result(): SplitCheck {
+    const violations = this.list;
+    const counts: Record<SplitRule, number> = { disjoint: 0, cover: 0, subset: 0 };
+    for (const v of violations) counts[v.rule]++;
+    violations.sort(
+      (a, b) => SPLIT_RULES.indexOf(a.rule) - SPLIT_RULES.indexOf(b.rule) || byPath(a.path, b.path),
+    );
+    return { ok: violations.length === 0, counts, violations };
+  }
+}
+
+function ownership(split: SplitResult): Ownership {
+  const owners = new Map<string, Owner[]>();
   const ghostedBy = new Map<string, string[]>();
   split.sections.forEach((s, k) => {
     const own = (p: string, as: 'dir' | 'file'): void => {
@@ -455,14 +368,16 @@ export function checkSplit(split: SplitResult, tree: TreeListing): SplitCheck {
       o.push(s.name);
     }
   });
-  const mainName = split.sections[0]?.name;
+  return { owners, ghostedBy };
+}
 
-  // (a) disjoint
+/** (a) disjoint: no path owned twice, ghosted twice by one section, or both owned and ghosted by it. */
+function checkDisjoint({ owners, ghostedBy }: Ownership, v: Violations): void {
   for (const [p, o] of owners) {
     if (o.length < 2) continue;
     const names = o.map((x) => x.section);
     const distinct = [...new Set(names)];
-    add(
+    v.add(
       'disjoint',
       p,
       distinct,
@@ -475,16 +390,18 @@ export function checkSplit(split: SplitResult, tree: TreeListing): SplitCheck {
     const counts = new Map<string, number>();
     for (const s of g) counts.set(s, (counts.get(s) ?? 0) + 1);
     for (const [s, k] of counts) {
-      if (k > 1) add('disjoint', p, [s], `listed ${k} times as %ghost in ${s}`);
+      if (k > 1) v.add('disjoint', p, [s], `listed ${k} times as %ghost in ${s}`);
       if (owners.get(p)?.some((x) => x.section === s))
-        add('disjoint', p, [s], `both owned and %ghost in ${s}`);
+        v.add('disjoint', p, [s], `both owned and %ghost in ${s}`);
     }
   }
+}
 
-  // (b) cover, and the type and existence of what is owned
+/** (b) cover, and the type and existence of what is owned. */
+function checkCover({ owners }: Ownership, tree: TreeListing, v: Violations): void {
   for (const [p, type] of tree.paths) {
     if (!owners.has(p)) {
-      add('cover', p, [], `${type === 'dir' ? 'directory' : 'file'} of the tree owned by no section`);
+      v.add('cover', p, [], `${type === 'dir' ? 'directory' : 'file'} of the tree owned by no section`);
     }
   }
   for (const [p, o] of owners) {
@@ -492,9 +409,9 @@ export function checkSplit(split: SplitResult, tree: TreeListing): SplitCheck {
     for (const x of o) {
       const rule: SplitRule = x.main ? 'subset' : 'cover';
       if (type === undefined) {
-        add(rule, p, [x.section], `owned by ${x.section} but not in the tree`);
+        v.add(rule, p, [x.section], `owned by ${x.section} but not in the tree`);
       } else if (type !== x.as) {
-        add(
+        v.add(
           rule,
           p,
           [x.section],
@@ -505,34 +422,47 @@ export function checkSplit(split: SplitResult, tree: TreeListing): SplitCheck {
       }
     }
   }
+}
 
-  // (c) subset: main's files in main's directories; every %ghost a file of the tree owned elsewhere
+/** (c) subset: main's files in main's directories. */
+function checkMainDirs(
+  main: SplitSectionFiles,
+  { owners }: Ownership,
+  tree: TreeListing,
+  v: Violations,
+): void {
   const mainOwns = (p: string): boolean => owners.get(p)?.some((x) => x.main) === true;
-  if (mainName !== undefined) {
-    const s = split.sections[0]!;
-    for (const p of [...s.files, ...s.dirs]) {
-      const parent = path.posix.dirname(trimSlash(p));
-      if (parent === trimSlash(p) || tree.paths.get(parent) !== 'dir') continue;
-      if (!mainOwns(parent)) {
-        add(
-          'subset',
-          trimSlash(p),
-          [mainName],
-          `lies in ${parent}, which ${mainName} does not own: installed alone, the directory has no owner`,
-        );
-      }
+  for (const p of [...main.files, ...main.dirs]) {
+    const parent = path.posix.dirname(trimSlash(p));
+    if (parent === trimSlash(p) || tree.paths.get(parent) !== 'dir') continue;
+    if (!mainOwns(parent)) {
+      v.add(
+        'subset',
+        trimSlash(p),
+        [main.name],
+        `lies in ${parent}, which ${main.name} does not own: installed alone, the directory has no owner`,
+      );
     }
   }
+}
+
+/** (c) subset, (b) cover for the other sections: every %ghost a file of the tree owned elsewhere. */
+function checkGhosts(
+  { owners, ghostedBy }: Ownership,
+  tree: TreeListing,
+  mainName: string | undefined,
+  v: Violations,
+): void {
   for (const [p, g] of ghostedBy) {
     for (const s of new Set(g)) {
       const isMain = s === mainName;
       const rule: SplitRule = isMain ? 'subset' : 'cover';
       const type = tree.paths.get(p);
-      if (type === undefined) add(rule, p, [s], `%ghost in ${s} but not in the tree`);
-      else if (type === 'dir') add(rule, p, [s], `%ghost in ${s} but a directory in the tree`);
+      if (type === undefined) v.add(rule, p, [s], `%ghost in ${s} but not in the tree`);
+      else if (type === 'dir') v.add(rule, p, [s], `%ghost in ${s} but a directory in the tree`);
       const realOwners = (owners.get(p) ?? []).filter((x) => x.section !== s && x.as === 'file');
       if (type !== undefined && realOwners.length === 0) {
-        add(
+        v.add(
           rule,
           p,
           [s],
@@ -541,13 +471,6 @@ export function checkSplit(split: SplitResult, tree: TreeListing): SplitCheck {
       }
     }
   }
-
-  const counts: Record<SplitRule, number> = { disjoint: 0, cover: 0, subset: 0 };
-  for (const v of violations) counts[v.rule]++;
-  violations.sort(
-    (a, b) => SPLIT_RULES.indexOf(a.rule) - SPLIT_RULES.indexOf(b.rule) || byPath(a.path, b.path),
-  );
-  return { ok: violations.length === 0, counts, violations };
 }
 
 function trimSlash(p: string): string {

@@ -153,33 +153,14 @@ export function runWorker(
   onEvent: (e: WorkerEvent) => void = () => undefined,
   timeoutMs = s.timeoutMs,
 ): Promise<WorkerRun> {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8' };
-  if (s.prefix !== null) env.PYTHONHOME = s.prefix;
   const run = newRun();
   return new Promise<WorkerRun>((resolve) => {
-    // detached: the worker leads its own process group, so a timeout also ends what its modules started.
-    const proc = spawn(s.exe, workerArgs(s, level), {
-      cwd: s.cwd,
-      env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      detached: true,
+    const proc = spawnWorker(s, level);
+    const timer = idleTimer(timeoutMs, () => {
+      run.timedOut = true;
+      killGroup(proc);
     });
-    const killGroup = (): void => {
-      try {
-        if (proc.pid !== undefined) process.kill(-proc.pid, 'SIGKILL');
-      } catch {
-        // Why: the group is already gone.
-      }
-    };
-    let timer: NodeJS.Timeout | undefined;
-    const arm = (): void => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        run.timedOut = true;
-        killGroup();
-      }, timeoutMs);
-    };
-    arm();
+    timer.arm();
     const onLine = (line: string): void => {
       let e: WorkerEvent;
       try {
@@ -187,9 +168,9 @@ export function runWorker(
       } catch {
         return;
       }
-      if (e.ev !== 'write') arm();
+      if (e.ev !== 'write') timer.arm();
       record(run, e);
-      if (e.ev === 'end') clearTimeout(timer);
+      if (e.ev === 'end') timer.clear();
       onEvent(e);
     };
     proc.stdout.setEncoding('utf8');
@@ -201,30 +182,71 @@ export function runWorker(
     // Why: a worker that dies before reading its request makes this write fail with EPIPE; 'exit' tells.
     proc.stdin.on('error', () => undefined);
     proc.stdin.end(`${requestText(s, request)}\n`);
-    let finished = false;
-    const finish = (): void => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(timer);
+    whenDone(proc, run, () => {
+      timer.clear();
       resolve(run);
-    };
-    proc.on('error', (err) => {
-      run.exit = err.message;
-      finish();
     });
-    proc.on('exit', (code, signal) => {
-      run.exit = signal !== null ? `killed by ${signal}` : `exit status ${code}`;
-      // Children an imported module left behind go with the worker; the pipes then close.
-      killGroup();
-      // Why: a grandchild that left the group could hold the pipes open; do not wait for it forever.
-      setTimeout(() => {
-        proc.stdout.destroy();
-        proc.stderr.destroy();
-        finish();
-      }, 1000).unref();
-    });
-    proc.on('close', finish);
   });
+}
+
+function spawnWorker(s: Setup, level: number) {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8' };
+  if (s.prefix !== null) env.PYTHONHOME = s.prefix;
+  // detached: the worker leads its own process group, so a timeout also ends what its modules started.
+  return spawn(s.exe, workerArgs(s, level), {
+    cwd: s.cwd,
+    env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true,
+  });
+}
+
+type WorkerProcess = ReturnType<typeof spawnWorker>;
+
+function killGroup(proc: WorkerProcess): void {
+  try {
+    if (proc.pid !== undefined) process.kill(-proc.pid, 'SIGKILL');
+  } catch {
+    // Why: the group is already gone.
+  }
+}
+
+/** A timer that fires after `ms` without a new arm(). */
+function idleTimer(ms: number, onTimeout: () => void): { arm(): void; clear(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    arm: () => {
+      clearTimeout(timer);
+      timer = setTimeout(onTimeout, ms);
+    },
+    clear: () => clearTimeout(timer),
+  };
+}
+
+/** Call `done` once, when the worker failed to start, or exited and its pipes closed. */
+function whenDone(proc: WorkerProcess, run: WorkerRun, done: () => void): void {
+  let finished = false;
+  const finish = (): void => {
+    if (finished) return;
+    finished = true;
+    done();
+  };
+  proc.on('error', (err) => {
+    run.exit = err.message;
+    finish();
+  });
+  proc.on('exit', (code, signal) => {
+    run.exit = signal !== null ? `killed by ${signal}` : `exit status ${code}`;
+    // Children an imported module left behind go with the worker; the pipes then close.
+    killGroup(proc);
+    // Why: a grandchild that left the group could hold the pipes open; do not wait for it forever.
+    setTimeout(() => {
+      proc.stdout.destroy();
+      proc.stderr.destroy();
+      finish();
+    }, 1000).unref();
+  });
+  proc.on('close', finish);
 }
 
 export function lastLine(text: string): string {
