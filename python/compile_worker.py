@@ -30,13 +30,18 @@
 # This writes nothing.
 import sys
 
-import runpy  # noqa: F401  (python -m loads it before compileall)
-import compileall
-import importlib.util
-import os
-import py_compile
-import struct
-import types
+# python -m loads runpy, then runs compileall: both loaded here first and in that order (the module that
+# imports a module first decides whether its name is an interned string kept alive: 3.9's ctypes/util
+# differed when importlib.machinery came in another way), by names made at run time, since an `import
+# runpy` would keep the interned name 'runpy' alive, which compileall's process does not (3.9: ensurepip).
+__import__(b"runpy".decode())
+_pyf_compileall = __import__(b"compileall".decode())
+
+import importlib.util  # noqa: E402
+import os  # noqa: E402
+import py_compile  # noqa: E402
+import struct  # noqa: E402
+import types  # noqa: E402
 
 _pyf_MAGIC = importlib.util.MAGIC_NUMBER
 _pyf_PEP552 = sys.version_info >= (3, 7)
@@ -47,12 +52,12 @@ def _pyf_become_compileall(_pyf_flags):
     # compileall.main() over /dev/null (compile_dir lists nothing; -qq prints nothing): argparse, gettext
     # and what they load, as in the process whose bytes are the reference. Nothing is compiled or written.
     _pyf_saved = sys.argv
-    sys.argv = [compileall.__file__, "-qq"] + _pyf_flags + [os.devnull]
+    sys.argv = [_pyf_compileall.__file__, "-qq"] + _pyf_flags + [os.devnull]
     # Under -m, compileall's module code runs as __main__ and stays alive (its names, exit_status, too).
     global _pyf_main_code
-    _pyf_main_code = compileall.__loader__.get_code(compileall.__name__)
+    _pyf_main_code = _pyf_compileall.__loader__.get_code(_pyf_compileall.__name__)
     try:
-        compileall.main()
+        _pyf_compileall.main()
     except BaseException:  # noqa: B036  (argparse exits on an option this version lacks: go on without)
         pass
     finally:

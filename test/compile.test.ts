@@ -129,7 +129,7 @@ describe('compile writes the bytes and links of compileall --hardlink-dupes', ()
   // What differs, and why it cannot be reproduced: on 3.10 types.py leaves a dead class `_C` in a reference
   // cycle whose dict holds the name '_m'; it lives until the cyclic GC's next full collection, whose moment
   // follows every allocation the process made. compileall's process still has it when json/decoder.py (the
-  // one source naming `_m`) is compiled, so '_m' is flagged there; the worker has collected it.
+  // one source naming `_m`) is compiled, so '_m' is flagged there; the worker may have collected it.
   const KNOWN: Record<string, string[]> = {
     '3.10': ['', '.opt-1', '.opt-2'].map((l) => `json/__pycache__/decoder.cpython-310${l}.pyc`),
   };
@@ -157,7 +157,11 @@ describe('compile writes the bytes and links of compileall --hardlink-dupes', ()
         const got = caches(lib);
         assert.ok(Object.keys(want.files).length > 200, `${Object.keys(want.files).length} caches`);
         const differ = Object.keys(want.files).filter((k) => got.files[k] !== want.files[k]);
-        assert.deepEqual(differ.sort(), (KNOWN[v] ?? []).sort());
+        // At most those: whether the collector has run by then varies with the worker's own allocations.
+        assert.deepEqual(
+          differ.filter((k) => !(KNOWN[v] ?? []).includes(k)),
+          [],
+        );
         if (differ.length === 0) assert.deepEqual(got.groups, want.groups);
         assert.deepEqual(r.errors, []);
       } finally {
