@@ -11,11 +11,11 @@ import type { CompileReport } from '../src/compile/compile.js';
 import type { DedupReport } from '../src/dedup/dedup.js';
 import type { Plan } from '../src/plan/plan.js';
 import type { VerifyReport } from '../src/verify/verify.js';
-import { renderApply } from '../src/cli/apply.js';
-import { renderCheck } from '../src/cli/check.js';
-import { renderCompile } from '../src/cli/compile.js';
-import { renderDedup } from '../src/cli/dedup.js';
-import { renderPlan } from '../src/cli/plan.js';
+import { renderApply } from '../src/cli/apply-run.js';
+import { renderCheck } from '../src/cli/check-run.js';
+import { renderCompile } from '../src/cli/compile-run.js';
+import { renderDedup } from '../src/cli/dedup-run.js';
+import { renderPlan } from '../src/cli/plan-run.js';
 import { plural } from '../src/report/format.js';
 import { outputWidth, textTable } from '../src/report/table.js';
 

@@ -6,8 +6,9 @@
 import { isLeftoverTemp } from '../fsops/temp.js';
 import { TYPE_FILE } from '../scan/table.js';
 import { type CheckState, describeMagic, nameOf, type Parsed } from './state.js';
+import { FINDING_IDS, FINDING_LIST, type FindingId } from './finding-list.js';
 
-export type Severity = 'error' | 'warning' | 'info';
+export { FINDING_IDS, FINDING_LIST, type FindingId, isFindingId, type Severity } from './finding-list.js';
 
 /** Reports one finding of the rule's id about `entry` (its bytes counted unless `bytes` is false). */
 export type Report = (entry: number, message: string, bytes?: boolean) => void;
@@ -182,77 +183,22 @@ function uncompilable(s: CheckState, report: Report): void {
     report(source, `${err}: no cache, and importing it fails before anything is written`, false);
 }
 
-export const FINDINGS = {
-  'bad-header': {
-    severity: 'error',
-    meaning:
-      'not a valid cache: truncated, not a .pyc, bad flags, or a magic number of another version than its tag',
-    rule: badHeader,
-  },
-  'stale-timestamp': {
-    severity: 'warning',
-    meaning: "the source's mtime or size differs from the header: Python recompiles and tries to write",
-    rule: staleTimestamp,
-  },
-  'stale-hash': {
-    severity: 'warning',
-    meaning:
-      'the source hash differs from the header: Python recompiles (checked) or runs old code (unchecked)',
-    rule: staleHash,
-  },
-  'missing-level': {
-    severity: 'warning',
-    meaning: 'an optimization level the tree ships for other modules is missing: Python tries to write it',
-    rule: missingLevel,
-  },
-  orphan: {
-    severity: 'warning',
-    meaning: 'a cache without a source, or not named as a cache: never imported, dead weight',
-    rule: orphan,
-  },
-  'foreign-tag': {
-    severity: 'warning',
-    meaning: "a cache tag or magic number other than the tree's interpreter's: never used, or rewritten",
-    rule: foreignTag,
-  },
-  'shadowed-legacy': {
-    severity: 'warning',
-    meaning: 'a legacy mod.pyc beside mod.py (or a package or extension of that name): import ignores it',
-    rule: shadowedLegacy,
-  },
-  'buildroot-path': {
-    severity: 'warning',
-    meaning:
-      'co_filename is not the installed path (a build root, a relative path): tracebacks lose source lines',
-    rule: buildrootPath,
-  },
-  'leftover-temporary': {
-    severity: 'warning',
-    meaning:
-      'a pyfloppy temporary (.pyfloppy-PID-...tmp) whose process is gone: left by an interrupted run, dead weight',
-    rule: leftoverTemporary,
-  },
-  'unchecked-hash': {
-    severity: 'info',
-    meaning: 'an unchecked-hash cache: Python never compares it with its source',
-    rule: uncheckedHash,
-  },
-  'unlinked-duplicate': {
-    severity: 'info',
-    meaning: 'byte-identical to the level below it but not hardlinked: `pyfloppy dedup` frees it',
-    rule: unlinkedDuplicate,
-  },
-  uncompilable: {
-    severity: 'info',
-    meaning:
-      'a source without any cache that the interpreter cannot compile: importing it fails, nothing is written',
-    rule: uncompilable,
-  },
-} as const satisfies Record<string, { severity: Severity; meaning: string; rule: Rule }>;
+const RULES: Record<FindingId, Rule> = {
+  'bad-header': badHeader,
+  'stale-timestamp': staleTimestamp,
+  'stale-hash': staleHash,
+  'missing-level': missingLevel,
+  orphan: orphan,
+  'foreign-tag': foreignTag,
+  'shadowed-legacy': shadowedLegacy,
+  'buildroot-path': buildrootPath,
+  'leftover-temporary': leftoverTemporary,
+  'unchecked-hash': uncheckedHash,
+  'unlinked-duplicate': unlinkedDuplicate,
+  uncompilable: uncompilable,
+};
 
-export type FindingId = keyof typeof FINDINGS;
-export const FINDING_IDS = Object.keys(FINDINGS) as FindingId[];
-
-export function isFindingId(s: string): s is FindingId {
-  return Object.hasOwn(FINDINGS, s);
-}
+/** Each finding id with its severity, meaning (finding-list.ts) and rule. */
+export const FINDINGS = Object.fromEntries(
+  FINDING_IDS.map((id) => [id, { ...FINDING_LIST[id], rule: RULES[id] }]),
+) as { [K in FindingId]: (typeof FINDING_LIST)[K] & { rule: Rule } };

@@ -1,21 +1,9 @@
 /** `pyfloppy apply`: argument parsing and output; the work is the library's apply(), rollback(), commit(). */
 import type { Command } from 'commander';
-import { type ApplyReport, apply, commit, rollback } from '../apply/apply.js';
-import { PyfloppyError } from '../errors.js';
-import type { VerifyReport } from '../verify/verify.js';
-import { formatBytes, formatCount, plural } from '../report/format.js';
 import type { Io, RunState } from './main.js';
-import { progressLine } from './progress.js';
-import {
-  collect,
-  describeProgress,
-  describeRegression,
-  levelList,
-  regrtestOptions,
-  withRegrtestFlags,
-} from './verify.js';
+import { collect, levelList, withRegrtestFlags } from './verify.js';
 
-interface ApplyFlags {
+export interface ApplyFlags {
   dryRun?: boolean;
   commit?: boolean;
   rollback?: boolean;
@@ -29,24 +17,46 @@ interface ApplyFlags {
   regrtestTimeout?: number;
 }
 
+const DESCRIPTION = [
+  'Carry out a plan made by `pyfloppy plan`. First every file it touches is checked against its',
+  'fingerprint and content hash, and every name it creates is checked absent: if anything differs,',
+  'nothing is changed and the files are named (exit 1). Then each operation keeps the old name in a',
+  'journal (.pyfloppy-journal/ in the tree), so that a failure, a regression or a crash can be undone:',
+  'killed at any point, `apply --rollback PLAN` restores every path, and `apply PLAN` again finishes.',
+  'At the end the journal is deleted (commit) unless --no-commit.',
+  '',
+  'With --verify --python EXE, verify runs before and after (imports at each level, write attempts)',
+  'and any regression rolls the change back; with --regrtest, also the regression tests of verify',
+  '--regrtest, and any test that passed before and fails after rolls the change back.',
+].join('\n');
+const AFTER_HELP = [
+  '',
+  'Examples:',
+  '  pyfloppy apply --dry-run plan.json                # check the plan against the tree, change nothing',
+  '  pyfloppy apply plan.json',
+  '  pyfloppy apply --verify --python ./root/usr/bin/python3.12 plan.json',
+  '  pyfloppy apply --no-commit plan.json && run-my-tests && pyfloppy apply --commit plan.json',
+  '  pyfloppy apply --rollback plan.json               # undo an interrupted or uncommitted apply',
+  '',
+  'Exit status: 0 applied, checked (--dry-run), already applied, undone (--rollback) or committed',
+  '(--commit); 1 refused (files differ from the plan: nothing changed), rolled back after a failure or a',
+  'regression, or a rollback that left paths in the way; 2 usage error (conflicting options, a malformed',
+  'plan), or the file system refused (read-only, full, not permitted: one line naming the path and errno).',
+].join('\n');
+
 export function registerApply(program: Command, io: Io, state: RunState): void {
+  defineApply(program).action(async (target: string, flags: ApplyFlags, cmd: Command) => {
+    const { runApply } = await import('./apply-run.js');
+    await runApply(target, flags, cmd, io, state);
+  });
+}
+
+/** The command, its arguments, options and help; the action is runApply() in ./apply-run.js. */
+function defineApply(program: Command): Command {
   const command = program
     .command('apply')
     .summary('carry out a plan with a journal; roll back on failure or on a regression verify finds')
-    .description(
-      [
-        'Carry out a plan made by `pyfloppy plan`. First every file it touches is checked against its',
-        'fingerprint and content hash, and every name it creates is checked absent: if anything differs,',
-        'nothing is changed and the files are named (exit 1). Then each operation keeps the old name in a',
-        'journal (.pyfloppy-journal/ in the tree), so that a failure, a regression or a crash can be undone:',
-        'killed at any point, `apply --rollback PLAN` restores every path, and `apply PLAN` again finishes.',
-        'At the end the journal is deleted (commit) unless --no-commit.',
-        '',
-        'With --verify --python EXE, verify runs before and after (imports at each level, write attempts)',
-        'and any regression rolls the change back; with --regrtest, also the regression tests of verify',
-        '--regrtest, and any test that passed before and fails after rolls the change back.',
-      ].join('\n'),
-    )
+    .description(DESCRIPTION)
     .argument('<plan>', 'the plan file (for --rollback and --commit: the plan or the tree)')
     .option('-n, --dry-run', 'check the plan against the tree, change nothing')
     .option('--no-commit', 'keep the journal at the end (undo later with --rollback, or --commit)')
@@ -56,167 +66,10 @@ export function registerApply(program: Command, io: Io, state: RunState): void {
     .option('--python <exe>', 'the interpreter of the tree, for --verify')
     .option('--levels <list>', 'optimization levels to verify (default 0,1,2)', levelList)
     .option('--exclude <module>', 'module prefix verify does not import (repeatable)', collect);
-  withRegrtestFlags(
+  return withRegrtestFlags(
     command,
     "with --verify: also run the interpreter's regression tests before and after (see verify --help)",
   )
     .option('--json', 'print the report as JSON')
-    .addHelpText(
-      'after',
-      [
-        '',
-        'Examples:',
-        '  pyfloppy apply --dry-run plan.json                # check the plan against the tree, change nothing',
-        '  pyfloppy apply plan.json',
-        '  pyfloppy apply --verify --python ./root/usr/bin/python3.12 plan.json',
-        '  pyfloppy apply --no-commit plan.json && run-my-tests && pyfloppy apply --commit plan.json',
-        '  pyfloppy apply --rollback plan.json               # undo an interrupted or uncommitted apply',
-        '',
-        'Exit status: 0 applied, checked (--dry-run), already applied, undone (--rollback) or committed',
-        '(--commit); 1 refused (files differ from the plan: nothing changed), rolled back after a failure or a',
-        'regression, or a rollback that left paths in the way; 2 usage error (conflicting options, a malformed',
-        'plan), or the file system refused (read-only, full, not permitted: one line naming the path and errno).',
-      ].join('\n'),
-    )
-    .action(async (target: string, flags: ApplyFlags, cmd: Command) => {
-      // Why: commander turns --no-commit into commit=false and --commit into commit=true; tell them apart.
-      const explicitCommit = cmd.getOptionValueSource('commit') === 'cli' && flags.commit === true;
-      const noCommit = cmd.getOptionValueSource('commit') === 'cli' && flags.commit === false;
-      refuseConflicts(flags, explicitCommit, noCommit);
-      if (flags.rollback === true) {
-        const r = await rollback(target);
-        if (flags.json === true) io.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-        else if (!r.found)
-          io.stdout.write(`pyfloppy apply --rollback: ${r.root} has no journal: nothing to undo\n`);
-        else
-          io.stdout.write(
-            `pyfloppy apply --rollback: ${r.root}: restored ${plural(r.restored, 'operation')}${r.conflicts.length > 0 ? `; ${plural(r.conflicts.length, 'path')} in the way (journal kept): ${r.conflicts.slice(0, 5).join(', ')}` : ''}\n`,
-          );
-        if (r.conflicts.length > 0) state.exitCode = 1;
-        return;
-      }
-      if (explicitCommit) {
-        const r = await commit(target);
-        io.stdout.write(
-          r.found
-            ? `pyfloppy apply --commit: ${r.root}: journal deleted\n`
-            : `pyfloppy apply --commit: ${r.root} has no journal\n`,
-        );
-        return;
-      }
-      if (flags.verify === true && flags.python === undefined)
-        throw new PyfloppyError('EUSAGE', '--verify needs --python EXE (the interpreter of the tree)');
-      if (flags.verify !== true && flags.regrtest !== undefined)
-        throw new PyfloppyError('EUSAGE', '--regrtest needs --verify (it is part of what verify runs)');
-      const regrtest = regrtestOptions(flags);
-      const line = progressLine(io.stderr);
-      const report = await apply({
-        planFile: target,
-        dryRun: flags.dryRun === true,
-        commit: flags.commit !== false,
-        ...(flags.verify === true
-          ? {
-              verify: {
-                python: flags.python!,
-                ...(flags.levels === undefined ? {} : { levels: flags.levels }),
-                ...(flags.exclude === undefined ? {} : { exclude: flags.exclude }),
-                ...(regrtest === undefined ? {} : { regrtest }),
-                onProgress: (p) => line.show(describeProgress(p)),
-              },
-            }
-          : {}),
-        onVerify: (phase) => {
-          line.done();
-          if (io.stderr.isTTY) io.stderr.write(`verifying (${phase})...\n`);
-        },
-      }).finally(() => line.done());
-      if (flags.json === true) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      else io.stdout.write(renderApply(report));
-      if (report.outcome === 'refused' || report.outcome === 'rolled-back') state.exitCode = 1;
-    });
-}
-
-/** Options that contradict each other, or that only a mode not asked for reads, are usage errors. */
-function refuseConflicts(flags: ApplyFlags, explicitCommit: boolean, noCommit: boolean): void {
-  const refuse = (message: string, hint?: string): never => {
-    throw new PyfloppyError('EUSAGE', message, hint === undefined ? {} : { hint });
-  };
-  if (flags.rollback === true && explicitCommit)
-    refuse('--rollback and --commit cannot be used together', 'undo with --rollback, or keep with --commit');
-  const mode = flags.rollback === true ? '--rollback' : explicitCommit ? '--commit' : undefined;
-  if (mode !== undefined) {
-    const extra = [
-      flags.dryRun === true ? '--dry-run' : undefined,
-      noCommit ? '--no-commit' : undefined,
-      flags.verify === true ? '--verify' : undefined,
-    ].find((o) => o !== undefined);
-    if (extra !== undefined) refuse(`${mode} cannot be used with ${extra}`);
-  }
-  if (flags.dryRun === true && noCommit)
-    refuse('--dry-run cannot be used with --no-commit: a dry run changes nothing and keeps no journal');
-  if (flags.verify !== true)
-    for (const [given, name] of [
-      [flags.levels, '--levels'],
-      [flags.exclude, '--exclude'],
-    ] as const)
-      if (given !== undefined) refuse(`${name} needs --verify (it says what verify imports)`);
-}
-
-export function renderApply(r: ApplyReport): string {
-  const out: string[] = [];
-  const head = `pyfloppy apply ${r.strategies.join(',')} on ${r.root}`;
-  switch (r.outcome) {
-    case 'refused':
-      out.push(
-        `${head}: refused, nothing changed: ${plural(r.mismatches.length, 'file')} ${r.mismatches.length === 1 ? 'differs' : 'differ'} from the plan`,
-      );
-      for (const m of r.mismatches.slice(0, 20)) out.push(`  ${m.path}: ${m.why}`);
-      if (r.mismatches.length > 20) out.push(`  ... and ${formatCount(r.mismatches.length - 20)} more`);
-      out.push('make a new plan: pyfloppy plan ...');
-      break;
-    case 'checked':
-      out.push(
-        `${head} (dry run): ${r.operations === 1 ? 'the one operation matches' : `all ${plural(r.operations, 'operation')} match`} the tree; would free ${formatBytes(r.saved.allocatedBytes)}`,
-      );
-      break;
-    case 'already-applied':
-      out.push(`${head}: already applied${r.committed ? '; journal deleted' : ''}`);
-      break;
-    case 'rolled-back':
-      out.push(
-        `${head}: rolled back after ${formatCount(r.done)} of ${plural(r.operations, 'operation')}: ${r.failure ?? ''}`,
-      );
-      if (r.rollback !== undefined && r.rollback.conflicts.length > 0)
-        out.push(
-          `  not restored (something else is there now; journal kept at ${r.journal}): ${r.rollback.conflicts.join(', ')}`,
-        );
-      break;
-    case 'applied':
-      out.push(
-        `${head}: ${plural(r.operations, 'operation')} done${r.resumed ? ' (an interrupted run finished)' : ''}; ${
-          // Why: until the commit the journal still holds every removed and replaced file: nothing is freed yet.
-          r.committed ? 'freed' : 'frees, once committed,'
-        } ${formatBytes(r.saved.allocatedBytes)} on disk (${formatBytes(r.saved.apparentBytes)} apparent)`,
-      );
-      out.push(
-        r.committed
-          ? 'committed: journal deleted'
-          : `journal kept at ${r.journal}: undo with --rollback, finish with --commit`,
-      );
-      break;
-  }
-  if (r.rolledBackOther) out.push('an interrupted run of another plan was rolled back first');
-  if (r.verify !== undefined) {
-    const line = (name: string, v: VerifyReport) =>
-      `  ${name}: ${v.levels.map((l) => `level ${l.level}: ${formatCount(l.ok)} ok, ${formatCount(l.failed.length)} failed, ${plural(l.writes.length, 'write attempt')}`).join('; ')}`;
-    out.push('verify:');
-    out.push(line('before', r.verify.before));
-    if (r.verify.after !== undefined) out.push(line('after', r.verify.after));
-    out.push(`  regressions: ${formatCount(r.verify.regressions.length)}`);
-    for (const g of r.verify.regressions.slice(0, 20))
-      out.push(`    level ${g.level}: ${describeRegression(g)}`);
-    if (r.verify.regressions.length > 20)
-      out.push(`    ... and ${formatCount(r.verify.regressions.length - 20)} more (--json lists all)`);
-  }
-  return `${out.join('\n')}\n`;
+    .addHelpText('after', AFTER_HELP);
 }

@@ -244,6 +244,23 @@ interface Frame {
   levels?: number[];
 }
 
+/** A frame's header, `STATUS\tLEVELS\tSIZES\tERROR` (python/compile_worker.py says why not JSON). */
+function parseHeader(text: string): Frame {
+  const [status = '', levels = '', sizes = '', error = ''] = text.split('\t');
+  const list = (s: string) => (s === '' ? [] : s.split(',').map(Number));
+  return {
+    status: status as Frame['status'],
+    payloads: list(sizes),
+    levels: list(levels),
+    ...(error === '' ? {} : { error: Buffer.from(error, 'hex').toString('utf8') }),
+  };
+}
+
+/** A file name as the worker reads it: hex of its bytes. */
+function hex(s: string | null): string {
+  return s === null ? '-' : Buffer.from(s).toString('hex');
+}
+
 /** One long-lived worker: requests in, frames (header + payloads) out, parsed from its stdout. */
 class Worker {
   private readonly proc: ChildProcess;
@@ -253,10 +270,12 @@ class Worker {
   private readonly exited: Promise<never>;
 
   constructor(exe: string) {
-    // -E -s: no environment or user site can change the compiler; -B: the worker's own imports write nothing.
-    this.proc = spawn(exe, ['-E', '-s', '-B', workerScript('compile_worker.py')], {
+    // -s: no user site can change the compiler; -B: the worker's own imports write nothing. No PYTHON*
+    // variable (what -E would do) but PYTHONHASHSEED: before 3.11 marshal writes a frozenset in hash order,
+    // so compileall's bytes follow the seed it ran with (reproducible builds set PYTHONHASHSEED=0).
+    this.proc = spawn(exe, ['-s', '-B', workerScript('compile_worker.py')], {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: process.env,
+      env: workerEnv(),
     });
     this.proc.stdout!.on('data', (d: Buffer) => {
       this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
@@ -274,6 +293,8 @@ class Worker {
     });
     // Why: the worker exits when closed after its last batch; that rejection is expected, not an error.
     this.exited.catch(() => undefined);
+    // Why: it is started before the interpreter is described; a name that is not a program is told by that.
+    this.proc.on('error', () => undefined);
   }
 
   private drain(): void {
@@ -281,7 +302,7 @@ class Worker {
       if (this.buf.length < 4 || this.waiting.length === 0) return;
       const n = this.buf.readUInt32LE(0);
       if (this.buf.length < 4 + n) return;
-      const frame = JSON.parse(this.buf.subarray(4, 4 + n).toString('utf8')) as Frame;
+      const frame = parseHeader(this.buf.subarray(4, 4 + n).toString('latin1'));
       const total = frame.payloads.reduce((s, x) => s + x, 0);
       if (this.buf.length < 4 + n + total) return;
       const data: Buffer[] = [];
@@ -300,6 +321,7 @@ class Worker {
     levels: number[],
     mode: InvalidationMode | null,
     force: boolean,
+    flags: string[],
     onResult: (job: Job, frame: Frame, data: Buffer[]) => void,
   ): Promise<void> {
     const results = jobs.map(
@@ -308,8 +330,11 @@ class Worker {
           this.waiting.push(resolve);
         }),
     );
-    const sources = jobs.map((j) => [Buffer.from(j.path).toString('base64'), j.dfile]);
-    this.proc.stdin!.write(`${JSON.stringify({ sources, levels, mode, force })}\n`);
+    // compileall's options that shape its process, for the worker's compileall.main() (hex; '-': none).
+    const shape = flags.length === 0 ? '-' : Buffer.from(flags.join('\0')).toString('hex');
+    const fields = [levels.join(''), mode ?? '-', force ? '1' : '0', shape];
+    for (const j of jobs) fields.push(hex(j.path), hex(j.dfile));
+    this.proc.stdin!.write(`${fields.join('\t')}\n`);
     for (let k = 0; k < jobs.length; k++) {
       const r = await Promise.race([results[k]!, this.exited]);
       onResult(jobs[k]!, r.frame, r.data);
@@ -317,11 +342,42 @@ class Worker {
   }
 
   close(): void {
-    this.proc.stdin!.end();
+    if (!this.proc.stdin!.writableEnded) this.proc.stdin!.end();
+  }
+
+  /** A worker that will get no work (the interpreter was refused): gone at once. */
+  kill(): void {
+    this.proc.kill();
   }
 }
 
 const BATCH = 16;
+/** Sources per worker below which another worker costs more than it saves (see runWorkers). */
+const SOURCES_PER_WORKER = 48;
+
+/** The environment without PYTHON* variables (as -E), but PYTHONHASHSEED. */
+function workerEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith('PYTHON') || k === 'PYTHONHASHSEED') env[k] = v;
+  }
+  return env;
+}
+
+/**
+ * The compileall command line whose process the workers reproduce (see python/compile_worker.py): the
+ * levels and --hardlink-dupes (3.9+), -f, the invalidation mode (3.7+).
+ */
+function compileallFlags(o: CompileOptions, minor: number, levels: number[], dedup: boolean): string[] {
+  const flags: string[] = [];
+  if (o.force === true) flags.push('-f');
+  if (minor >= 9) {
+    for (const l of levels) flags.push('-o', String(l));
+    if (dedup && levels.length > 1) flags.push('--hardlink-dupes');
+  }
+  if (minor >= 7 && o.invalidationMode !== undefined) flags.push('--invalidation-mode', o.invalidationMode);
+  return flags;
+}
 
 function checkInterpreter(info: InterpreterInfo): string {
   const [major, minor] = info.version.split('.').map(Number) as [number, number];
@@ -338,8 +394,31 @@ function checkInterpreter(info: InterpreterInfo): string {
 }
 
 export async function compile(o: CompileOptions): Promise<CompileReport> {
-  const info = describeInterpreter(o.python ?? 'python3');
-  const tag = checkInterpreter(info);
+  // Why: the first worker starts while the interpreter is described (two interpreter start-ups overlap:
+  // most of the time of a small package).
+  const first = new Worker(o.python ?? 'python3');
+  let info: InterpreterInfo;
+  let tag: string;
+  try {
+    info = describeInterpreter(o.python ?? 'python3');
+    tag = checkInterpreter(info);
+  } catch (e) {
+    first.kill();
+    throw e;
+  }
+  try {
+    return await compileWith(o, info, tag, first);
+  } finally {
+    first.close();
+  }
+}
+
+async function compileWith(
+  o: CompileOptions,
+  info: InterpreterInfo,
+  tag: string,
+  first: Worker,
+): Promise<CompileReport> {
   const levels = [...new Set(o.levels ?? [0])].sort((a, b) => a - b);
   for (const l of levels) {
     if (![0, 1, 2].includes(l)) throw new PyfloppyError('EUSAGE', `optimization level ${l}: 0, 1 or 2`);
@@ -370,14 +449,11 @@ export async function compile(o: CompileOptions): Promise<CompileReport> {
     lockRoots(o, roots, locks);
     const jobs = collect(o, report, roots);
     report.sources = jobs.length;
+    const dedup = o.dedup ?? levels.length > 1;
+    const flags = compileallFlags(o, minor, levels, dedup);
     let done = 0;
-    await runWorkers(o, info.executable, jobs, levels, (job, frame, data) => {
-      place(
-        { report, tag, levels, dedup: o.dedup ?? levels.length > 1, hook: o.beforePlace },
-        job,
-        frame,
-        data,
-      );
+    await runWorkers(o, [first, info.executable], flags, jobs, levels, (job, frame, data) => {
+      place({ report, tag, levels, dedup, hook: o.beforePlace }, job, frame, data);
       o.onProgress?.(++done, jobs.length);
     });
   } catch (e) {
@@ -453,16 +529,17 @@ function place(ctx: PlaceContext, job: Job, frame: Frame, data: Buffer[]): void 
 /** Long-lived interpreter workers fed batches of sources; `onResult` runs for each source in order. */
 async function runWorkers(
   o: CompileOptions,
-  exe: string,
+  [first, exe]: [Worker, string],
+  flags: string[],
   jobs: Job[],
   levels: number[],
   onResult: (job: Job, frame: Frame, data: Buffer[]) => void,
 ): Promise<void> {
   const n = o.jobs === 0 ? os.availableParallelism() : Math.max(1, o.jobs ?? 1);
-  const workers = Array.from(
-    { length: Math.min(n, Math.max(1, Math.ceil(jobs.length / BATCH))) },
-    () => new Worker(exe),
-  );
+  // Why: a worker costs an interpreter start-up and compileall's own (argparse): one more pays off only
+  // with SOURCES_PER_WORKER sources for it (measured on requests, bench/README.md).
+  const wanted = Math.min(n, Math.max(1, Math.floor(jobs.length / SOURCES_PER_WORKER)));
+  const workers = [first, ...Array.from({ length: wanted - 1 }, () => new Worker(exe))];
   let next = 0;
   const mode = o.invalidationMode ?? null;
   try {
@@ -471,7 +548,7 @@ async function runWorkers(
         while (next < jobs.length) {
           const batch = jobs.slice(next, next + BATCH);
           next += BATCH;
-          await w.run(batch, levels, mode, o.force === true, onResult);
+          await w.run(batch, levels, mode, o.force === true, flags, onResult);
         }
       }),
     );

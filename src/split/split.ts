@@ -22,18 +22,14 @@ import { PyfloppyError, readUserFile } from '../errors.js';
 import { buildModel } from '../model/model.js';
 import { displayName, type EntryTable, TYPE_DIR } from '../scan/table.js';
 import { VERSION } from '../version.js';
+import { isSplitPolicy, SPLIT_POLICIES, type SplitPolicy } from './policies.js';
 import { assignSections } from './sections.js';
 
 export { sectionNames } from './sections.js';
 
 export const SPLIT_SCHEMA = 'pyfloppy.split/1';
 
-export const SPLIT_POLICIES = ['bytecode', 'optimized', 'tests', 'sources'] as const;
-export type SplitPolicy = (typeof SPLIT_POLICIES)[number];
-
-export function isSplitPolicy(s: string): s is SplitPolicy {
-  return (SPLIT_POLICIES as readonly string[]).includes(s);
-}
+export { isSplitPolicy, SPLIT_POLICIES, type SplitPolicy } from './policies.js';
 
 /** What one package owns: installed paths (the prefix joined with the path in the tree). */
 export interface SplitSectionFiles {

@@ -11,6 +11,7 @@ import type { EstimateContext } from './context.js';
 import type { Carried, Estimate, Facts, Strategy } from './strategy.js';
 import { Layout } from './strategy.js';
 import { dominantTag } from './zip.js';
+import { PLANNABLE_IDS } from './plannable.js';
 
 const CARRIED: readonly Carried[] = STRATEGIES.filter((s): s is Carried => s.kind === 'layout').sort(
   (a, b) => a.rank - b.rank,
@@ -18,6 +19,9 @@ const CARRIED: readonly Carried[] = STRATEGIES.filter((s): s is Carried => s.kin
 
 /** Strategies `plan` can carry out, in the order they compose. */
 export const PLANNABLE: readonly string[] = CARRIED.map((s) => s.id);
+if (PLANNABLE.join() !== PLANNABLE_IDS.join()) {
+  throw new Error(`plannable.ts lists ${PLANNABLE_IDS.join()}, the catalog carries ${PLANNABLE.join()}`);
+}
 
 const byId = (id: string): Strategy | undefined => STRATEGIES.find((s) => s.id === id);
 
