@@ -17,6 +17,9 @@ import { copyTree, fastTempDir, removeTree, snapshot } from './helpers/tree.js';
 
 const py = interpreter('3.13');
 
+// Copies compared with each other are planned for one place: relocated bytecode names it.
+const DEST = '/usr/lib/python3.13';
+
 describe('one run per tree', () => {
   let work = '';
   let template = '';
@@ -35,7 +38,7 @@ describe('one run per tree', () => {
     const file = `${tree}-${strategies}.json`;
     fs.writeFileSync(
       file,
-      JSON.stringify(await plan({ strategies: strategies.split(','), path: tree, workers: 0 })),
+      JSON.stringify(await plan({ strategies: strategies.split(','), path: tree, workers: 0, dest: DEST })),
     );
     return { tree, file };
   }
@@ -54,7 +57,7 @@ describe('one run per tree', () => {
     const aloneFile = `${alone}.json`;
     fs.writeFileSync(
       aloneFile,
-      JSON.stringify(await plan({ strategies: ['pysources'], path: alone, workers: 0 })),
+      JSON.stringify(await plan({ strategies: ['pysources'], path: alone, workers: 0, dest: DEST })),
     );
     assert.equal(runCli(['apply', aloneFile]).status, 0);
 
