@@ -72,6 +72,27 @@ export function filenameSpans(data: Uint8Array, minor: number, offset = 0): Span
   return r.filenames();
 }
 
+/** Thrown by a reader told to stop at the first co_filename, with it (not a failure: a way out). */
+class FirstFilename extends Error {
+  constructor(readonly filename: string) {
+    super('first co_filename found');
+  }
+}
+
+/**
+ * The file name of the first code object marshal wrote whole (the innermost first: the module's first
+ * function, usually within the first kilobytes), reading no further; undefined when there is no code.
+ */
+export function firstFilename(data: Uint8Array, minor: number, offset = 0): string | undefined {
+  try {
+    new MarshalReader(data, minor, offset, false, true).read(0);
+    return undefined;
+  } catch (e) {
+    if (e instanceof FirstFilename) return e.filename;
+    throw e;
+  }
+}
+
 /** The reader's position and back-references (FLAG_REF), and one method per part of the format. */
 class MarshalReader {
   private readonly b: Buffer;
@@ -85,6 +106,7 @@ class MarshalReader {
     private readonly minor: number,
     private pos: number,
     private readonly tracking = false,
+    private readonly stopAtFilename = false,
   ) {
     this.b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   }
@@ -303,6 +325,7 @@ class MarshalReader {
     const filenameStart = this.pos;
     const filename = this.str(next(), 'co_filename');
     if (this.tracking) this.noteFilename(filenameStart);
+    if (this.stopAtFilename) throw new FirstFilename(filename);
     const name = this.str(next(), 'co_name');
     const qualname = minor >= 11 ? this.str(next(), 'co_qualname') : name;
     const firstlineno = this.i32();

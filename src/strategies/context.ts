@@ -11,7 +11,9 @@ import type { Bytes, Footprint } from '../model/footprint.js';
 import type { IdentityDetail } from '../model/identity.js';
 import { K_DIRECTORY } from '../model/kinds.js';
 import type { Model } from '../model/model.js';
-import { relocatePyc } from '../python/relocate.js';
+import { firstFilename } from '../python/marshal.js';
+import { parsePycHeader } from '../python/pyc.js';
+import { relocatedSize, relocatePyc } from '../python/relocate.js';
 import { deflatedSize } from '../scan/compare.js';
 import type { LazyPool, WorkerReply } from '../scan/pool.js';
 import { type EntryTable, pathOf, TYPE_DIR } from '../scan/table.js';
@@ -231,6 +233,28 @@ export class EstimateContext {
       this.deflated.set(key, v);
     }
     return v;
+  }
+
+  /**
+   * The size of a cache relocated to name `filename`: its own, plus the difference in the names' encoded
+   * lengths (the old name read from the first code object, without walking the rest). The cache's own
+   * size when it cannot be read.
+   */
+  relocatedSize(i: number, filename: string): number {
+    const size = this.t.size[i]!;
+    let fd = -1;
+    try {
+      fd = fs.openSync(pathOf(this.t, i), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      const data = fs.readFileSync(fd);
+      const header = parsePycHeader(data);
+      const minor = Number(header.magic.version.split('.')[1]);
+      const old = firstFilename(data, minor, header.headerSize);
+      return old === undefined ? size : relocatedSize(size, old, filename);
+    } catch {
+      return size;
+    } finally {
+      if (fd !== -1) fs.closeSync(fd);
+    }
   }
 
   /** The deflated size of a cache relocated to name `filename` (the cache's own when it cannot be). */

@@ -96,13 +96,14 @@ function keepCompressed(l: Layout, dir: number, src: number, mod: string, made: 
  * `compileall -b` name it: linecache finds no file there and asks the module's loader for the source.
  */
 function relocate(l: Layout, l0: number, src: number, legacy: Place): void {
+  const filename = l.destPath(l.rel(src));
   l.ops.push({
     op: 'write',
     at: legacy,
     mode: Number(l.t.mode[l0]!) & 0o7777,
-    size: Number(l.t.size[l0]!),
+    size: l.ctx.relocatedSize(l0, filename),
     relocateOf: l0,
-    filename: l.destPath(l.rel(src)),
+    filename,
   });
   l.remove(l0);
 }

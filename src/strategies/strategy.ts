@@ -41,8 +41,8 @@ export type LayoutOp =
   | { op: 'link'; entry: number; target: number }
   | { op: 'move'; entry: number; to: Place }
   /**
-   * A new file: empty, the gzip of `gzipOf`, or the bytecode `relocateOf` naming `filename` (sizes: the
-   * cache's, which the plan replaces by the relocated bytes' size: a few bytes apart, the names' lengths).
+   * A new file: empty, the gzip of `gzipOf`, or the bytecode `relocateOf` naming `filename` (its size from
+   * the names' lengths, which the plan checks against the relocated bytes).
    */
   | {
       op: 'write';
