@@ -221,6 +221,36 @@ describe('check on CPython 2.7', () => {
   });
 });
 
+describe('check --python of another version than the tree', () => {
+  const py12 = interpreter('3.12');
+  const py13 = interpreter('3.13');
+  it('is refused (exit 2, a hint) unless the tree has caches of its tag too, then it is used', (t) => {
+    if (!have(t, py12, cpython('3.12'))) return;
+    if (!have(t, py13, cpython('3.13'))) return;
+    const root = fastTempDir();
+    try {
+      const tree = path.join(root, 'tree');
+      writeTree(tree, { 'mod.py': 'X = 1\n', 'pkg/__init__.py': '', 'pkg/core.py': 'Y = 2\n' });
+      assert.equal(spawnSync(py13.exe, ['-m', 'compileall', '-q', tree]).status, 0);
+      const r = runCli(['check', tree, '--python', py12.exe]);
+      usage(
+        r,
+        /has no cache of cpython-312: its caches are cpython-313 \(3 of 3 module caches\)/,
+        '3.12 on 3.13',
+      );
+      assert.match(r.stderr, /^pyfloppy: hint: .*--python .*3\.13/m);
+      // The 3.12 caches beside them: the tree is for both, and the one given is the reference.
+      assert.equal(spawnSync(py12.exe, ['-m', 'compileall', '-q', path.join(tree, 'mod.py')]).status, 0);
+      const both = runCli(['check', tree, '--python', py12.exe, '--json']);
+      assert.equal(both.status, 1, both.stderr);
+      const report = JSON.parse(both.stdout) as { interpreter: { source: string; cacheTag: string } };
+      assert.deepEqual([report.interpreter.source, report.interpreter.cacheTag], ['python', 'cpython-312']);
+    } finally {
+      removeTree(root);
+    }
+  });
+});
+
 describe('a read-only mount', () => {
   it('dedup: one error, exit 2, not a line per pair', (t) => {
     const root = fastTempDir();
