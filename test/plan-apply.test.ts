@@ -138,6 +138,7 @@ describe('plan and apply', () => {
       );
       const r = await apply({ planFile: savePlan(p, path.join(work, `${id}.plan.json`)) });
       assert.equal(r.outcome, 'applied', r.failure);
+      assert.deepEqual([r.freed, r.toBeFreedAtCommit], [p.saved, { apparentBytes: 0, allocatedBytes: 0 }]);
       assert.equal(r.committed, true);
       assert.ok(!fs.existsSync(path.join(root, '.pyfloppy-journal')));
       const want = expected(before).sort();
@@ -312,6 +313,9 @@ describe('plan and apply', () => {
     const r = runCli(['apply', file, '--no-commit']);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /journal kept/);
+    // The journal still holds every removed file: nothing is freed before the commit.
+    assert.match(r.stdout, /; -?[\d.]+ \S+ on disk \(-?[\d.]+ \S+ apparent\) to be freed at commit$/m);
+    assert.doesNotMatch(r.stdout, /\bfreed [\d.]/);
     assert.ok(fs.existsSync(path.join(root, '.pyfloppy-journal/plan.json')));
     const rb = runCli(['apply', '--rollback', file]);
     assert.equal(rb.status, 0, rb.stderr);
@@ -326,8 +330,17 @@ describe('plan and apply', () => {
     const why = stale.stdout.split('\n').filter((l) => l.startsWith('  '));
     assert.ok(why.length > 0);
     for (const l of why) assert.match(l, /^ {2}(\S+: changed \(ctime\)|\.\.\. and [\d,]+ more)$/, l);
-    const file2 = savePlan(await planOf('strip-tests,pysources', root), path.join(work, 'nocommit2.json'));
-    assert.equal(runCli(['apply', file2, '--no-commit']).status, 0);
+    const p2 = await planOf('strip-tests,pysources', root);
+    const file2 = savePlan(p2, path.join(work, 'nocommit2.json'));
+    const kept = runCli(['apply', file2, '--no-commit', '--json']);
+    assert.equal(kept.status, 0, kept.stderr);
+    const none = { apparentBytes: 0, allocatedBytes: 0 };
+    const json = JSON.parse(kept.stdout) as {
+      committed: boolean;
+      freed: unknown;
+      toBeFreedAtCommit: unknown;
+    };
+    assert.deepEqual([json.committed, json.freed, json.toBeFreedAtCommit], [false, none, p2.saved]);
     const c = runCli(['apply', '--commit', root]);
     assert.equal(c.status, 0, c.stderr);
     assert.ok(!fs.existsSync(path.join(root, '.pyfloppy-journal')));
