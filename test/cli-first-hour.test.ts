@@ -159,7 +159,7 @@ describe('plan says what it cannot do', () => {
 });
 
 describe('an unreadable root', () => {
-  it('is one error, exit 2, for analyze, check, dedup, compile and split (not an empty report)', (t) => {
+  it('is one error, exit 2, for analyze, check, dedup, compile, split and plan (not an empty report)', (t) => {
     const root = tempDir();
     try {
       writeTree(root, { 'locked/mod.py': 'X = 1\n' });
@@ -173,6 +173,7 @@ describe('an unreadable root', () => {
         ['dedup', locked],
         ['compile', locked],
         ['split', locked, '--policy', 'tests'],
+        ['plan', 'no-bytecode', locked],
       ]) {
         const r = runCli(args, { uid: 65534, gid: 65534 });
         usage(r, new RegExp(`^pyfloppy: error: cannot read ${locked}: permission denied$`), args[0]!);

@@ -6,7 +6,7 @@ import { PYTHON3_LIBS } from '../strategies/catalog.js';
 import { renderAnalyzeHtml } from '../report/analyze-html.js';
 import { renderAnalyze } from '../report/analyze-text.js';
 import { outputWidth } from '../report/table.js';
-import { requireReadable, writeOutput } from './output.js';
+import { writeOutput } from './output.js';
 import type { Io } from './main.js';
 import { scanProgress, warnUnreadable } from './progress.js';
 
@@ -92,7 +92,6 @@ export function registerAnalyze(program: Command, io: Io): void {
       ].join('\n'),
     )
     .action(async (paths: string[], flags: AnalyzeFlags, cmd: Command) => {
-      requireReadable(paths);
       if (flags.json === true && cmd.getOptionValueSource('format') === 'cli' && flags.format !== 'json')
         throw new PyfloppyError('EUSAGE', `--json and --format ${flags.format} ask for two formats`, {
           hint: 'give one of them',

@@ -3,7 +3,6 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { type CheckReport, check } from '../check/check.js';
 import { FINDING_IDS, FINDINGS, type FindingId, isFindingId } from '../check/findings.js';
 import { formatBytes, formatCount, plural } from '../report/format.js';
-import { requireReadable } from './output.js';
 import { outputWidth, textTable } from '../report/table.js';
 import type { Io, RunState } from './main.js';
 import { scanProgress, warnUnreadable } from './progress.js';
@@ -80,7 +79,6 @@ export function registerCheck(program: Command, io: Io, state: RunState): void {
       ].join('\n'),
     )
     .action(async (paths: string[], flags: CheckFlags) => {
-      requireReadable(paths);
       const progress = scanProgress(io.stderr);
       let report: CheckReport;
       try {

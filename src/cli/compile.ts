@@ -7,7 +7,6 @@ import {
   type InvalidationMode,
 } from '../compile/compile.js';
 import { formatCount, plural } from '../report/format.js';
-import { requireReadable } from './output.js';
 import { countProgress } from './progress.js';
 import type { Io, RunState } from './main.js';
 
@@ -89,7 +88,6 @@ export function registerCompile(program: Command, io: Io, state: RunState): void
       ].join('\n'),
     )
     .action(async (paths: string[], flags: CompileFlags) => {
-      requireReadable(paths);
       let exclude: RegExp | undefined;
       try {
         exclude = flags.exclude === undefined ? undefined : new RegExp(flags.exclude);

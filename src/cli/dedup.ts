@@ -3,7 +3,6 @@ import type { Command } from 'commander';
 import { type DedupReport, dedup } from '../dedup/dedup.js';
 import { PyfloppyError } from '../errors.js';
 import { formatBytes, formatCount, plural } from '../report/format.js';
-import { requireReadable } from './output.js';
 import type { Io, RunState } from './main.js';
 import { scanProgress, warnUnreadable } from './progress.js';
 
@@ -60,7 +59,6 @@ export function registerDedup(program: Command, io: Io, state: RunState): void {
       ].join('\n'),
     )
     .action(async (paths: string[], flags: DedupFlags) => {
-      requireReadable(paths);
       const progress = scanProgress(io.stderr);
       let report: DedupReport;
       try {

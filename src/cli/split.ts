@@ -16,7 +16,6 @@ import {
   type SplitReport,
   split,
 } from '../split/split.js';
-import { requireReadable } from './output.js';
 import { textTable } from '../report/table.js';
 import type { Io, RunState } from './main.js';
 import { scanProgress } from './progress.js';
@@ -98,7 +97,6 @@ export function registerSplit(program: Command, io: Io, state: RunState): void {
           hint: `--policy ${SPLIT_POLICIES.join('|')} (or --check FILE to re-check a split)`,
         });
       }
-      requireReadable([treePath]);
       if (flags.outputDir !== undefined) checkOutputDir(flags.outputDir);
       const progress = scanProgress(io.stderr);
       let report: SplitReport;

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { errnoCode, PyfloppyError } from '../errors.js';
+import { requireReadableRoot } from '../scan/scan.js';
 import { Anchor, AnchorError } from '../fsops/anchor.js';
 import { CacheWriteError, ensureCacheDir, linkCache, writeCache } from '../fsops/cache.js';
 import { asRunError } from '../fsops/anchored.js';
@@ -338,6 +339,7 @@ function checkInterpreter(info: InterpreterInfo): string {
 }
 
 export async function compile(o: CompileOptions): Promise<CompileReport> {
+  for (const p of o.paths) requireReadableRoot(p);
   const info = describeInterpreter(o.python ?? 'python3');
   const tag = checkInterpreter(info);
   const levels = [...new Set(o.levels ?? [0])].sort((a, b) => a - b);
