@@ -159,7 +159,7 @@ describe('plan says what it cannot do', () => {
 });
 
 describe('an unreadable root', () => {
-  it('is one error, exit 2, for analyze, check, dedup, compile and split (not an empty report)', (t) => {
+  it('is one error, exit 2, for analyze, check, dedup, compile, split and plan (not an empty report)', (t) => {
     const root = tempDir();
     try {
       writeTree(root, { 'locked/mod.py': 'X = 1\n' });
@@ -173,6 +173,7 @@ describe('an unreadable root', () => {
         ['dedup', locked],
         ['compile', locked],
         ['split', locked, '--policy', 'tests'],
+        ['plan', 'no-bytecode', locked],
       ]) {
         const r = runCli(args, { uid: 65534, gid: 65534 });
         usage(r, new RegExp(`^pyfloppy: error: cannot read ${locked}: permission denied$`), args[0]!);
@@ -215,6 +216,36 @@ describe('check on CPython 2.7', () => {
       fs.rmSync(path.join(sourceless, 'mod.py'));
       const ok = runCli(['check', sourceless]);
       assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+    } finally {
+      removeTree(root);
+    }
+  });
+});
+
+describe('check --python of another version than the tree', () => {
+  const py12 = interpreter('3.12');
+  const py13 = interpreter('3.13');
+  it('is refused (exit 2, a hint) unless the tree has caches of its tag too, then it is used', (t) => {
+    if (!have(t, py12, cpython('3.12'))) return;
+    if (!have(t, py13, cpython('3.13'))) return;
+    const root = fastTempDir();
+    try {
+      const tree = path.join(root, 'tree');
+      writeTree(tree, { 'mod.py': 'X = 1\n', 'pkg/__init__.py': '', 'pkg/core.py': 'Y = 2\n' });
+      assert.equal(spawnSync(py13.exe, ['-m', 'compileall', '-q', tree]).status, 0);
+      const r = runCli(['check', tree, '--python', py12.exe]);
+      usage(
+        r,
+        /has no cache of cpython-312: its caches are cpython-313 \(3 of 3 module caches\)/,
+        '3.12 on 3.13',
+      );
+      assert.match(r.stderr, /^pyfloppy: hint: .*--python .*3\.13/m);
+      // The 3.12 caches beside them: the tree is for both, and the one given is the reference.
+      assert.equal(spawnSync(py12.exe, ['-m', 'compileall', '-q', path.join(tree, 'mod.py')]).status, 0);
+      const both = runCli(['check', tree, '--python', py12.exe, '--json']);
+      assert.equal(both.status, 1, both.stderr);
+      const report = JSON.parse(both.stdout) as { interpreter: { source: string; cacheTag: string } };
+      assert.deepEqual([report.interpreter.source, report.interpreter.cacheTag], ['python', 'cpython-312']);
     } finally {
       removeTree(root);
     }

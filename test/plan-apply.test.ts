@@ -49,6 +49,25 @@ function sourceTree(root: string): void {
 
 const files = (root: string): string[] => [...snapshot(root).keys()].sort();
 
+/** Relative path ('.' for the root) -> whether a directory, and its mtime in nanoseconds. */
+function mtimes(root: string): Map<string, ['dir' | 'file', bigint]> {
+  const out = new Map<string, ['dir' | 'file', bigint]>();
+  const one = (p: string): void => {
+    const st = fs.lstatSync(p, { bigint: true });
+    out.set(path.relative(root, p) || '.', [st.isDirectory() ? 'dir' : 'file', st.mtimeNs]);
+    if (st.isDirectory()) for (const n of fs.readdirSync(p)) one(path.join(p, n));
+  };
+  one(root);
+  return out;
+}
+
+/** The paths an operation names (relative to the root). */
+function opPaths(o: Plan['operations'][number]): string[] {
+  if (o.op === 'move') return [o.from, o.to];
+  if (o.op === 'zip') return [o.path, ...o.members.map((m) => m.from)];
+  return o.op === 'link' ? [o.path, o.target] : [o.path];
+}
+
 async function planOf(ids: string, root: string): Promise<Plan> {
   return plan({ strategies: ids.split(','), path: root, workers: 0 });
 }
@@ -131,6 +150,7 @@ describe('plan and apply', () => {
       assert.deepEqual(p.saved, p.estimate, 'the plan frees what the catalog estimates');
       const r = await apply({ planFile: savePlan(p, path.join(work, `${id}.plan.json`)) });
       assert.equal(r.outcome, 'applied', r.failure);
+      assert.deepEqual([r.freed, r.toBeFreedAtCommit], [p.saved, { apparentBytes: 0, allocatedBytes: 0 }]);
       assert.equal(r.committed, true);
       assert.ok(!fs.existsSync(path.join(root, '.pyfloppy-journal')));
       const want = expected(before).sort();
@@ -301,15 +321,32 @@ describe('plan and apply', () => {
     const root = fresh();
     const before = snapshot(root);
     const beforeDirs = directories(root);
-    const file = savePlan(await planOf('strip-tests,pysources', root), path.join(work, 'nocommit.json'));
+    const mtimes0 = mtimes(root);
+    const p1 = await planOf('strip-tests,pysources', root);
+    const file = savePlan(p1, path.join(work, 'nocommit.json'));
     const r = runCli(['apply', file, '--no-commit']);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /journal kept/);
+    // The journal still holds every removed file: nothing is freed before the commit.
+    assert.match(r.stdout, /; -?[\d.]+ \S+ on disk \(-?[\d.]+ \S+ apparent\) to be freed at commit$/m);
+    assert.doesNotMatch(r.stdout, /\bfreed [\d.]/);
     assert.ok(fs.existsSync(path.join(root, '.pyfloppy-journal/plan.json')));
     const rb = runCli(['apply', '--rollback', file]);
     assert.equal(rb.status, 0, rb.stderr);
     assert.deepEqual(snapshot(root), before);
     assert.deepEqual(directories(root), beforeDirs);
+    // As the README says: every file keeps its mtime; a directory's mtime is new only where the run
+    // changed its names (the root: the journal and the lock; the directories of the plan's paths).
+    const touched = new Set([
+      '.',
+      ...ancestors(p1.operations.flatMap(opPaths)),
+      ...p1.operations.flatMap(opPaths),
+    ]);
+    const mtimes1 = mtimes(root);
+    for (const [rel, [kind, ns]] of mtimes0) {
+      if (kind === 'file') assert.equal(mtimes1.get(rel)?.[1], ns, `${rel}: mtime restored`);
+      else if (!touched.has(rel)) assert.equal(mtimes1.get(rel)?.[1], ns, `${rel}: untouched directory`);
+    }
 
     // After a rollback the restored files have new ctimes: the plan is refused, a new one applies.
     const stale = runCli(['apply', file, '--no-commit']);
@@ -319,8 +356,17 @@ describe('plan and apply', () => {
     const why = stale.stdout.split('\n').filter((l) => l.startsWith('  '));
     assert.ok(why.length > 0);
     for (const l of why) assert.match(l, /^ {2}(\S+: changed \(ctime\)|\.\.\. and [\d,]+ more)$/, l);
-    const file2 = savePlan(await planOf('strip-tests,pysources', root), path.join(work, 'nocommit2.json'));
-    assert.equal(runCli(['apply', file2, '--no-commit']).status, 0);
+    const p2 = await planOf('strip-tests,pysources', root);
+    const file2 = savePlan(p2, path.join(work, 'nocommit2.json'));
+    const kept = runCli(['apply', file2, '--no-commit', '--json']);
+    assert.equal(kept.status, 0, kept.stderr);
+    const none = { apparentBytes: 0, allocatedBytes: 0 };
+    const json = JSON.parse(kept.stdout) as {
+      committed: boolean;
+      freed: unknown;
+      toBeFreedAtCommit: unknown;
+    };
+    assert.deepEqual([json.committed, json.freed, json.toBeFreedAtCommit], [false, none, p2.saved]);
     const c = runCli(['apply', '--commit', root]);
     assert.equal(c.status, 0, c.stderr);
     assert.ok(!fs.existsSync(path.join(root, '.pyfloppy-journal')));

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PyfloppyError } from '../src/errors.js';
 import { LazyPool } from '../src/scan/pool.js';
-import { resolveRoots, scan } from '../src/scan/scan.js';
+import { READ_HINT, resolveRoots, scan } from '../src/scan/scan.js';
 import { EntryTable, TYPE_DIR, TYPE_FILE, TYPE_SYMLINK } from '../src/scan/table.js';
 import { have } from './helpers/need.js';
 import { duBytes, removeTree, tempDir, writeTree } from './helpers/tree.js';
@@ -136,6 +136,45 @@ describe('scan', () => {
       assert.equal(out.problems[0]!.path, `${fs.realpathSync(d)}/locked`);
       assert.equal(out.problems[0]!.code, 'EACCES');
       assert.equal(out.problems[0]!.message, 'permission denied');
+    } finally {
+      removeTree(d);
+    }
+  });
+
+  it('an unreadable root is an EACCES error where the scan of roots starts: every command of the library', (t) => {
+    const d = tempDir();
+    try {
+      writeTree(d, { 'locked/mod.py': 'X = 1\n' });
+      const locked = path.join(d, 'locked');
+      fs.chmodSync(locked, 0o700);
+      const src = (m: string) => JSON.stringify(new URL(`../src/${m}.js`, import.meta.url).href);
+      // The library, not the CLI: analyze, check, plan, split (the model), dedup and compile.
+      const script = `
+        const p = ${JSON.stringify(locked)};
+        const calls = {
+          analyze: async () => (await import(${src('analyze')})).analyze({ paths: [p], workers: 0 }),
+          check: async () => (await import(${src('check/check')})).check({ paths: [p], workers: 0 }),
+          plan: async () => (await import(${src('plan/plan')})).plan({ strategies: ['no-bytecode'], path: p, workers: 0 }),
+          dedup: async () => (await import(${src('dedup/dedup')})).dedup({ paths: [p] }),
+          compile: async () => (await import(${src('compile/compile')})).compile({ paths: [p], python: ${JSON.stringify('/usr/bin/python3')} }),
+        };
+        const out = {};
+        for (const [name, call] of Object.entries(calls)) {
+          try { await call(); out[name] = 'no error'; }
+          catch (e) { out[name] = e.code + ' ' + e.message + ' | ' + e.hint; }
+        }
+        console.log(JSON.stringify(out));`;
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        encoding: 'utf8',
+        uid: 65534,
+        gid: 65534,
+      });
+      const asOther = r.error === undefined && !(r.status !== 0 && /EPERM/.test(r.stderr));
+      if (!have(t, asOther, 'running a command as another user (root)')) return;
+      assert.equal(r.status, 0, r.stderr);
+      const out = JSON.parse(r.stdout) as Record<string, string>;
+      for (const [name, got] of Object.entries(out))
+        assert.equal(got, `EACCES cannot read ${locked}: permission denied | ${READ_HINT}`, name);
     } finally {
       removeTree(d);
     }

@@ -34,6 +34,8 @@ function applyReport(over: Partial<ApplyReport>): ApplyReport {
     committed: true,
     journal: null,
     saved: bytes,
+    freed: bytes,
+    toBeFreedAtCommit: bytes,
     mismatches: [],
     ...over,
   } as ApplyReport;
@@ -55,8 +57,8 @@ describe('text reports say counts in words that agree with them', () => {
     assert.match(renderApply(applyReport({ operations: 1234, done: 1234 })), /: 1,234 operations done;/);
     // --no-commit: the journal still holds the old files, so nothing is freed yet.
     const kept = renderApply(applyReport({ committed: false, journal: '/t/.pyfloppy-journal' }));
-    assert.match(kept, /done; frees, once committed, 0 B on disk/);
-    assert.doesNotMatch(kept, /freed/);
+    assert.match(kept, /done; 0 B on disk \(0 B apparent\) to be freed at commit/);
+    assert.doesNotMatch(kept, /\bfreed \d/);
     assert.match(renderApply(applyReport({})), /done; freed 0 B on disk/);
     const level = { level: 0, ok: 1200, failed: [], writes: [{}] };
     const v = { levels: [level] } as unknown as VerifyReport;

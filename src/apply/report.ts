@@ -51,7 +51,12 @@ export interface ApplyReport {
   committed: boolean;
   /** The journal directory when it is kept (--no-commit, or a rollback that met conflicts). */
   journal: string | null;
+  /** What the plan frees (its `saved`), whatever this run did. */
   saved: Bytes;
+  /** Bytes this run freed: the plan's `saved` once an applied run is committed, else zero. */
+  freed: Bytes;
+  /** Bytes the journal still holds after `--no-commit` (every removed or replaced file): freed at commit. */
+  toBeFreedAtCommit: Bytes;
   mismatches: Mismatch[];
   failure?: string;
   verify?: { before: VerifyReport; after?: VerifyReport; regressions: Regression[] };
@@ -73,6 +78,8 @@ export function baseReport(plan: Plan, dryRun: boolean): ApplyReport {
     committed: false,
     journal: null,
     saved: plan.saved,
+    freed: { apparentBytes: 0, allocatedBytes: 0 },
+    toBeFreedAtCommit: { apparentBytes: 0, allocatedBytes: 0 },
     mismatches: [],
   };
 }

@@ -133,11 +133,14 @@ export async function finish(
   }
   if (options.commit === false) {
     report.journal = journalPath(plan.root);
+    // Why: the journal holds every removed and replaced file until the commit: nothing is freed yet.
+    report.toBeFreedAtCommit = report.saved;
     return report;
   }
   if (fs.lstatSync(anchor.at(JOURNAL_DIR), { throwIfNoEntry: false }) !== undefined)
     commitJournal(anchor, calls);
   report.committed = true;
+  report.freed = report.saved;
   return report;
 }
 

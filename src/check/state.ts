@@ -6,8 +6,10 @@
  */
 import path from 'node:path';
 import { K_DIRECTORY, K_EXTENSION, K_LEGACY, K_SOURCE, K_SYMLINK } from '../model/kinds.js';
+import { PyfloppyError } from '../errors.js';
 import type { Model } from '../model/model.js';
 import { compileErrors } from '../python/compiles.js';
+import type { InterpreterInfo } from '../python/interpreter.js';
 import { extensionModuleName, parseCacheName } from '../python/layout.js';
 import { magicInfo } from '../python/pyc.js';
 import type { LazyPool, WorkerReply } from '../scan/pool.js';
@@ -201,7 +203,10 @@ export class CheckState {
     for (let j = 0; j < tagGroups.length; j++)
       if (tagIdx === -1 || tagGroups[j]! > tagGroups[tagIdx]!) tagIdx = j;
     const given = this.model.interpreter;
-    if (given !== null && given.cacheTag !== null)
+    if (given !== null && given.cacheTag !== null) {
+      const givenIdx = c.tags.indexOf(given.cacheTag);
+      if (tagIdx !== -1 && (givenIdx === -1 || tagGroups[givenIdx] === 0))
+        this.refuseOtherVersion(given, c.tags[tagIdx]!, tagGroups[tagIdx]!);
       return {
         source: 'python',
         executable: given.executable,
@@ -210,6 +215,7 @@ export class CheckState {
         magic: magicOfHex(given.magic),
         evidence: `given: ${given.requested}`,
       };
+    }
     if (tagIdx === -1)
       return {
         source: 'unknown',
@@ -228,6 +234,24 @@ export class CheckState {
       magic: null,
       evidence: `inferred from the dominant cache tag: ${tagGroups[tagIdx]} of ${g.count} module caches are ${tag}`,
     };
+  }
+
+  /**
+   * A --python whose cache tag no cache of the PATHs has, while they have caches of another tag: every cache
+   * would be a foreign-tag warning and every source a missing cache, a report about the wrong interpreter.
+   * Refused; a tree holding caches of both tags is checked against the one given.
+   */
+  private refuseOtherVersion(given: InterpreterInfo, tag: string, modules: number): void {
+    if ((this.options.paths?.length ?? 0) === 0) return; // Why: its own library, listed by that interpreter.
+    const where = this.model.scan.roots.filter((r) => r.entry !== -1).map((r) => r.path);
+    const version = versionOfTag(tag);
+    throw new PyfloppyError(
+      'EUSAGE',
+      `--python ${given.requested} is ${given.cacheTag} (Python ${given.version}), but ${where.join(', ')} has no cache of ${given.cacheTag}: its caches are ${tag} (${modules} of ${this.g.count} module caches)`,
+      {
+        hint: `give the tree's own interpreter (--python of Python ${version ?? tag}) or leave --python out to check against ${tag}; to check it for ${given.cacheTag}, compile it with that interpreter first`,
+      },
+    );
   }
 
   /** Every cache of a group, read once per byte-identical set of levels. */

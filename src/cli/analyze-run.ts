@@ -6,13 +6,12 @@ import { PYTHON3_LIBS } from '../strategies/catalog.js';
 import { renderAnalyzeHtml } from '../report/analyze-html.js';
 import { renderAnalyze } from '../report/analyze-text.js';
 import { outputWidth } from '../report/table.js';
-import { requireReadable, writeOutput } from './output.js';
+import { writeOutput } from './output.js';
 import type { Io } from './main.js';
 import { scanProgress, warnUnreadable } from './progress.js';
 import type { AnalyzeFlags } from './analyze.js';
 
 export async function runAnalyze(paths: string[], flags: AnalyzeFlags, cmd: Command, io: Io): Promise<void> {
-  requireReadable(paths);
   if (flags.json === true && cmd.getOptionValueSource('format') === 'cli' && flags.format !== 'json')
     throw new PyfloppyError('EUSAGE', `--json and --format ${flags.format} ask for two formats`, {
       hint: 'give one of them',

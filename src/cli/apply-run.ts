@@ -131,8 +131,10 @@ export function renderApply(r: ApplyReport): string {
       out.push(
         `${head}: ${plural(r.operations, 'operation')} done${r.resumed ? ' (an interrupted run finished)' : ''}; ${
           // Why: until the commit the journal still holds every removed and replaced file: nothing is freed yet.
-          r.committed ? 'freed' : 'frees, once committed,'
-        } ${formatBytes(r.saved.allocatedBytes)} on disk (${formatBytes(r.saved.apparentBytes)} apparent)`,
+          r.committed
+            ? `freed ${formatBytes(r.freed.allocatedBytes)} on disk (${formatBytes(r.freed.apparentBytes)} apparent)`
+            : `${formatBytes(r.toBeFreedAtCommit.allocatedBytes)} on disk (${formatBytes(r.toBeFreedAtCommit.apparentBytes)} apparent) to be freed at commit`
+        }`,
       );
       out.push(
         r.committed

@@ -2,7 +2,6 @@
 import { type CheckReport, check } from '../check/check.js';
 import { FINDINGS } from '../check/findings.js';
 import { formatBytes, formatCount, plural } from '../report/format.js';
-import { requireReadable } from './output.js';
 import { outputWidth, textTable } from '../report/table.js';
 import type { Io, RunState } from './main.js';
 import { scanProgress, warnUnreadable } from './progress.js';
@@ -10,7 +9,6 @@ import type { CheckFlags } from './check.js';
 import { LIST_LIMIT } from './check.js';
 
 export async function runCheck(paths: string[], flags: CheckFlags, io: Io, state: RunState): Promise<void> {
-  requireReadable(paths);
   const progress = scanProgress(io.stderr);
   let report: CheckReport;
   try {

@@ -2,7 +2,6 @@
 import { InvalidArgumentError } from 'commander';
 import { type CompileOptions, type CompileReport, compile } from '../compile/compile.js';
 import { formatCount, plural } from '../report/format.js';
-import { requireReadable } from './output.js';
 import { countProgress } from './progress.js';
 import type { Io, RunState } from './main.js';
 import type { CompileFlags } from './compile.js';
@@ -13,7 +12,6 @@ export async function runCompile(
   io: Io,
   state: RunState,
 ): Promise<void> {
-  requireReadable(paths);
   let exclude: RegExp | undefined;
   try {
     exclude = flags.exclude === undefined ? undefined : new RegExp(flags.exclude);

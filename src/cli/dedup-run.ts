@@ -2,13 +2,11 @@
 import { type DedupReport, dedup } from '../dedup/dedup.js';
 import { PyfloppyError } from '../errors.js';
 import { formatBytes, formatCount, plural } from '../report/format.js';
-import { requireReadable } from './output.js';
 import type { Io, RunState } from './main.js';
 import { scanProgress, warnUnreadable } from './progress.js';
 import type { DedupFlags } from './dedup.js';
 
 export async function runDedup(paths: string[], flags: DedupFlags, io: Io, state: RunState): Promise<void> {
-  requireReadable(paths);
   const progress = scanProgress(io.stderr);
   let report: DedupReport;
   try {

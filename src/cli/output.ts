@@ -20,28 +20,3 @@ export function writeOutput(file: string, text: string, example = 'out.txt'): vo
     });
   writeFileAtomic(file, text);
 }
-
-/**
- * The one rule for a root the user named that cannot be read (analyze, check, dedup, compile, split): a usage
- * error (exit 2) naming it, as for a missing path, not an empty report. A directory needs read and search
- * permission, a file read permission; a path that does not exist is left to the library's own message.
- * Unreadable parts below a readable root are skipped and listed instead (a warning).
- */
-export function requireReadable(paths: readonly string[]): void {
-  for (const p of paths) {
-    let st: fs.Stats;
-    try {
-      st = fs.statSync(p);
-    } catch {
-      continue;
-    }
-    try {
-      fs.accessSync(p, st.isDirectory() ? fs.constants.R_OK | fs.constants.X_OK : fs.constants.R_OK);
-    } catch (e) {
-      throw new PyfloppyError('EACCES', `cannot read ${p}: permission denied`, {
-        cause: e,
-        hint: 'run as a user who may read it (and, for dedup, write it)',
-      });
-    }
-  }
-}

@@ -15,7 +15,6 @@ import {
   type SplitReport,
   split,
 } from '../split/split.js';
-import { requireReadable } from './output.js';
 import { textTable } from '../report/table.js';
 import type { Io, RunState } from './main.js';
 import { scanProgress } from './progress.js';
@@ -33,7 +32,6 @@ export async function runSplit(
       hint: `--policy ${SPLIT_POLICIES.join('|')} (or --check FILE to re-check a split)`,
     });
   }
-  requireReadable([treePath]);
   if (flags.outputDir !== undefined) checkOutputDir(flags.outputDir);
   const progress = scanProgress(io.stderr);
   let report: SplitReport;

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { errnoCode, PyfloppyError } from '../errors.js';
+import { requireReadableRoot } from '../scan/scan.js';
 import { Anchor, AnchorError } from '../fsops/anchor.js';
 import { CacheWriteError, ensureCacheDir, linkCache, writeCache } from '../fsops/cache.js';
 import { asRunError } from '../fsops/anchored.js';
@@ -394,6 +395,7 @@ function checkInterpreter(info: InterpreterInfo): string {
 }
 
 export async function compile(o: CompileOptions): Promise<CompileReport> {
+  for (const p of o.paths) requireReadableRoot(p);
   // Why: the first worker starts while the interpreter is described (two interpreter start-ups overlap:
   // most of the time of a small package).
   const first = new Worker(o.python ?? 'python3');

@@ -12,6 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PyfloppyError } from '../errors.js';
+import { requireReadableRoot } from '../scan/scan.js';
 import type { Bytes } from '../model/footprint.js';
 import { buildModel, type Model } from '../model/model.js';
 import { bytesFreed } from '../strategies/accounting.js';
@@ -135,6 +136,7 @@ export async function plan(options: PlanOptions): Promise<Plan> {
     throw new PyfloppyError('ENOTFOUND', `${options.path}: no such directory`);
   }
   if (!st.isDirectory()) throw new PyfloppyError('ENOTDIR', `${options.path}: not a directory`);
+  requireReadableRoot(options.path);
   const real = fs.realpathSync(root);
   const model = await buildModel({
     paths: [real],

@@ -73,6 +73,7 @@ export function resolveRoots(specs: readonly RootSpec[]): ScannedRoot[] {
         hint: 'give the directory that holds the Python tree, e.g. /usr/lib64/python3.12',
       });
     }
+    requireReadableRoot(spec.path);
     const same = roots.find((r) => r.realPath === real);
     if (same) {
       if (!same.labels.includes(label)) same.labels.push(label);
@@ -94,6 +95,25 @@ export function resolveRoots(specs: readonly RootSpec[]): ScannedRoot[] {
     r.insideRoot = best;
   }
   return roots;
+}
+
+/** The hint of an unreadable root. */
+export const READ_HINT = 'run as a user who may read it (and, for dedup, compile and apply, write it)';
+
+/**
+ * The one rule for a root the user named that cannot be read (analyze, check, plan, split, dedup, compile):
+ * an error (exit 2) naming it, as for a missing path, not an empty report. A directory needs read and search
+ * permission, a file read permission; a path that does not exist is left to the caller's own message.
+ * Unreadable parts below a readable root are the scan's problems instead (skipped, listed).
+ */
+export function requireReadableRoot(p: string): void {
+  const st = fs.statSync(p, { throwIfNoEntry: false });
+  if (st === undefined) return;
+  try {
+    fs.accessSync(p, st.isDirectory() ? fs.constants.R_OK | fs.constants.X_OK : fs.constants.R_OK);
+  } catch (e) {
+    throw new PyfloppyError('EACCES', `cannot read ${p}: permission denied`, { cause: e, hint: READ_HINT });
+  }
 }
 
 function isInside(child: string, parent: string): boolean {
