@@ -51,6 +51,7 @@ export class EstimateContext {
   readonly blockSize: number;
   /** The root's real path (the estimates' place for relocated bytecode). */
   readonly rootPath: string;
+  private readonly filenames = new Map<number, string | undefined>();
   /** 1 where the entry lies in a site-packages or dist-packages directory (not the stdlib). */
   readonly inSitePackages: Uint8Array;
   /** For each entry, the index of the first path to its inode (itself when it has one name here). */
@@ -242,19 +243,27 @@ export class EstimateContext {
    */
   relocatedSize(i: number, filename: string): number {
     const size = this.t.size[i]!;
+    const old = this.filenameOf(i);
+    return old === undefined ? size : relocatedSize(size, old, filename);
+  }
+
+  /** The file name a cache's code carries, read once (sourceless and pysources both ask). */
+  private filenameOf(i: number): string | undefined {
+    if (this.filenames.has(i)) return this.filenames.get(i);
+    let old: string | undefined;
     let fd = -1;
     try {
       fd = fs.openSync(pathOf(this.t, i), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
       const data = fs.readFileSync(fd);
       const header = parsePycHeader(data);
-      const minor = Number(header.magic.version.split('.')[1]);
-      const old = firstFilename(data, minor, header.headerSize);
-      return old === undefined ? size : relocatedSize(size, old, filename);
+      old = firstFilename(data, Number(header.magic.version.split('.')[1]), header.headerSize);
     } catch {
-      return size;
+      old = undefined;
     } finally {
       if (fd !== -1) fs.closeSync(fd);
     }
+    this.filenames.set(i, old);
+    return old;
   }
 
   /** The deflated size of a cache relocated to name `filename` (the cache's own when it cannot be). */
