@@ -70,9 +70,7 @@ function code(type: string, flag: number): number {
   return type.charCodeAt(0) | flag;
 }
 
+/** What encodeString writes for `s` (the type code's flags change no length). */
 function encodedLength(s: string): number {
-  // eslint-disable-next-line no-control-regex
-  const ascii = /^[\x00-\x7f]*$/.test(s);
-  const n = Buffer.byteLength(s, ascii ? 'latin1' : 'utf8');
-  return ascii && n < 256 ? 2 + n : 5 + n;
+  return encodeString(0x7a, s).length;
 }

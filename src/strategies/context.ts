@@ -251,16 +251,12 @@ export class EstimateContext {
   private filenameOf(i: number): string | undefined {
     if (this.filenames.has(i)) return this.filenames.get(i);
     let old: string | undefined;
-    let fd = -1;
     try {
-      fd = fs.openSync(pathOf(this.t, i), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-      const data = fs.readFileSync(fd);
+      const data = this.read(i);
       const header = parsePycHeader(data);
       old = firstFilename(data, Number(header.magic.version.split('.')[1]), header.headerSize);
     } catch {
       old = undefined;
-    } finally {
-      if (fd !== -1) fs.closeSync(fd);
     }
     this.filenames.set(i, old);
     return old;
@@ -268,15 +264,21 @@ export class EstimateContext {
 
   /** The deflated size of a cache relocated to name `filename` (the cache's own when it cannot be). */
   relocatedDeflatedSize(i: number, filename: string): number {
-    let fd = -1;
     try {
-      fd = fs.openSync(pathOf(this.t, i), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-      const data = relocatePyc(fs.readFileSync(fd), filename);
+      const data = relocatePyc(this.read(i), filename);
       return zlib.deflateRawSync(data, { level: DEFLATE_LEVEL }).length;
     } catch {
       return this.deflatedSize(i, DEFLATE_LEVEL);
+    }
+  }
+
+  /** An entry's bytes, opened without following a symlink. */
+  private read(i: number): Buffer {
+    const fd = fs.openSync(pathOf(this.t, i), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    try {
+      return fs.readFileSync(fd);
     } finally {
-      if (fd !== -1) fs.closeSync(fd);
+      fs.closeSync(fd);
     }
   }
 
