@@ -134,7 +134,13 @@ for (const strategies of ['strip-tests,pysources', 'dedup', 'zip-stdlib']) {
         fs.writeFileSync(
           probePlan,
           JSON.stringify(
-            await plan({ strategies: strategies.split(','), path: probe, workers: 0, dest: DEST }),
+            await plan({
+              strategies: strategies.split(','),
+              path: probe,
+              workers: 0,
+              python: py.exe,
+              dest: DEST,
+            }),
           ),
         );
         // How long the operations take once the journal exists: kills are spread over that span.
@@ -171,6 +177,13 @@ for (const strategies of ['strip-tests,pysources', 'dedup', 'zip-stdlib']) {
             ...kept
               .filter((r) => r.endsWith('.py'))
               .map((r) => path.join(path.dirname(r), '__pysources__', `${path.basename(r)}.gz`)),
+            // pyfloppy's runtime, which reads __pysources__.
+            ...['_pyfloppy_runtime', 'sitecustomize'].flatMap((m) => [
+              `${m}.py`,
+              ...['', '.opt-1', '.opt-2'].map((l) => `__pycache__/${m}.cpython-313${l}.pyc`),
+            ]),
+            'site-packages/_pyfloppy_runtime.pth',
+            'site-packages/_pyfloppy_runtime.start',
           ];
           assert.deepEqual(after, want.sort());
         }
@@ -214,7 +227,13 @@ for (const strategies of ['strip-tests,pysources', 'dedup', 'zip-stdlib']) {
           fs.writeFileSync(
             file,
             JSON.stringify(
-              await plan({ strategies: strategies.split(','), path: tree, workers: 0, dest: DEST }),
+              await plan({
+                strategies: strategies.split(','),
+                path: tree,
+                workers: 0,
+                python: py.exe,
+                dest: DEST,
+              }),
             ),
           );
           // Most kills among the operations (the first 70 % of the span: its end is the commit, the lock's

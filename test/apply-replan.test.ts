@@ -36,11 +36,11 @@ describe('apply of a different plan over an interrupted run', () => {
       const second = path.join(work, 'drop-opt2.json');
       fs.writeFileSync(
         first,
-        JSON.stringify(await plan({ strategies: ['pysources'], path: root, workers: 0 })),
+        JSON.stringify(await plan({ strategies: ['pysources'], path: root, workers: 0, python: py.exe })),
       );
       fs.writeFileSync(
         second,
-        JSON.stringify(await plan({ strategies: ['drop-opt2'], path: root, workers: 0 })),
+        JSON.stringify(await plan({ strategies: ['drop-opt2'], path: root, workers: 0, python: py.exe })),
       );
 
       // The first run is killed once its journal holds a few dozen backups (thousands of steps remain).
@@ -95,7 +95,7 @@ describe('apply of a different plan over an interrupted run', () => {
       // Planned again on the restored tree, it applies: the original less its level-2 caches.
       fs.writeFileSync(
         second,
-        JSON.stringify(await plan({ strategies: ['drop-opt2'], path: root, workers: 0 })),
+        JSON.stringify(await plan({ strategies: ['drop-opt2'], path: root, workers: 0, python: py.exe })),
       );
       const again = runCli(['apply', second]);
       assert.equal(again.status, 0, again.stdout + again.stderr);

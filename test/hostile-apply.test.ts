@@ -42,7 +42,7 @@ describe('apply against a directory swapped for a symlink', () => {
     const tree = path.join(base, 'lib', 'python3.13');
     fs.mkdirSync(path.dirname(tree), { recursive: true });
     copyTree(from, tree);
-    const p = await plan({ strategies: strategies.split(','), path: tree, workers: 0 });
+    const p = await plan({ strategies: strategies.split(','), path: tree, workers: 0, python: py!.exe });
     const file = path.join(base, 'plan.json');
     fs.writeFileSync(file, JSON.stringify(p));
     return { tree, file, p, outside: path.join(base, 'outside') };
@@ -129,7 +129,7 @@ describe('apply against a directory swapped for a symlink', () => {
       files[`p${m}/__pycache__/m.cpython-313.opt-2.pyc`] = `level 2 of ${m}`;
     }
     writeTree(tree, files);
-    const p = await plan({ strategies: ['drop-opt2'], path: tree, workers: 0 });
+    const p = await plan({ strategies: ['drop-opt2'], path: tree, workers: 0, python: py.exe });
     assert.equal(p.operations.filter((o) => o.op === 'remove').length, 4200);
     const file = path.join(base, 'plan.json');
     fs.writeFileSync(file, JSON.stringify(p));

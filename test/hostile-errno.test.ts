@@ -46,7 +46,9 @@ describe('errno failures of apply and rollback', () => {
     const file = `${tree}.json`;
     fs.writeFileSync(
       file,
-      JSON.stringify(await plan({ strategies: strategies.split(','), path: tree, workers: 0 })),
+      JSON.stringify(
+        await plan({ strategies: strategies.split(','), path: tree, workers: 0, python: py!.exe }),
+      ),
     );
     return file;
   }

@@ -46,7 +46,7 @@ describe('a tampered journal is refused, nothing changed', () => {
     const tree = path.join(work, `case${count++}`);
     copyTree(template, tree);
     const original = digest(tree);
-    const p = await plan({ strategies: strategies.split(','), path: tree, workers: 0 });
+    const p = await plan({ strategies: strategies.split(','), path: tree, workers: 0, python: py!.exe });
     const file = `${tree}.json`;
     fs.writeFileSync(file, JSON.stringify(p));
     const half = Math.floor(p.operations.length / 2);
@@ -116,7 +116,7 @@ describe('a tampered journal is refused, nothing changed', () => {
   it('plan.json of another plan of the same tree', async (t) => {
     if (!have(t, py, cpython('3.13'))) return;
     const c = await journaled('crashed');
-    const other = await plan({ strategies: ['drop-opt2'], path: c.tree, workers: 0 });
+    const other = await plan({ strategies: ['drop-opt2'], path: c.tree, workers: 0, python: py.exe });
     fs.writeFileSync(path.join(c.journal, 'plan.json'), JSON.stringify(other));
     refusedByAll(c, /cannot be trusted: (step \d+ |it holds \d+)/);
   });
@@ -177,7 +177,10 @@ describe('a tampered journal is refused, nothing changed', () => {
     const tree = path.join(work, `case${count++}`);
     copyTree(template, tree);
     const file = `${tree}.json`;
-    fs.writeFileSync(file, JSON.stringify(await plan({ strategies: ['pysources'], path: tree, workers: 0 })));
+    fs.writeFileSync(
+      file,
+      JSON.stringify(await plan({ strategies: ['pysources'], path: tree, workers: 0, python: py.exe })),
+    );
     fs.mkdirSync(path.join(tree, JOURNAL));
     fs.writeFileSync(path.join(tree, JOURNAL, 'plan.json.tmp'), '{"partial":');
     const r = runCli(['apply', file]);

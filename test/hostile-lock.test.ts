@@ -38,7 +38,15 @@ describe('one run per tree', () => {
     const file = `${tree}-${strategies}.json`;
     fs.writeFileSync(
       file,
-      JSON.stringify(await plan({ strategies: strategies.split(','), path: tree, workers: 0, dest: DEST })),
+      JSON.stringify(
+        await plan({
+          strategies: strategies.split(','),
+          path: tree,
+          workers: 0,
+          python: py!.exe,
+          dest: DEST,
+        }),
+      ),
     );
     return { tree, file };
   }
@@ -49,7 +57,7 @@ describe('one run per tree', () => {
     const other = `${tree}-other.json`;
     fs.writeFileSync(
       other,
-      JSON.stringify(await plan({ strategies: ['drop-opt2'], path: tree, workers: 0 })),
+      JSON.stringify(await plan({ strategies: ['drop-opt2'], path: tree, workers: 0, python: py.exe })),
     );
     // The reference: the same plan carried out alone on a copy.
     const alone = path.join(work, `case${count++}`);
@@ -57,7 +65,9 @@ describe('one run per tree', () => {
     const aloneFile = `${alone}.json`;
     fs.writeFileSync(
       aloneFile,
-      JSON.stringify(await plan({ strategies: ['pysources'], path: alone, workers: 0, dest: DEST })),
+      JSON.stringify(
+        await plan({ strategies: ['pysources'], path: alone, workers: 0, python: py.exe, dest: DEST }),
+      ),
     );
     assert.equal(runCli(['apply', aloneFile]).status, 0);
 

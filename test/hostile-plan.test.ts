@@ -143,7 +143,7 @@ describe('plans of every strategy are accepted whole', () => {
       const sets = [...PLANNABLE.map((s) => [s]), ['strip-tests', 'zip-stdlib', 'drop-opt2', 'dedup']];
       sets.push(['strip-tests', 'pysources', 'dedup'], ['zip-data', 'sourceless', 'dedup']);
       for (const s of sets) {
-        const p = await plan({ strategies: s, path: root, workers: 0 });
+        const p = await plan({ strategies: s, path: root, workers: 0, python: interpreter('3.13')!.exe });
         assert.doesNotThrow(() => parsePlan(JSON.stringify(p), 'p'), s.join(','));
       }
     } finally {

@@ -62,7 +62,9 @@ describe('analyze, check, plan and split change nothing in the tree', () => {
       () => ['plan', 'sourceless,dedup,zip-data', lib, '-o', `${out}/p.json`],
     ],
     ['plan zip-stdlib on stdout', () => ['plan', 'zip-stdlib', lib, '--json']],
-    ['plan pysources,strip-tests', () => ['plan', 'pysources,strip-tests', lib]],
+    // The runtime's caches compiled by the interpreter: nothing written into the tree either.
+    ['plan pysources,strip-tests', () => ['plan', 'pysources,strip-tests', lib, '--python', py!.exe]],
+    ['plan no-bytecode', () => ['plan', 'no-bytecode', lib, '--python', py!.exe]],
     ['split bytecode (rpm)', () => ['split', lib, '--policy', 'bytecode']],
     [
       'split optimized --output-dir outside',

@@ -2,8 +2,8 @@
  * Every plannable strategy carried out on copies of the real 3.8, 3.11 and 3.13 stdlibs (where installed)
  * with `apply --verify`: no module that imported before fails after, at levels 0, 1 and 2; no write
  * attempt at the levels the layout ships bytecode for; du's bytes freed equal the plan's and the catalog's
- * estimate (with the zip layouts' pythonXY.zip counted). Option 1's markers are written but CPython does not read them: verify shows the writes it still
- * attempts, one per imported source module, which is what the strategy is documented to cost.
+ * estimate (with the zip layouts' pythonXY.zip counted). no-bytecode and pysources install pyfloppy's
+ * runtime: no write attempt at any level for the first, source lines kept for the second.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -12,6 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { apply, planRegressions } from '../src/apply/apply.js';
 import { type Plan, plan } from '../src/plan/plan.js';
+import { RUNTIME_MODULES } from '../src/python/runtime-modules.js';
 import { verify, type VerifyReport } from '../src/verify/verify.js';
 import { have } from './helpers/need.js';
 import { type Interpreter, interpreter, stdlibOf, cpython } from './helpers/python.js';
@@ -23,9 +24,9 @@ const LEAVE_OUT = ['test', 'idlelib', 'tkinter', 'turtledemo', 'lib2to3', 'site-
 /**
  * The layouts that move bytecode away from its source (sourceless, pysources, the zip layouts): every
  * module still imports, and the bytecode is relocated to name the source where it was (or its place in the
- * archive: then lines and getsource hold); sourceless and pysources lose source lines and getsource,
- * CPython having no loader that reads `__pysources__`. verify sees it, so `apply --verify` rolls
- * them back; the runtime issue is to fix them.
+ * archive: then lines and getsource hold); sourceless loses source lines and getsource (pysources keeps
+ * them: the runtime reads `__pysources__`). Test modules there are sourceless: unittest's discovery does
+ * not find them. verify sees it, so `apply --verify` would roll them back.
  */
 const LOSES_SOURCE = new Set(['sourceless', 'pysources', 'zip-data', 'zip-stdlib']);
 
@@ -78,15 +79,18 @@ async function applyLosingSource(
   const kinds = new Set(found.map((g) => (g.kind === 'behaviour' ? g.check : g.kind)));
   // And test packages of the stdlib (ctypes.test, unittest.test before 3.12) are no longer discoverable.
   const tests = !p.strategies.includes('zip-data') && version !== '3.13' ? ['tests'] : [];
-  // zipimport's get_source reads the archived source: lines and getsource hold there.
+  // zipimport's get_source reads the archived source, the runtime __pysources__: lines and getsource hold.
+  const keepsLines = zipped || p.strategies.includes('pysources');
   assert.deepEqual(
     [...kinds].sort(),
-    zipped ? tests : ['getsource', 'lines', ...tests],
+    keepsLines ? tests : ['getsource', 'lines', ...tests],
     JSON.stringify(found.slice(0, 5)),
   );
   for (const l of after.levels) {
     const b = baseline.levels.find((x) => x.level === l.level)!;
-    assert.deepEqual(l.okModules, b.okModules, `level ${l.level}: every module still imports`);
+    // The runtime's modules (pysources) are new ones.
+    const ok = l.okModules.filter((m) => !(RUNTIME_MODULES as readonly string[]).includes(m));
+    assert.deepEqual(ok, b.okModules, `level ${l.level}: every module still imports`);
   }
   return after;
 }
@@ -131,7 +135,7 @@ for (const version of ['3.8', '3.11', '3.13']) {
           });
         const du0 = duBytes(root);
         const emptyBefore = emptyDirectories(root);
-        const p = await plan({ strategies: [id], path: root, workers: 0 });
+        const p = await plan({ strategies: [id], path: root, workers: 0, python: py.exe });
         assert.ok(p.operations.length > 0, `${id} has something to do on the ${version} stdlib`);
         assert.deepEqual(p.saved, p.estimate, 'planned = estimated');
         const file = path.join(work, `${id}.json`);
@@ -146,14 +150,18 @@ for (const version of ['3.8', '3.11', '3.13']) {
         for (const l of afterReport.levels) {
           const shipped = p.shippedLevels.includes(l.level);
           if (shipped) assert.equal(l.writes.length, 0, `level ${l.level} is shipped: no write attempt`);
-          if (id === 'no-bytecode') {
-            // CPython does not read __dont_write_bytecode__: every source module imported tries to write.
-            assert.ok(l.writes.length > 0);
-            assert.ok(
-              l.writes.every((w) => w.event === 'open' || w.event === 'os.mkdir' || w.event === 'os.replace'),
+          // The runtime honours __dont_write_bytecode__: no module tries to write, at any level.
+          if (id === 'no-bytecode') assert.deepEqual(l.writes, [], `level ${l.level}`);
+          if (id === 'pysources') {
+            const b = baseline.levels.find((x) => x.level === l.level)!;
+            // Each module shows its lines as before, and the runtime's two modules theirs.
+            assert.equal(
+              l.withSource,
+              b.withSource + RUNTIME_MODULES.length,
+              `level ${l.level}: the runtime reads __pysources__`,
             );
           }
-          if (id === 'sourceless' || id === 'pysources') {
+          if (id === 'sourceless') {
             // Only the stdlib sources the layout keeps, each with its reason in the notes (frozen ones, as
             // os and abc from 3.11, show lines from no file at all).
             const kept = p.notes.filter((n) => n.includes(' keeps its source: ')).map((n) => n.split(' ')[0]);

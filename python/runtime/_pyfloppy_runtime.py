@@ -2,6 +2,8 @@
 
 Installed as ``_pyfloppy_runtime.py`` (importable from the stdlib directory, so that venvs see it)
 and activated by ``_pyfloppy_runtime.pth`` in site-packages (one line: ``import _pyfloppy_runtime``)
+or, from 3.15 (PEP 829: a matching ``.start`` file silences the ``.pth``'s import line), by
+``_pyfloppy_runtime.start`` (one entry point: ``_pyfloppy_runtime:activate``)
 and, for venvs, by ``sitecustomize.py`` beside this module. Importing it twice does nothing more.
 
 1. ``__pycache__/__dont_write_bytecode__`` (empty file): importlib writes no cache in that
@@ -110,7 +112,10 @@ def pysource_bytes(path):
 
 
 def _get_source(self, fullname):
-    data = pysource_bytes(self.get_filename(fullname))
+    # self.path, not get_filename(fullname): linecache asks with module_globals['__name__'], which
+    # _collections_abc and _pydecimal set to another module's name ('collections.abc', 'decimal'), and
+    # get_filename refuses a name that is not the loader's.
+    data = pysource_bytes(self.path)
     if data is None:
         return _get_source.original(self, fullname)
     return _bx.decode_source(data)
@@ -198,4 +203,5 @@ def _install():
 
 
 _GET_CODE = None
+activate = _install  # the entry point of _pyfloppy_runtime.start (PEP 829)
 _install()

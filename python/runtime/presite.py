@@ -8,9 +8,9 @@ Those modules are loaded before the runtime's hook is active, so a tree keeps th
 every level it ships). The running interpreter answers for itself at its own -O level: run it once
 per level. Measured in a child started with -S (so that nothing runs before us) at the same -O
 level and with the same -I / -E / -s flags, which imports site and runs site.main() itself,
-snapshotting sys.modules when the first .pth file is about to be processed (the runtime's
-sorts first among usual ones; with none, at the end of site.main()). The child imports nothing
-else before the snapshot.
+snapshotting sys.modules when the first import line of a .pth file runs (the file read and
+decoded: the runtime's sorts first among usual ones; with none, a probe .pth in a directory of
+its own, after site.main()). The child imports nothing else before the snapshot.
 """
 
 import json
@@ -21,13 +21,26 @@ CHILD = r"""
 import sys
 import site
 snapshot = []
-original = site.addpackage
-def addpackage(sitedir, name, known_paths):
+def exec_line(code, *args):
+    # site runs a .pth file's import lines with exec(), after reading and decoding the file (3.13
+    # decodes with utf-8-sig: that codec loads before the runtime's line too).
     if not snapshot:
         snapshot.append(dict(sys.modules))
-    return original(sitedir, name, known_paths)
-site.addpackage = addpackage
+    return exec(code, *args)
+site.exec = exec_line
 site.main()
+if not snapshot:
+    # No .pth with an import line here: one read the way the runtime's would be.
+    import os
+    probe = "/tmp/pyfloppy-presite-%d" % os.getpid()
+    os.mkdir(probe)
+    try:
+        with open(probe + "/_pyfloppy_runtime.pth", "w") as f:
+            f.write("import sys\n")
+        site.addsitedir(probe)
+    finally:
+        os.remove(probe + "/_pyfloppy_runtime.pth")
+        os.rmdir(probe)
 mods = snapshot[0] if snapshot else dict(sys.modules)
 out = {}
 for name, m in mods.items():

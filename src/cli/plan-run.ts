@@ -23,6 +23,8 @@ export async function runPlan(
       path: target,
       ...(flags.cacheTag === undefined ? {} : { cacheTag: flags.cacheTag }),
       ...(flags.dest === undefined ? {} : { dest: flags.dest }),
+      ...(flags.python === undefined ? {} : { python: flags.python }),
+      ...(flags.runtime === false ? { runtime: false } : {}),
       onProgress: (n, b) => progress.update(n, b),
     });
   } finally {
@@ -46,7 +48,13 @@ export async function runPlan(
 /** The strategy list as given: empty ids (`''`, `,,`, `a,,b`) and ids only the estimates know are usage errors. */
 export function strategyIds(list: string): string[] {
   const ids = list.split(',').map((s) => s.trim());
-  const hint = `plannable: ${[...PLANNABLE, 'drop-opt2+dedup', 'drop-optimized+dedup', 'py-and-pyc0'].join(', ')}`;
+  const combined = [
+    'drop-opt2+dedup',
+    'drop-optimized+dedup',
+    'drop-opt2+fallback',
+    'drop-optimized+fallback',
+  ];
+  const hint = `plannable: ${[...PLANNABLE, ...combined, 'py-and-pyc0'].join(', ')}`;
   if (ids.every((s) => s === ''))
     throw new PyfloppyError('EUSAGE', `no strategy given ('${list}')`, { hint });
   if (ids.some((s) => s === ''))

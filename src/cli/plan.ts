@@ -7,6 +7,8 @@ export interface PlanFlags {
   output?: string;
   cacheTag?: string;
   dest?: string;
+  python?: string;
+  runtime?: boolean;
   json?: boolean;
 }
 
@@ -16,7 +18,8 @@ const DESCRIPTION = [
   'it touches and the bytes it frees. `pyfloppy apply PLAN` carries it out after re-checking them all.',
   '',
   `Plannable: ${PLANNABLE.join(', ')}; combinations: drop-opt2+dedup, drop-optimized+dedup,`,
-  'py-and-pyc0, or several ids separated by commas (they compose in the order above).',
+  'drop-opt2+fallback, drop-optimized+fallback, py-and-pyc0, or several ids separated by commas (they',
+  'compose in the order above).',
   '  strip-tests     remove test, tests and idle_test packages',
   '  zip-data        encodings and pydoc_data (sources + level-0 .pyc) into the pythonXY.zip beside a',
   '                  stdlib root (PREFIX/lib/pythonX.Y -> PREFIX/lib/pythonXY.zip, on sys.path already)',
@@ -27,11 +30,19 @@ const DESCRIPTION = [
   '                  written in local time: run Python in the timezone the plan was made in',
   '  drop-opt2       remove the level-2 caches (.opt-2.pyc)',
   '  drop-optimized  remove the level-1 and level-2 caches',
-  '  no-bytecode     remove every cache, write __pycache__/__dont_write_bytecode__ markers (Option 1;',
-  '                  CPython ignores them: verify shows the writes it still attempts)',
+  '  opt-fallback    write __pycache__/__optimization_fallback__ markers: at -O/-OO a missing optimized',
+  '                  cache falls back to the next lower level (Workaround 6.1; with drop-opt2/-optimized)',
+  '  no-bytecode     remove every cache, write __pycache__/__dont_write_bytecode__ markers (Option 1)',
   '  sourceless      level-0 .pyc moved to where the source was, source and levels 1-2 removed (Minimal 2)',
   '  pysources       sourceless, with each source kept gzip-compressed in __pysources__/ (Option 2)',
   '  dedup           hardlink identical levels, the pairs compileall --hardlink-dupes links',
+  '',
+  '',
+  'CPython reads none of the three markers. On a stdlib root (3.7-3.13), no-bytecode, pysources and',
+  "opt-fallback also install pyfloppy's runtime, which does: _pyfloppy_runtime.py and sitecustomize.py",
+  "(for venvs) with caches the tree's interpreter compiles, and site-packages/_pyfloppy_runtime.pth (and",
+  '.start, PEP 829). Modules Python imports before site runs it keep their caches. Plain operations:',
+  '--rollback removes it with the rest.',
   '',
   'Without -o the plan (JSON) goes to stdout; with -o it is written there and a summary is printed.',
 ].join('\n');
@@ -68,6 +79,11 @@ function definePlan(program: Command): Command {
       '--dest <dir>',
       "the tree's path when Python runs it (a build root's usr/lib/python3.13 -> /usr/lib/python3.13): the file name bytecode moved by sourceless, pysources and the zip layouts carries, as compileall -d (default: where it is now)",
     )
+    .option(
+      '--python <path>',
+      "the tree's interpreter, which compiles the runtime's caches (default: PREFIX/bin/pythonX.Y beside a stdlib root, else pythonX.Y on PATH)",
+    )
+    .option('--no-runtime', 'install no runtime: the markers then do nothing on CPython as it is')
     .option('--json', 'with -o, print the plan to stdout too')
     .addHelpText('after', AFTER_HELP);
 }

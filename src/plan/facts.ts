@@ -11,6 +11,7 @@ import { stdlibRoot } from '../python/stdlib.js';
 import { pathOf, TYPE_DIR } from '../scan/table.js';
 import type { EstimateContext } from '../strategies/context.js';
 import type { Facts, Place } from '../strategies/strategy.js';
+import { planRuntime, type RuntimeOptions } from './runtime.js';
 
 /** Entries whose names are not valid UTF-8 cannot be written into a JSON plan: they are left alone. */
 function utf8Name(model: Model, i: number): boolean {
@@ -26,6 +27,7 @@ export function treeFacts(
   root: string,
   cacheTag: string | null,
   dest = root,
+  runtime: RuntimeOptions = {},
 ): Facts {
   const t = model.scan.table;
   const rootEntry = model.scan.roots[0]!.entry;
@@ -45,6 +47,7 @@ export function treeFacts(
     exists: (at) => fs.existsSync(path.join(root, rel(at))),
     archive: () => stdlibZip(root, t.dev[rootEntry]!),
     pinned: (notes) => unplannable(model, root, plannable, notes),
+    runtime: planRuntime(root, dest, runtime),
   };
 }
 

@@ -81,5 +81,6 @@ export function madeFrom(c: WriteContent): { from: string; fp: PlanFingerprint }
 export function makeContent(c: WriteContent, data: Buffer | undefined): Buffer {
   if ('gzipOf' in c) return gzipSource(data!);
   if ('relocateOf' in c) return relocatePyc(data!, c.filename);
+  if ('inline' in c) return Buffer.from(c.inline, 'base64');
   return Buffer.alloc(0);
 }

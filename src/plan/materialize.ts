@@ -48,13 +48,16 @@ async function concrete(l: Layout, o: LayoutOp): Promise<PlanOperation> {
 }
 
 /**
- * An empty marker, a source's gzip member or relocated bytecode: the file it is made from read once, hashed,
- * and made into the bytes apply will write, to know their size.
+ * An empty marker, a source's gzip member, relocated bytecode or bytes the plan carries: the file it is made
+ * from read once, hashed, and made into the bytes apply will write, to know their size.
  */
 function write(l: Layout, o: Extract<LayoutOp, { op: 'write' }>, abs: (i: number) => string): PlanOperation {
   const from = o.gzipOf ?? o.relocateOf;
   let content: WriteContent = { empty: true };
-  if (from !== undefined) {
+  if (o.data !== undefined) {
+    content = { inline: Buffer.from(o.data).toString('base64'), sha256: sha256(o.data) };
+    o.size = o.data.length;
+  } else if (from !== undefined) {
     const { fp, data } = readFingerprinted(abs(from));
     content =
       o.gzipOf !== undefined

@@ -45,7 +45,9 @@ export interface PlanFingerprint {
 export type WriteContent =
   | { empty: true }
   | { gzipOf: string; fp: PlanFingerprint }
-  | { relocateOf: string; fp: PlanFingerprint; filename: string };
+  | { relocateOf: string; fp: PlanFingerprint; filename: string }
+  /** Bytes the plan carries (base64): pyfloppy's runtime (src/strategies/runtime.ts). */
+  | { inline: string; sha256: string };
 
 /** A member of an archive: the file `from`; a cache relocated to name `filename` (src/python/relocate.ts). */
 export interface ZipMemberOp {
@@ -123,6 +125,10 @@ export interface PlanOptions {
   dest?: string;
   workers?: number;
   onProgress?: (entries: number, apparentBytes: number) => void;
+  /** The tree's interpreter, which compiles the runtime's caches (default: PREFIX/bin/pythonX.Y). */
+  python?: string;
+  /** false: install no runtime for no-bytecode, pysources or opt-fallback. */
+  runtime?: boolean;
 }
 
 /** Build the plan for one tree. */
@@ -145,7 +151,7 @@ export async function plan(options: PlanOptions): Promise<Plan> {
   });
   if (options.dest !== undefined && !path.isAbsolute(options.dest))
     throw new PyfloppyError('EUSAGE', `--dest ${options.dest}: not an absolute path`);
-  return await planModel(model, real, options.strategies, ids, refused, options.cacheTag, options.dest);
+  return await planModel(model, real, options.strategies, ids, refused, options);
 }
 
 /** The cache tag to act on: the one asked for (which the tree must have), else the tree's dominant one. */
@@ -162,17 +168,18 @@ export async function planModel(
   requested: readonly string[],
   ids: string[],
   refused: Plan['refused'],
-  cacheTagOption?: string,
-  dest?: string,
+  options: Pick<PlanOptions, 'cacheTag' | 'dest' | 'python' | 'runtime'> = {},
 ): Promise<Plan> {
   if ((model.scan.roots[0]?.entry ?? -1) === -1)
     throw new PyfloppyError('EINTERNAL', `${root}: the scan did not reach the root`);
   const ctx = new EstimateContext(model);
-  const cacheTag = chooseTag(model, root, cacheTagOption);
-  const layout = compose(
-    treeFacts(ctx, model, root, cacheTag, dest === undefined ? root : path.normalize(dest)),
-    ids,
-  );
+  const cacheTag = chooseTag(model, root, options.cacheTag);
+  const dest = options.dest === undefined ? root : path.normalize(options.dest);
+  const runtime = {
+    ...(options.python === undefined ? {} : { python: options.python }),
+    ...(options.runtime === undefined ? {} : { runtime: options.runtime }),
+  };
+  const layout = compose(treeFacts(ctx, model, root, cacheTag, dest, runtime), ids);
   refused.push(...layout.refused);
   const operations = await materialize(layout);
   // What the plan frees: the same accounting as the estimates, over the sizes of the bytes it makes.

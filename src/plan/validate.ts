@@ -9,7 +9,7 @@
 import path from 'node:path';
 import { PyfloppyError } from '../errors.js';
 import { PLAN_SCHEMA, type Plan, type PlanOperation } from './plan.js';
-import { madeFrom } from './files.js';
+import { madeFrom, sha256 } from './files.js';
 
 const OPS = ['remove', 'link', 'move', 'write', 'zip', 'mkdir', 'rmdir'] as const;
 const HINT = 'make a new plan with `pyfloppy plan STRATEGY PATH -o plan.json` rather than editing one';
@@ -149,7 +149,10 @@ function fieldProblem(o: PlanOperation): string | undefined {
       return mode;
     case 'write':
       return (
-        mode ?? (isCount(o.size) ? undefined : 'size is not a byte count') ?? contentProblem(o.content, fp)
+        mode ??
+        (isCount(o.size) ? undefined : 'size is not a byte count') ??
+        contentProblem(o.content, fp) ??
+        inlineProblem(o.content, o.size)
       );
     case 'zip':
       return zipProblem(o, mode, fp);
@@ -166,7 +169,21 @@ function contentProblem(
     return typeof c.filename === 'string' && c.filename.startsWith('/')
       ? fp('content.fp', c.fp, 'required')
       : 'content.filename is not an absolute path';
-  return 'content is neither {empty: true}, {gzipOf, fp} nor {relocateOf, fp, filename}';
+  if (isObject(c) && typeof c.inline === 'string') return undefined;
+  return 'content is neither {empty: true}, {gzipOf, fp}, {relocateOf, fp, filename} nor {inline, sha256}';
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** Carried bytes: canonical base64 of `size` bytes whose SHA-256 is the one recorded. */
+function inlineProblem(c: unknown, size: number): string | undefined {
+  if (!isObject(c) || typeof c.inline !== 'string') return undefined;
+  if (!BASE64.test(c.inline) || c.inline.length % 4 !== 0) return 'content.inline is not base64';
+  const data = Buffer.from(c.inline, 'base64');
+  if (data.length !== size) return `content.inline holds ${data.length} bytes, size says ${size}`;
+  if (typeof c.sha256 !== 'string' || sha256(data) !== c.sha256)
+    return 'content.inline does not match content.sha256';
+  return undefined;
 }
 
 function zipProblem(

@@ -4,6 +4,8 @@ const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
 
 /** Bytes in binary units as the seed document writes them: '378.4 KiB', '1.4 MiB', '512 B'. */
 export function formatBytes(n: number): string {
+  // A strategy that only adds (opt-fallback alone) saves a negative amount.
+  if (n < 0) return `-${formatBytes(-n)}`;
   if (n < 1024) return `${n} B`;
   let v = n;
   let u = 0;

@@ -7,7 +7,14 @@
  * expectations, (3) packagers' expectations, (4) no significantly larger default footprint, (5) no
  * significant divergence from upstream.
  */
-import { DROP_OPT2_DEDUP, DROP_OPTIMIZED_DEDUP, PY_AND_PYC0, STATUS_QUO } from './combinations.js';
+import {
+  DROP_OPT2_DEDUP,
+  DROP_OPT2_FALLBACK,
+  DROP_OPTIMIZED_DEDUP,
+  DROP_OPTIMIZED_FALLBACK,
+  PY_AND_PYC0,
+  STATUS_QUO,
+} from './combinations.js';
 import { COMPRESS_PYC } from './compress-pyc.js';
 import type { Subset } from './context.js';
 import { DEAD } from './dead-batteries.js';
@@ -16,6 +23,7 @@ import { DEV } from './dev-modules.js';
 import { DROP_OPT2, DROP_OPTIMIZED } from './drop-optimized.js';
 import { NO_BYTECODE } from './no-bytecode.js';
 import { NO_PYTHON } from './no-python.js';
+import { OPT_FALLBACK } from './opt-fallback.js';
 import { PYSOURCES, SOURCELESS } from './sourceless.js';
 import type { Strategy } from './strategy.js';
 import { STRIP_TESTS } from './strip-tests.js';
@@ -34,6 +42,7 @@ export const STRATEGIES: readonly Strategy[] = [
   NO_BYTECODE,
   DROP_OPTIMIZED,
   DROP_OPT2,
+  OPT_FALLBACK,
   STRIP_TESTS,
   SOURCELESS,
   COMPRESS_PYC,
@@ -43,6 +52,8 @@ export const STRATEGIES: readonly Strategy[] = [
   PY_AND_PYC0,
   DROP_OPT2_DEDUP,
   DROP_OPTIMIZED_DEDUP,
+  DROP_OPT2_FALLBACK,
+  DROP_OPTIMIZED_FALLBACK,
 ];
 
 /**

@@ -45,3 +45,31 @@ export const DROP_OPTIMIZED_DEDUP: Combined = {
   note: 'with one level left nothing is identical across levels: the same as drop-optimized',
   parts: ['drop-optimized', 'dedup'],
 };
+
+const FALLBACK_RISKS: Combined['risks'] = [
+  {
+    constraint: 1,
+    why: 'a module without its -O/-OO cache runs less optimized code: asserts and docstrings kept',
+  },
+  { constraint: 5, why: 'the marker is honoured by a downstream runtime until CPython adopts it' },
+];
+
+export const DROP_OPT2_FALLBACK: Combined = {
+  kind: 'parts',
+  id: 'drop-opt2+fallback',
+  title: 'Drop level 2; -OO runs the level-1 caches (Workaround 6.1)',
+  seedRef: '001 Solution 6, Workaround 6.1',
+  risks: FALLBACK_RISKS,
+  actionable: true,
+  parts: ['drop-opt2', 'opt-fallback'],
+};
+
+export const DROP_OPTIMIZED_FALLBACK: Combined = {
+  kind: 'parts',
+  id: 'drop-optimized+fallback',
+  title: 'Drop levels 1 and 2; -O and -OO run the level-0 caches (Workaround 6.1)',
+  seedRef: '001 Solution 6, Workaround 6.1',
+  risks: FALLBACK_RISKS,
+  actionable: true,
+  parts: ['drop-optimized', 'opt-fallback'],
+};

@@ -11,6 +11,9 @@ import type { EstimateContext } from './context.js';
 import type { Carried, Estimate, Facts, Strategy } from './strategy.js';
 import { Layout } from './strategy.js';
 import { dominantTag } from './zip.js';
+import { RUNTIME_MODULES } from '../python/runtime-modules.js';
+import { estimatedRuntime } from './runtime-estimate.js';
+import { installRuntime, pinPresite, runtimeNeeds, type RuntimeNeed } from './runtime.js';
 import { PLANNABLE_IDS } from './plannable.js';
 
 const CARRIED: readonly Carried[] = STRATEGIES.filter((s): s is Carried => s.kind === 'layout').sort(
@@ -53,13 +56,49 @@ export function resolveStrategies(requested: readonly string[]): {
 /** Run the layouts of `ids` (carried, in composition order) over one Layout, then remove emptied dirs. */
 export function compose(facts: Facts, ids: readonly string[]): Layout {
   const l = new Layout(facts, ids);
-  for (const s of CARRIED) {
-    if (!ids.includes(s.id)) continue;
-    if (s.subsumedBy !== undefined && ids.includes(s.subsumedBy)) continue;
-    s.layout(l);
-  }
+  const carried = CARRIED.filter(
+    (s) => ids.includes(s.id) && (s.subsumedBy === undefined || !ids.includes(s.subsumedBy)),
+  );
+  const runtime = withRuntime(
+    l,
+    carried.flatMap((s) => (s.runtime === undefined ? [] : [s.runtime])),
+  );
+  for (const s of carried) s.layout(l);
+  runtime?.();
   removeEmptied(l);
   return l;
+}
+
+/**
+ * When strategies rely on pyfloppy's runtime: the pre-site modules pinned now (before any layout), and the
+ * runtime installed after them (returned); where it cannot be, a note says what the markers then do not do.
+ */
+function withRuntime(l: Layout, needs: RuntimeNeed[]): (() => void) | undefined {
+  const need = runtimeNeeds(needs);
+  if (need === null) return undefined;
+  const setup = l.facts.runtime();
+  if ('why' in setup) {
+    l.notes.push(
+      `pyfloppy's runtime is not installed (${setup.why}): nothing honours ${need.uses.join(', ')}`,
+    );
+    return undefined;
+  }
+  l.notes.push(
+    `pyfloppy's runtime is installed (${setup.by}) for ${need.uses.join(', ')}: a downstream mechanism until CPython has one`,
+  );
+  // The runtime's own modules (installed by an earlier plan) stay as they are, whatever the strategies.
+  pinPresite(
+    l,
+    RUNTIME_MODULES.map((m) => `${m}.py`),
+  );
+  if (need.keepPresite) {
+    const kept = pinPresite(l, setup.presite);
+    if (kept.length > 0)
+      l.notes.push(
+        `imported before site runs the runtime, these keep their source and caches: ${kept.join(', ')}`,
+      );
+  }
+  return () => installRuntime(l, setup);
 }
 
 /**
@@ -89,6 +128,7 @@ export function modelFacts(ctx: EstimateContext): Facts {
     // The archive's real name where the root is a stdlib: relocated bytecode names it.
     archive: () => ({ rel: stdlibRoot(ctx.rootPath)?.archive ?? '../pythonXY.zip' }),
     pinned: () => [],
+    runtime: () => estimatedRuntime(ctx),
   };
 }
 

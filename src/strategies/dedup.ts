@@ -32,6 +32,6 @@ export const DEDUP: Carried = {
   risks: [],
   actionable: true,
   note: 'the pairs compileall --hardlink-dupes links',
-  rank: 9,
+  rank: 10,
   layout: dedup,
 };

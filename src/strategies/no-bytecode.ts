@@ -1,6 +1,7 @@
 /**
  * Option 1: every cache goes; a __dont_write_bytecode__ marker in each __pycache__ asks Python not to write
- * new ones (CPython does not read it: verify shows the write attempts it still makes).
+ * new ones. CPython does not read it: pyfloppy's runtime, which the plan installs, does (src/strategies/
+ * runtime.ts); the modules imported before it keep their caches.
  */
 import { K_BYTECODE0, K_BYTECODE2 } from '../model/kinds.js';
 import type { Carried, Layout } from './strategy.js';
@@ -30,13 +31,14 @@ export const NO_BYTECODE: Carried = {
     { constraint: 1, why: 'every import compiles from source: slower starts' },
     {
       constraint: 2,
-      why: 'CPython ignores __dont_write_bytecode__ and tries to write caches (SELinux, litter)',
+      why: "without pyfloppy's runtime CPython ignores __dont_write_bytecode__ and tries to write caches",
     },
-    { constraint: 5, why: 'the marker needs an upstream change' },
+    { constraint: 5, why: 'the marker is honoured by a downstream runtime until CPython adopts it' },
   ],
+  runtime: { uses: '__dont_write_bytecode__', keepPresite: true },
   actionable: true,
   note: 'empty __pycache__/__dont_write_bytecode__ markers take no blocks',
-  rank: 6,
+  rank: 7,
   layout: noBytecode,
   conflicts: {
     sourceless: 'one ships only sources, the other only bytecode',

@@ -8,6 +8,7 @@ export const PLANNABLE_IDS: readonly string[] = [
   'zip-stdlib',
   'drop-opt2',
   'drop-optimized',
+  'opt-fallback',
   'no-bytecode',
   'sourceless',
   'pysources',

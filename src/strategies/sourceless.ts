@@ -176,7 +176,7 @@ export const SOURCELESS: Carried = {
     const n = uncached(ctx);
     return n > 0 ? keptNote(n) : undefined;
   },
-  rank: 7,
+  rank: 8,
   layout: sourceless(false),
   conflicts: { pysources: 'pysources is sourceless with the sources kept compressed' },
 };
@@ -187,18 +187,19 @@ export const PYSOURCES: Carried = {
   title: 'Level-0 .pyc in place of sources, sources compressed in __pysources__ (Option 2)',
   seedRef: '000 Option 2',
   risks: [
-    {
-      constraint: 1,
-      why: 'CPython does not read __pysources__: tracebacks lack source lines; -O/-OO run level 0',
-    },
+    { constraint: 1, why: '-O/-OO run level 0 (asserts and docstrings kept)' },
     { constraint: 2, why: 'edits to sources are not picked up' },
-    { constraint: 5, why: '__pysources__ needs an upstream change to be useful' },
+    {
+      constraint: 5,
+      why: '__pysources__ is read by a downstream runtime (without it, tracebacks lack lines)',
+    },
   ],
+  runtime: { uses: '__pysources__', keepPresite: false },
   actionable: true,
   note: (ctx) => {
     const n = uncached(ctx);
     return `sources gzip-compressed (level 6, the gzip command's default)${n > 0 ? `; ${keptNote(n)}` : ''}`;
   },
-  rank: 8,
+  rank: 9,
   layout: sourceless(true),
 };

@@ -12,6 +12,7 @@ import type { Bytes } from '../model/footprint.js';
 import type { Classification } from '../model/classify.js';
 import type { EntryTable } from '../scan/table.js';
 import type { EstimateContext } from './context.js';
+import type { RuntimeAnswer, RuntimeNeed } from './runtime.js';
 
 export interface Risk {
   /** The constraint of seed 001 that the strategy risks, 1 to 5. */
@@ -41,8 +42,9 @@ export type LayoutOp =
   | { op: 'link'; entry: number; target: number }
   | { op: 'move'; entry: number; to: Place }
   /**
-   * A new file: empty, the gzip of `gzipOf`, or the bytecode `relocateOf` naming `filename` (its size from
-   * the names' lengths, which the plan checks against the relocated bytes).
+   * A new file: empty, the gzip of `gzipOf`, the bytecode `relocateOf` naming `filename` (its size from
+   * the names' lengths, which the plan checks against the relocated bytes), or `data` (the runtime's files;
+   * an estimate knows only their size).
    */
   | {
       op: 'write';
@@ -52,6 +54,7 @@ export type LayoutOp =
       gzipOf?: number;
       relocateOf?: number;
       filename?: string;
+      data?: Uint8Array;
     }
   | { op: 'mkdir'; at: Place; mode: number }
   /** An archive at `path` (relative to the root, or `../pythonXY.zip`). */
@@ -87,6 +90,8 @@ export interface Facts {
   archive(): { rel: string } | { why: string };
   /** Directories that must stay whatever goes (not read whole, names a plan cannot carry), with notes. */
   pinned(notes: string[]): number[];
+  /** pyfloppy's runtime for this tree (src/strategies/runtime.ts), or why it cannot be installed. */
+  runtime(): RuntimeAnswer;
 }
 
 /** A composition in progress: the operations so far and what they did to the tree. */
@@ -105,6 +110,10 @@ export class Layout {
   readonly t: EntryTable;
   readonly c: Classification;
   readonly ctx: EstimateContext;
+  /** The root's entry. */
+  readonly root: number;
+  /** 1 where no operation may touch the entry (the caches of modules imported before the runtime). */
+  private readonly kept: Uint8Array;
 
   constructor(
     readonly facts: Facts,
@@ -115,10 +124,17 @@ export class Layout {
     this.c = facts.ctx.c;
     this.removed = new Uint8Array(this.t.count);
     this.moved = new Uint8Array(this.t.count);
+    this.kept = new Uint8Array(this.t.count);
+    this.root = this.t.parent.indexOf(-1);
   }
 
   ok(i: number): boolean {
-    return i !== -1 && this.facts.plannable(i);
+    return i !== -1 && this.kept[i] === 0 && this.facts.plannable(i);
+  }
+
+  /** Keep an entry as it is, whatever later layouts do. */
+  pin(i: number): void {
+    this.kept[i] = 1;
   }
 
   alive(i: number): boolean {
@@ -183,6 +199,8 @@ export interface Carried extends Described {
   subsumedBy?: string;
   /** Strategies it cannot be combined with, and why. */
   conflicts?: Record<string, string>;
+  /** What it needs of pyfloppy's runtime, if anything (the plan installs it). */
+  runtime?: RuntimeNeed;
 }
 
 /** A named combination of carried strategies (or of none). */

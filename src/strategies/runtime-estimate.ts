@@ -1,0 +1,48 @@
+/**
+ * The runtime as an estimate sees it, from the model alone, to the byte: the sources' sizes, the caches'
+ * from RUNTIME_CACHE_SIZES (what each CPython here compiles for /pyfloppy, bench/runtime-sizes.sh) with the
+ * file name they carry changed to the tree's (relocatedSize), the pre-site modules from PRESITE.
+ */
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { relocatedSize } from '../python/relocate.js';
+import { stdlibRoot } from '../python/stdlib.js';
+import type { EstimateContext } from './context.js';
+import { PRESITE, runtimeFiles, type RuntimeAnswer } from './runtime.js';
+import { RUNTIME_CACHE_DIR, RUNTIME_CACHE_SIZES } from './runtime-sizes.js';
+
+/** python/runtime/NAME.py's size (dist/src/strategies/ -> ../../../python/runtime/). */
+function sourceSize(name: string): number {
+  return fs.statSync(fileURLToPath(new URL(`../../../python/runtime/${name}.py`, import.meta.url))).size;
+}
+
+export function estimatedRuntime(ctx: EstimateContext): RuntimeAnswer {
+  const stdlib = stdlibRoot(ctx.rootPath);
+  const why = runtimeRefusal(stdlib);
+  if (why !== undefined) return { why };
+  const tag = `cpython-${stdlib!.major}${stdlib!.minor}`;
+  const sizes = RUNTIME_CACHE_SIZES[stdlib!.minor]!;
+  const files = runtimeFiles(tag, (name) => ({
+    source: sourceSize(name),
+    caches: sizes[name]!.map((size) =>
+      relocatedSize(size, `${RUNTIME_CACHE_DIR}/${name}.py`, `${ctx.rootPath}/${name}.py`),
+    ),
+  }));
+  return {
+    files,
+    presite: PRESITE[stdlib!.minor]!,
+    by: 'estimated',
+  };
+}
+
+/** Why the runtime cannot go into a tree: not a stdlib directory, or a Python before 3.7. */
+export function runtimeRefusal(stdlib: ReturnType<typeof stdlibRoot>): string | undefined {
+  if (stdlib === null) return 'it goes into a stdlib directory (lib/pythonX.Y), and this tree is not one';
+  if (
+    stdlib.major !== 3 ||
+    PRESITE[stdlib.minor] === undefined ||
+    RUNTIME_CACHE_SIZES[stdlib.minor] === undefined
+  )
+    return `Python ${stdlib.major}.${stdlib.minor}: the runtime supports 3.7 to 3.13`;
+  return undefined;
+}
