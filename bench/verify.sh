@@ -5,7 +5,8 @@
 # without --regrtest), then for each layout a fresh copy, `plan` + `apply`, and `verify --regrtest
 # --baseline`. Prints one line per layout and level: regression tests newly failing, import write attempts,
 # modules whose traceback lines / __file__ / getsource were lost, test packages no longer discovered.
-# usage: bench/verify.sh [3.13|3.12] [LEVELS]      (default: 3.13, 0,1,2)
+# usage: [LAYOUTS="a b"] bench/verify.sh [3.13|3.12|3.8] [LEVELS]      (default: 3.13, 0,1,2)
+# The runtime (no-bytecode, pysources, +fallback) gets its caches compiled by that interpreter.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -43,10 +44,10 @@ for (const l of r.levels) {
   const w = l.writes.filter((x) => x.by !== "module").length;
   console.log(`  ${process.argv[2]} level ${l.level}: regrtest newly failing ${tests.length} (${tests.join(" ")}); import writes ${w}; lost: lines ${n("behaviour","lines")}, __file__ ${n("behaviour","file")}, getsource ${n("behaviour","getsource")}; test packages ${n("tests")}; imports ${n("failed") + n("missing")} (${Math.round(r.seconds)} s)`);
 }'
-for layout in drop-opt2,dedup no-bytecode zip-stdlib sourceless,dedup pysources; do
+for layout in ${LAYOUTS:-drop-opt2,dedup no-bytecode zip-stdlib sourceless,dedup pysources drop-optimized+fallback}; do
   rm -rf "${work:?}/t"
   t=$(copy t)
-  $P plan "$layout" "$t" -o "$work/plan.json" >/dev/null
+  $P plan "$layout" "$t" --python "$py" -o "$work/plan.json" >/dev/null
   $P apply "$work/plan.json" >/dev/null
   s0=$(date +%s)
   $P verify "$t" --python "$py" --levels "$levels" --regrtest --baseline "$work/base.json" --json >"$work/after.json" || true
