@@ -2,8 +2,9 @@
 # The cost of pyfloppy's runtime (issue 13): bench/runtime.sh [VERSION [RUNS]], e.g. bench/runtime.sh 3.13.0 40
 # Three copies of a pyenv interpreter (without its test package) on /dev/shm, every cache at levels 0-2:
 #   plain     untouched;
-#   runtime   _pyfloppy_runtime.py in the stdlib directory, its .pth in site-packages, its caches
-#             (unchecked-hash, levels 0-2): the hooks are installed, no marker anywhere;
+#   runtime   _pyfloppy_runtime.py and sitecustomize.py in the stdlib directory, the .pth in
+#             site-packages, their caches (unchecked-hash, levels 0-2), as a plan installs them: the
+#             hooks are installed, no marker anywhere;
 #   markers   the same, and __dont_write_bytecode__ + __optimization_fallback__ in every __pycache__ of
 #             the stdlib (at -O/-OO each import then looks up the fallback marker, once per directory,
 #             and stats the wanted cache).
@@ -23,10 +24,13 @@ for c in plain runtime markers; do
 done
 for c in runtime markers; do
   lib=$work/$c/lib/python$mm
-  cp "$here/../python/runtime/_pyfloppy_runtime.py" "$lib/"
+  # What a plan installs: the runtime and sitecustomize.py (venvs), caches unchecked-hash, the .pth.
+  cp "$here/../python/runtime/_pyfloppy_runtime.py" "$here/../python/runtime/sitecustomize.py" "$lib/"
   echo 'import _pyfloppy_runtime' >"$lib/site-packages/_pyfloppy_runtime.pth"
-  "$work/$c/bin/python$mm" -m compileall -q -o0 -o1 -o2 --invalidation-mode unchecked-hash "$lib/_pyfloppy_runtime.py" 2>/dev/null ||
-    for o in "" -O -OO; do "$work/$c/bin/python$mm" $o -m compileall -q --invalidation-mode unchecked-hash "$lib/_pyfloppy_runtime.py"; done
+  for m in _pyfloppy_runtime sitecustomize; do
+    "$work/$c/bin/python$mm" -m compileall -q -o0 -o1 -o2 --invalidation-mode unchecked-hash "$lib/$m.py" 2>/dev/null ||
+      for o in "" -O -OO; do "$work/$c/bin/python$mm" $o -m compileall -q --invalidation-mode unchecked-hash "$lib/$m.py"; done
+  done
 done
 find "$work/markers/lib/python$mm" -name __pycache__ -type d -not -path '*/site-packages/*' |
   while read -r d; do : >"$d/__dont_write_bytecode__"; : >"$d/__optimization_fallback__"; done

@@ -37,7 +37,7 @@ export const NO_BYTECODE: Carried = {
   ],
   runtime: { uses: '__dont_write_bytecode__', keepPresite: true },
   actionable: true,
-  note: 'empty __pycache__/__dont_write_bytecode__ markers take no blocks',
+  note: 'empty __pycache__/__dont_write_bytecode__ markers take no blocks; on a stdlib root, counts the runtime that honours them (~30 KiB) and the pre-site caches it keeps',
   rank: 7,
   layout: noBytecode,
   conflicts: {

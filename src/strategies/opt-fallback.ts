@@ -35,7 +35,7 @@ export const OPT_FALLBACK: Carried = {
     { constraint: 5, why: 'the marker is honoured by a downstream runtime until CPython adopts it' },
   ],
   actionable: true,
-  note: 'empty __pycache__/__optimization_fallback__ markers; with drop-opt2 or drop-optimized',
+  note: 'empty __pycache__/__optimization_fallback__ markers and the runtime that reads them: alone a cost; with drop-opt2 or drop-optimized',
   rank: 6,
   layout: optFallback,
   runtime: { uses: '__optimization_fallback__', keepPresite: true },

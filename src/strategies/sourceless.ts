@@ -198,7 +198,8 @@ export const PYSOURCES: Carried = {
   actionable: true,
   note: (ctx) => {
     const n = uncached(ctx);
-    return `sources gzip-compressed (level 6, the gzip command's default)${n > 0 ? `; ${keptNote(n)}` : ''}`;
+    const runtime = '; on a stdlib root, counts the runtime that reads __pysources__';
+    return `sources gzip-compressed (level 6, the gzip command's default)${runtime}${n > 0 ? `; ${keptNote(n)}` : ''}`;
   },
   rank: 9,
   layout: sourceless(true),
