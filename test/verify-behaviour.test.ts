@@ -215,3 +215,33 @@ describe('apply --verify --regrtest', () => {
     }
   });
 });
+
+describe('apply --verify --regrtest --tests-from, on pysources with the runtime', () => {
+  it('keeps a layout that no regression test fails on: tracebacks and getsource read __pysources__', (t) => {
+    const py = interpreter('3.13');
+    if (!have(t, py, cpython('3.13'))) return;
+    const root = fastTempDir();
+    try {
+      // The judge's tests come from an untouched copy: the layout must not reach the tests themselves.
+      const [tree, original] = ['tree', 'original'].map((d) => path.join(root, d, 'lib', 'python3.13'));
+      for (const d of [tree!, original!]) {
+        fs.mkdirSync(path.dirname(d), { recursive: true });
+        const leave = ['idlelib', 'tkinter', 'turtledemo', 'site-packages', ...(d === tree ? ['test'] : [])];
+        copyTree(stdlibOf(py), d, { exclude: leave });
+      }
+      const plan = path.join(root, 'plan.json');
+      const p = runCli(['plan', 'pysources', tree!, '--python', py.exe, '-o', plan]);
+      assert.equal(p.status, 0, p.stderr);
+      const r = runCli([
+        ...['apply', plan, '--verify', '--python', py.exe, '--levels', '0'],
+        ...['--regrtest', 'test_traceback,test_linecache', '--tests-from', original!, '--json', ...SKIP],
+      ]);
+      const report = JSON.parse(r.stdout) as { outcome: string; verify: { regressions: unknown[] } };
+      assert.deepEqual([report.outcome, report.verify.regressions], ['applied', []], r.stderr);
+      assert.equal(r.status, 0);
+      assert.ok(fs.existsSync(path.join(tree!, 'json', '__pysources__', 'decoder.py.gz')));
+    } finally {
+      removeTree(root);
+    }
+  });
+});

@@ -34,14 +34,19 @@ export async function apply(options: ApplyOptions): Promise<ApplyReport> {
   );
 }
 
-/** regrtest runs the tree's `test` package: after a plan that removes it there is nothing to compare. */
+/**
+ * regrtest runs the tree's `test` package (or another tree's, testsFrom): after a plan that removes it,
+ * without another, there is nothing to compare.
+ */
 function checkRegrtest(plan: Plan, options: ApplyOptions): void {
-  if (options.verify?.regrtest === undefined || !plan.removedModules.includes('test')) return;
+  const regrtest = options.verify?.regrtest;
+  if (regrtest === undefined || regrtest.testsFrom !== undefined || !plan.removedModules.includes('test'))
+    return;
   throw new PyfloppyError(
     'EUSAGE',
     `--regrtest: the plan removes ${plan.root}/test, the tests it would run`,
     {
-      hint: 'verify the other strategies with --regrtest, or run `pyfloppy verify TREE --regrtest --tests-from ORIGINAL` on a copy',
+      hint: 'run the tests of a copy of the original tree with --tests-from ORIGINAL',
     },
   );
 }

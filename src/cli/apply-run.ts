@@ -45,6 +45,8 @@ export async function runApply(
     throw new PyfloppyError('EUSAGE', '--verify needs --python EXE (the interpreter of the tree)');
   if (flags.verify !== true && flags.regrtest !== undefined)
     throw new PyfloppyError('EUSAGE', '--regrtest needs --verify (it is part of what verify runs)');
+  if (flags.testsFrom !== undefined && flags.regrtest === undefined)
+    throw new PyfloppyError('EUSAGE', '--tests-from needs --regrtest (it names the tests regrtest runs)');
   const regrtest = regrtestOptions(flags);
   const line = progressLine(io.stderr);
   const report = await apply({

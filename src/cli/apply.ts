@@ -15,6 +15,7 @@ export interface ApplyFlags {
   regrtest?: string[] | true;
   jobs?: number;
   regrtestTimeout?: number;
+  testsFrom?: string;
 }
 
 const DESCRIPTION = [
@@ -35,6 +36,7 @@ const AFTER_HELP = [
   '  pyfloppy apply --dry-run plan.json                # check the plan against the tree, change nothing',
   '  pyfloppy apply plan.json',
   '  pyfloppy apply --verify --python ./root/usr/bin/python3.12 plan.json',
+  '  pyfloppy apply --verify --python /usr/bin/python3.13 --regrtest --tests-from /orig/lib/python3.13 plan.json',
   '  pyfloppy apply --no-commit plan.json && run-my-tests && pyfloppy apply --commit plan.json',
   '  pyfloppy apply --rollback plan.json               # undo an interrupted or uncommitted apply',
   '',

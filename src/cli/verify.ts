@@ -40,7 +40,11 @@ export function withRegrtestFlags(command: Command, what: string): Command {
   return command
     .option('--regrtest [tests]', what, testList)
     .option('-j, --jobs <n>', 'processes for --regrtest (default: the number of cores)', jobCount)
-    .option('--regrtest-timeout <seconds>', 'longest one test file may run (default: 600)', seconds);
+    .option('--regrtest-timeout <seconds>', 'longest one test file may run (default: 600)', seconds)
+    .option(
+      '--tests-from <dir>',
+      "a stdlib tree whose test package --regrtest runs instead of the tree's own (needed when the tree has none, or when a layout reaches the tests themselves: sourceless tests cannot be discovered); default for verify: the baseline's tree when the tree has none",
+    );
 }
 
 /** `--regrtest` alone: the default selection; `--regrtest test_a,test_b`: those. */
@@ -141,10 +145,6 @@ function defineVerify(program: Command): Command {
     command,
     "also run the interpreter's own regression tests (python -m test) at each level; comma-separated names, default: the selection below",
   )
-    .option(
-      '--tests-from <dir>',
-      "a stdlib tree whose test package --regrtest runs when this tree has none (default: the baseline's tree)",
-    )
     .option('--json', `print the report as JSON (schema ${VERIFY_SCHEMA})`)
     .option('-o, --output <file>', 'also save the JSON report to this file (atomically)')
     .option(
