@@ -2,7 +2,7 @@
  * The sourceless layouts: level 0 moved to where the source was (`mod.pyc`, which CPython's sourceless
  * loader imports at every optimization level), the source removed (or, for pysources, kept gzip-compressed
  * in `__pysources__/`), levels 1 and 2 removed. A module keeps its source when its level-0 cache is stale,
- * unreadable or of another interpreter, or when a legacy `mod.pyc` is already there.
+ * unreadable or of another interpreter, when a legacy `mod.pyc` is already there, or in a test package.
  */
 import { K_SOURCE } from '../model/kinds.js';
 import { parseCacheName } from '../python/layout.js';
@@ -114,9 +114,15 @@ function sourceless(keepSources: boolean): (l: Layout) => void {
     const made = new Set<number>();
     const keeps = keptSources(l);
     let stale = 0;
+    let tests = 0;
     for (const g of l.groupsOfTag()) {
       const m = candidate(l, g, sources);
       if (m === null) continue;
+      // Why: unittest's discovery (and regrtest's) finds test*.py files: sourceless test modules vanish.
+      if (l.c.test[m.src] === 1) {
+        tests++;
+        continue;
+      }
       if (!l.facts.fresh(m.l0, m.src)) {
         stale++;
         continue;
@@ -140,6 +146,10 @@ function sourceless(keepSources: boolean): (l: Layout) => void {
     }
     if (stale > 0)
       l.notes.push(`${stale} sources keep their source: their level-0 cache is stale or unreadable`);
+    if (tests > 0)
+      l.notes.push(
+        `${tests} modules of test packages keep their sources, so that unittest discovers them (strip-tests removes them)`,
+      );
   };
 }
 
