@@ -112,6 +112,7 @@ describe('plan and apply', () => {
 
   const original = (): string[] => files(template);
   const caches = (f: string) => f.includes('__pycache__/');
+  const tests = (f: string) => f.startsWith('pkg/tests/');
 
   const expectations: Record<string, (before: string[]) => string[]> = {
     'drop-opt2': (b) => b.filter((f) => !f.endsWith('.opt-2.pyc')),
@@ -121,14 +122,15 @@ describe('plan and apply', () => {
       ...b.filter((f) => !caches(f)),
       ...new Set(b.filter(caches).map((f) => `${path.dirname(f)}/__dont_write_bytecode__`)),
     ],
+    // A test package keeps its sources (and caches): unittest discovers test*.py files.
     sourceless: (b) => [
-      ...b.filter((f) => !caches(f) && !f.endsWith('.py')),
-      ...b.filter((f) => f.endsWith('.py')).map((f) => `${f}c`),
+      ...b.filter((f) => tests(f) || (!caches(f) && !f.endsWith('.py'))),
+      ...b.filter((f) => !tests(f) && f.endsWith('.py')).map((f) => `${f}c`),
     ],
     pysources: (b) => [
       ...expectations.sourceless!(b),
       ...b
-        .filter((f) => f.endsWith('.py'))
+        .filter((f) => !tests(f) && f.endsWith('.py'))
         .map(
           (f) =>
             `${path.dirname(f) === '.' ? '' : `${path.dirname(f)}/`}__pysources__/${path.basename(f)}.gz`,
@@ -233,12 +235,17 @@ describe('plan and apply', () => {
     );
   });
 
-  it('sourceless,dedup compose: nothing is left to link once levels 1 and 2 are gone', async (t) => {
+  it("sourceless,dedup compose: only the caches sourceless leaves (a test package's) are linked", async (t) => {
     if (!have(t, py, cpython('3.13'))) return;
     const root = fresh();
     const p = await planOf('sourceless,dedup', root);
     assert.deepEqual(p.strategies, ['sourceless', 'dedup']);
-    assert.equal(p.counts.link, 0);
+    const links = p.operations.filter((o) => o.op === 'link');
+    assert.ok(links.length > 0);
+    assert.deepEqual(
+      links.filter((o) => !tests(o.path)),
+      [],
+    );
     const r = await apply({ planFile: savePlan(p, path.join(work, 'sd.json')) });
     assert.equal(r.outcome, 'applied');
     assert.deepEqual(files(root), expectations.sourceless!(original()).sort());
