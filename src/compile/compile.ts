@@ -52,7 +52,10 @@ export interface CompileOptions {
   onProgress?: (done: number, total: number) => void;
   /** A test seam: called with a source's path right before its caches are placed. */
   beforePlace?: (source: string) => void;
-  /** A worker already started (startCompileWorker) for the same `python`: used instead of starting one. */
+  /**
+   * A worker already started (startCompileWorker) for the same `python`: used instead of starting one (and
+   * closed by compile). One for another interpreter is not used: the caller stops it (`dispose()`).
+   */
   worker?: CompileWorker;
 }
 
