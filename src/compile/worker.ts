@@ -3,13 +3,17 @@
  * first (version, cache tag, executable: what compile needs to know of the interpreter, so no separate
  * description is run), then answers batches of sources with frames (header + payloads) on its stdout.
  *
- * Light on purpose (no core module but errors and the script's path): the CLI starts a worker before it
- * loads anything else (src/cli/main.ts), so that the interpreter's start-up overlaps Node's module loading.
+ * Light on purpose (no module but errors): the CLI starts a worker before it loads anything else
+ * (src/cli/main.ts imports this statically), so that the interpreter's start-up overlaps Node's module loading.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { PyfloppyError } from '../errors.js';
-import { workerScript } from '../python/interpreter.js';
+
+// dist/src/compile/worker.js -> ../../../python/ (as workerScript() in src/python/interpreter.ts, not imported:
+// main.ts loads this module for every command line, so it depends on nothing but errors).
+const SCRIPT = fileURLToPath(new URL('../../../python/compile_worker.py', import.meta.url));
 
 export type InvalidationMode = 'timestamp' | 'checked-hash' | 'unchecked-hash';
 
@@ -83,7 +87,7 @@ export class CompileWorker {
     // -s: no user site can change the compiler; -B: the worker's own imports write nothing. No PYTHON*
     // variable (what -E would do) but PYTHONHASHSEED: before 3.11 marshal writes a frozenset in hash order,
     // so compileall's bytes follow the seed it ran with (reproducible builds set PYTHONHASHSEED=0).
-    this.proc = spawn(exe, ['-s', '-B', workerScript('compile_worker.py')], {
+    this.proc = spawn(exe, ['-s', '-B', SCRIPT], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: workerEnv(),
     });
