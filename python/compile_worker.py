@@ -28,7 +28,31 @@
 # So the worker's own identifiers (functions, variables) all start with _pyf_, a prefix no source uses, and
 # its string constants are bytes or not identifiers (a constant like "fresh" would be interned and live).
 # This writes nothing.
+#
+# Before anything else (its other imports included) it says hello, the first frame: a header only,
+# hello<TAB>VERSION<TAB>CACHE_TAG<TAB>EXECUTABLE (tag "-": none; the executable in hex): what pyfloppy needs
+# to know of the interpreter, so that it starts no other one to ask. On Python 2 this fails (no
+# sys.stdout.buffer) and pyfloppy describes the interpreter to say why it refuses it.
+import os
 import sys
+
+
+def _pyf_hello():
+    # Bytes and names every process has alive anyway (sys's attributes, str/bytes/int methods): nothing
+    # interned here outlives the call, so marshal's output is not changed by it.
+    _pyf_tag = sys.implementation.cache_tag
+    _pyf_head = b"hello\t%d.%d.%d\t%s\t%s" % (
+        sys.version_info[0],
+        sys.version_info[1],
+        sys.version_info[2],
+        b"-" if _pyf_tag is None else _pyf_tag.encode(),
+        os.fsencode(sys.executable).hex().encode(),
+    )
+    sys.stdout.buffer.write(len(_pyf_head).to_bytes(4, b"little".decode()) + _pyf_head)
+    sys.stdout.buffer.flush()
+
+
+_pyf_hello()
 
 # python -m loads runpy, then runs compileall: both loaded here first and in that order (the module that
 # imports a module first decides whether its name is an interned string kept alive: 3.9's ctypes/util
@@ -38,7 +62,6 @@ __import__(b"runpy".decode())
 _pyf_compileall = __import__(b"compileall".decode())
 
 import importlib.util  # noqa: E402
-import os  # noqa: E402
 import py_compile  # noqa: E402
 import struct  # noqa: E402
 import types  # noqa: E402

@@ -13,6 +13,7 @@ export {
   compile,
   type InvalidationMode,
 } from './compile/compile.js';
+export { type CompileWorker, startCompileWorker } from './compile/worker.js';
 export {
   APPLY_SCHEMA,
   type ApplyOptions,

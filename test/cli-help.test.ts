@@ -5,8 +5,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { layout, unwrap } from '../src/cli/help.js';
-import { buildProgram } from '../src/cli/main.js';
+import { buildProgram } from '../src/cli/program.js';
 import { runCli } from './helpers/cli.js';
+
+const program = await buildProgram({ stdout: process.stdout, stderr: process.stderr });
 
 describe('help layout', () => {
   it('rejoins prose lines and table continuations, keeps lists and blank lines', () => {
@@ -35,7 +37,6 @@ describe('help layout', () => {
     );
   });
 
-  const program = buildProgram({ stdout: process.stdout, stderr: process.stderr });
   const squash = (s: string): string => s.replace(/\s+/g, ' ').trim();
   for (const command of ['analyze', 'dedup', 'check', 'compile', 'plan', 'apply', 'verify', 'split']) {
     it(`${command} --help: the whole description, argument and option help, fitted to 80 columns`, () => {

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { pythonOf } from '../src/cli/main.js';
 import { runCli } from './helpers/cli.js';
 import { have } from './helpers/need.js';
 import { cpython, type Interpreter, modernPython } from './helpers/python.js';
@@ -156,6 +157,36 @@ describe("compile's options write what compileall's write", () => {
       const extraNames = want.groups.reduce((s, g) => s + g.length - 1, 0);
       assert.equal(report.linked, extraNames);
       assert.equal(report.written + report.linked, Object.keys(want.files).length);
+    } finally {
+      removeTree(root);
+    }
+  });
+});
+
+describe('the worker the command line starts before it parses (--python read ahead)', () => {
+  it('reads --python VALUE and --python=VALUE up to --, else python3', () => {
+    assert.equal(pythonOf(['compile', '--python', '/a/py', 'p']), '/a/py');
+    assert.equal(pythonOf(['compile', '-f', '--python=/b/py', 'p']), '/b/py');
+    assert.equal(pythonOf(['compile', 'p']), 'python3');
+    assert.equal(pythonOf(['compile', '--', '--python', '/c/py']), 'python3');
+  });
+
+  it('a wrong guess is stopped and the interpreter commander parsed compiles; a usage error exits', (t) => {
+    if (!have(t, py, cpython('3.11 or later'))) return;
+    const root = fastTempDir();
+    try {
+      writeTree(root, { 'm.py': 'x = 1\n' });
+      // -x takes "--python" as its value: the guess is a program named "--python", which cannot start.
+      const r = runCli(['compile', '--json', '-x', '--python', '--python', py.exe, root], {
+        timeout: 60_000,
+      });
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.equal((JSON.parse(r.stdout) as { compiled: number }).compiled, 1);
+      assert.ok(fs.existsSync(path.join(root, '__pycache__', `m.cpython-3${py.minor}.pyc`)));
+      // The worker started for a command line commander then refuses does not keep the process alive.
+      const bad = runCli(['compile', '--python', py.exe, '--no-such-option', root], { timeout: 60_000 });
+      assert.equal(bad.status, 2, bad.stderr);
+      assert.match(bad.stderr, /unknown option '--no-such-option'/);
     } finally {
       removeTree(root);
     }

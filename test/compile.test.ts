@@ -11,7 +11,15 @@ import { describe, it } from 'node:test';
 import { compile } from '../src/compile/compile.js';
 import { runCli } from './helpers/cli.js';
 import { have } from './helpers/need.js';
-import { copyStdlibSources, type Interpreter, interpreter, cpython, stdlibOf } from './helpers/python.js';
+import { describeInterpreter } from '../src/python/interpreter.js';
+import {
+  copyStdlibSources,
+  type Interpreter,
+  interpreter,
+  interpreters,
+  cpython,
+  stdlibOf,
+} from './helpers/python.js';
 import { fastTempDir, linkGroups, removeTree, snapshot, writeTree } from './helpers/tree.js';
 
 /** Every .pyc: content hash and mode; and the inode groups among them. */
@@ -196,6 +204,35 @@ describe('compile writes the bytes and links of compileall --hardlink-dupes', ()
 });
 
 describe('compile refuses what it must not touch', () => {
+  it('the interpreter as its worker introduces itself (as describe.py says); a missing or non-Python one refused', async (t) => {
+    const all = interpreters().filter((i) => i.minor >= 6);
+    if (!have(t, all.length > 0 && all, cpython('3.6 or later'))) return;
+    const root = fastTempDir();
+    try {
+      writeTree(root, { 'a.py': 'x = 1\n' });
+      for (const py of all) {
+        const r = await compile({ paths: [root], python: py.exe, force: true });
+        const d = describeInterpreter(py.exe);
+        assert.deepEqual(r.interpreter, {
+          executable: d.executable,
+          version: d.version,
+          cacheTag: d.cacheTag,
+        });
+        assert.equal(r.compiled, 1);
+      }
+      await assert.rejects(
+        compile({ paths: [root], python: path.join(root, 'nope') }),
+        /interpreter not found/,
+      );
+      await assert.rejects(
+        compile({ paths: [root], python: '/bin/true' }),
+        /not a working Python interpreter/,
+      );
+    } finally {
+      removeTree(root);
+    }
+  });
+
   it('a cache name that is a symlink is reported and left alone; other sources still compile', async (t) => {
     const py = interpreter('3.13') ?? interpreter('3.12') ?? interpreter('3.11');
     if (!have(t, py, cpython('3.11 or later'))) return;

@@ -20,6 +20,7 @@ export async function runCompile(
   }
   const report = await compileShowingProgress(io, {
     paths,
+    ...(state.compileWorker === undefined ? {} : { worker: state.compileWorker }),
     levels: flags.opt ?? [0],
     force: flags.force === true,
     dedup: flags.dedup,

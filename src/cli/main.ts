@@ -1,19 +1,13 @@
 /**
- * The command-line entry point: builds the commander program, runs it, and is the only place where errors
- * become messages and exit codes (0 ok, 1 findings or a failed job, 2 usage or environment error).
+ * The command-line entry point, light on purpose: a small package's whole run is a few tenths of a second,
+ * and most of it is start-up. `--version` loads no command module; `compile` starts its worker's interpreter
+ * before anything else is loaded, so that the two start-ups overlap; then ./program.ts (commander and the
+ * one command named) parses, runs and maps errors to exit codes.
  */
-import { Command, CommanderError } from 'commander';
-import { fromSystemError, isPyfloppyError, PyfloppyError } from '../errors.js';
+// Why static: loaded with this module (in parallel), the worker starts ~20 ms sooner than after an import();
+// it is light (it imports errors only, which every command loads anyway).
+import { type CompileWorker, startCompileWorker } from '../compile/worker.js';
 import { VERSION } from '../version.js';
-import { registerAnalyze } from './analyze.js';
-import { helpConfiguration } from './help.js';
-import { registerApply } from './apply.js';
-import { registerCheck } from './check.js';
-import { registerCompile } from './compile.js';
-import { registerDedup } from './dedup.js';
-import { registerSplit } from './split.js';
-import { registerPlan } from './plan.js';
-import { registerVerify } from './verify.js';
 
 export interface Io {
   stdout: NodeJS.WriteStream;
@@ -23,86 +17,42 @@ export interface Io {
 /** What a command's action reports back to main(): 1 for findings or a job that partly failed. */
 export interface RunState {
   exitCode: number;
+  /** compile's worker, started by main() before the program was loaded (compile-run hands it on). */
+  compileWorker?: CompileWorker;
 }
-
-export function buildProgram(io: Io, state: RunState = { exitCode: 0 }): Command {
-  const program = new Command('pyfloppy')
-    .description('Measure and shrink Python installations.')
-    .version(VERSION, '-V, --version')
-    .configureHelp(helpConfiguration)
-    .configureOutput({
-      writeOut: (s) => io.stdout.write(s),
-      writeErr: (s) => io.stderr.write(s),
-      // Why: main() prints every parsing error itself, as one `pyfloppy: error:` line and a hint.
-      outputError: () => undefined,
-    })
-    .exitOverride();
-  registerAnalyze(program, io);
-  registerDedup(program, io, state);
-  registerCheck(program, io, state);
-  registerCompile(program, io, state);
-  registerSplit(program, io, state);
-  registerPlan(program, io, state);
-  registerApply(program, io, state);
-  registerVerify(program, io, state);
-  for (const c of program.commands) c.exitOverride();
-  return program;
-}
-
-/** Commander's own messages ("error: unknown option '-x'\n(Did you mean -X?)") as our message and hint. */
-function usageError(e: CommanderError, argv: string[], program: Command): PyfloppyError {
-  const [first = '', ...rest] = e.message.replace(/^error: /, '').split('\n');
-  // The first argument that names a command (a later one may be a value: `plan dedup PATH`).
-  const names = new Set(program.commands.map((c) => c.name()));
-  const command = argv.slice(2).find((a) => names.has(a));
-  const help = command === undefined ? 'pyfloppy --help' : `pyfloppy ${command} --help`;
-  const similar = /^\(Did you mean (.*)\?\)$/.exec(rest.join(' ').trim())?.[1];
-  return new PyfloppyError('EUSAGE', first, {
-    hint:
-      similar === undefined
-        ? `${help} shows the usage`
-        : `did you mean ${similar}? (${help} shows the usage)`,
-  });
-}
-
-/** Why: a message that quotes a file (JSON.parse quotes the text it choked on) must stay one line. */
-function oneLine(s: string): string {
-  return s.replace(/\s*\n\s*/g, ' ').trim();
-}
-
-const HELP_CODES = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version']);
 
 export async function main(
   argv: string[],
   io: Io = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
-  const state: RunState = { exitCode: 0 };
-  const program = buildProgram(io, state);
-  // Why: `pyfloppy analyze | head` closes the pipe early; that is the reader's choice, not an error to print.
-  io.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE') throw e;
-  });
-  try {
-    await program.parseAsync(argv);
-    return state.exitCode;
-  } catch (e) {
-    // Help and version are not errors; help shown for a missing command is a usage error (2).
-    if (e instanceof CommanderError && HELP_CODES.has(e.code)) return e.exitCode === 0 ? 0 : 2;
-    // Why: an errno the file system returned (ENOSPC, EROFS, EPERM, EIO ...) is the environment's refusal,
-    // not a bug: one line naming the path and the errno, exit 2, as for the errors the library types.
-    // Every other commander error (an unknown option, a bad value) is a usage error, said the same way.
-    const known =
-      e instanceof CommanderError
-        ? usageError(e, argv, program)
-        : isPyfloppyError(e)
-          ? e
-          : fromSystemError(e);
-    if (known !== undefined) {
-      io.stderr.write(`pyfloppy: error: ${oneLine(known.message)}\n`);
-      if (known.hint !== undefined) io.stderr.write(`pyfloppy: hint: ${oneLine(known.hint)}\n`);
-      return known.exitCode;
-    }
-    io.stderr.write(`pyfloppy: internal error: ${(e as Error).stack ?? String(e)}\n`);
-    return 2;
+  const args = argv.slice(2);
+  if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+    io.stdout.write(`${VERSION}\n`);
+    return 0;
   }
+  const state: RunState = { exitCode: 0 };
+  if (args[0] === 'compile' && !args.some((a) => a === '--help' || a === '-h'))
+    state.compileWorker = startCompileWorker(pythonOf(args));
+  try {
+    const { run } = await import('./program.js');
+    return await run(argv, io, state);
+  } finally {
+    // Why: a worker compile did not take (a usage error, another --python than guessed) must not keep the
+    // process alive.
+    state.compileWorker?.dispose();
+  }
+}
+
+/**
+ * The interpreter a compile command line names, read ahead of commander: a guess only (compile-run hands the
+ * worker on only when commander's value is the same; otherwise it is stopped).
+ */
+export function pythonOf(args: readonly string[]): string {
+  for (let k = 1; k < args.length; k++) {
+    const a = args[k]!;
+    if (a === '--') break;
+    if (a === '--python' && k + 1 < args.length) return args[k + 1]!;
+    if (a.startsWith('--python=')) return a.slice('--python='.length);
+  }
+  return 'python3';
 }

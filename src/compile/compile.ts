@@ -4,7 +4,6 @@
  * version-specific) in long-lived workers running python/compile_worker.py; this side walks the tree as
  * compileall walks it and places the caches through src/fsops/cache.ts.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,9 +15,16 @@ import { asRunError } from '../fsops/anchored.js';
 import { realCalls, removeStaleTemp } from '../fsops/link.js';
 import { lockTree, type TreeLock } from '../fsops/lock.js';
 import { ANY_TEMP_NAME } from '../fsops/temp.js';
-import { describeInterpreter, type InterpreterInfo, workerScript } from '../python/interpreter.js';
+import { describeInterpreter } from '../python/interpreter.js';
+import {
+  type CompileWorker,
+  type Frame,
+  type InvalidationMode,
+  startCompileWorker,
+  type WorkerHello,
+} from './worker.js';
 
-export type InvalidationMode = 'timestamp' | 'checked-hash' | 'unchecked-hash';
+export type { InvalidationMode } from './worker.js';
 
 export interface CompileOptions {
   /** Directories (walked) and files, as compileall's arguments. */
@@ -46,6 +52,11 @@ export interface CompileOptions {
   onProgress?: (done: number, total: number) => void;
   /** A test seam: called with a source's path right before its caches are placed. */
   beforePlace?: (source: string) => void;
+  /**
+   * A worker already started (startCompileWorker) for the same `python`: used instead of starting one (and
+   * closed by compile). One for another interpreter is not used: the caller stops it (`dispose()`).
+   */
+  worker?: CompileWorker;
 }
 
 export interface CompileReport {
@@ -238,132 +249,9 @@ function cacheDirRel(srcRel: string): string {
   return dir === '.' ? '__pycache__' : `${dir}/__pycache__`;
 }
 
-interface Frame {
-  status: 'compiled' | 'fresh' | 'error';
-  error?: string;
-  payloads: number[];
-  levels?: number[];
-}
-
-/** A frame's header, `STATUS\tLEVELS\tSIZES\tERROR` (python/compile_worker.py says why not JSON). */
-function parseHeader(text: string): Frame {
-  const [status = '', levels = '', sizes = '', error = ''] = text.split('\t');
-  const list = (s: string) => (s === '' ? [] : s.split(',').map(Number));
-  return {
-    status: status as Frame['status'],
-    payloads: list(sizes),
-    levels: list(levels),
-    ...(error === '' ? {} : { error: Buffer.from(error, 'hex').toString('utf8') }),
-  };
-}
-
-/** A file name as the worker reads it: hex of its bytes. */
-function hex(s: string | null): string {
-  return s === null ? '-' : Buffer.from(s).toString('hex');
-}
-
-/** One long-lived worker: requests in, frames (header + payloads) out, parsed from its stdout. */
-class Worker {
-  private readonly proc: ChildProcess;
-  private buf: Buffer = Buffer.alloc(0);
-  private waiting: Array<(f: { frame: Frame; data: Buffer[] }) => void> = [];
-  private stderr = '';
-  private readonly exited: Promise<never>;
-
-  constructor(exe: string) {
-    // -s: no user site can change the compiler; -B: the worker's own imports write nothing. No PYTHON*
-    // variable (what -E would do) but PYTHONHASHSEED: before 3.11 marshal writes a frozenset in hash order,
-    // so compileall's bytes follow the seed it ran with (reproducible builds set PYTHONHASHSEED=0).
-    this.proc = spawn(exe, ['-s', '-B', workerScript('compile_worker.py')], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: workerEnv(),
-    });
-    this.proc.stdout!.on('data', (d: Buffer) => {
-      this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
-      this.drain();
-    });
-    this.proc.stderr!.on('data', (d: Buffer) => {
-      this.stderr += d.toString();
-    });
-    this.exited = new Promise<never>((_, reject) => {
-      this.proc.once('exit', (code) =>
-        reject(
-          new PyfloppyError('EINTERP', `the compile worker stopped (exit ${code}): ${this.stderr.trim()}`),
-        ),
-      );
-    });
-    // Why: the worker exits when closed after its last batch; that rejection is expected, not an error.
-    this.exited.catch(() => undefined);
-    // Why: it is started before the interpreter is described; a name that is not a program is told by that.
-    this.proc.on('error', () => undefined);
-  }
-
-  private drain(): void {
-    for (;;) {
-      if (this.buf.length < 4 || this.waiting.length === 0) return;
-      const n = this.buf.readUInt32LE(0);
-      if (this.buf.length < 4 + n) return;
-      const frame = parseHeader(this.buf.subarray(4, 4 + n).toString('latin1'));
-      const total = frame.payloads.reduce((s, x) => s + x, 0);
-      if (this.buf.length < 4 + n + total) return;
-      const data: Buffer[] = [];
-      let at = 4 + n;
-      for (const size of frame.payloads) {
-        data.push(this.buf.subarray(at, at + size));
-        at += size;
-      }
-      this.buf = this.buf.subarray(at);
-      this.waiting.shift()!({ frame, data });
-    }
-  }
-
-  async run(
-    jobs: Job[],
-    levels: number[],
-    mode: InvalidationMode | null,
-    force: boolean,
-    flags: string[],
-    onResult: (job: Job, frame: Frame, data: Buffer[]) => void,
-  ): Promise<void> {
-    const results = jobs.map(
-      () =>
-        new Promise<{ frame: Frame; data: Buffer[] }>((resolve) => {
-          this.waiting.push(resolve);
-        }),
-    );
-    // compileall's options that shape its process, for the worker's compileall.main() (hex; '-': none).
-    const shape = flags.length === 0 ? '-' : Buffer.from(flags.join('\0')).toString('hex');
-    const fields = [levels.join(''), mode ?? '-', force ? '1' : '0', shape];
-    for (const j of jobs) fields.push(hex(j.path), hex(j.dfile));
-    this.proc.stdin!.write(`${fields.join('\t')}\n`);
-    for (let k = 0; k < jobs.length; k++) {
-      const r = await Promise.race([results[k]!, this.exited]);
-      onResult(jobs[k]!, r.frame, r.data);
-    }
-  }
-
-  close(): void {
-    if (!this.proc.stdin!.writableEnded) this.proc.stdin!.end();
-  }
-
-  /** A worker that will get no work (the interpreter was refused): gone at once. */
-  kill(): void {
-    this.proc.kill();
-  }
-}
-
 const BATCH = 16;
 /** Sources per worker below which another worker costs more than it saves (see runWorkers). */
 const SOURCES_PER_WORKER = 48;
-
-/** The environment without PYTHON* variables (as -E), but PYTHONHASHSEED. */
-function workerEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith('PYTHON') || k === 'PYTHONHASHSEED') env[k] = v;
-  }
-  return env;
-}
 
 /**
  * The compileall command line whose process the workers reproduce (see python/compile_worker.py): the
@@ -380,7 +268,7 @@ function compileallFlags(o: CompileOptions, minor: number, levels: number[], ded
   return flags;
 }
 
-function checkInterpreter(info: InterpreterInfo): string {
+function checkInterpreter(info: WorkerHello): string {
   const [major, minor] = info.version.split('.').map(Number) as [number, number];
   if (major < 3 || (major === 3 && minor < 6) || info.cacheTag === null) {
     throw new PyfloppyError(
@@ -394,22 +282,33 @@ function checkInterpreter(info: InterpreterInfo): string {
   return info.cacheTag;
 }
 
+/**
+ * The interpreter as its worker introduced itself. A worker that stopped first (no such program, not a
+ * Python, Python 2) is explained by describing the interpreter, which says what it is; else its own error.
+ */
+async function interpreterOf(worker: CompileWorker): Promise<{ hello: WorkerHello; tag: string }> {
+  let hello: WorkerHello;
+  try {
+    hello = await worker.hello;
+  } catch (e) {
+    checkInterpreter(describeInterpreter(worker.exe));
+    throw e;
+  }
+  return { hello, tag: checkInterpreter(hello) };
+}
+
 export async function compile(o: CompileOptions): Promise<CompileReport> {
   for (const p of o.paths) requireReadableRoot(p);
-  // Why: the first worker starts while the interpreter is described (two interpreter start-ups overlap:
-  // most of the time of a small package).
-  const first = new Worker(o.python ?? 'python3');
-  let info: InterpreterInfo;
-  let tag: string;
+  const exe = o.python ?? 'python3';
+  // Why: a worker the caller started for this interpreter (the CLI does, before it loads its modules) has
+  // its start-up behind it; it is compile's from here on.
+  const first = o.worker?.exe === exe && o.worker.take() ? o.worker : startCompileWorker(exe);
   try {
-    info = describeInterpreter(o.python ?? 'python3');
-    tag = checkInterpreter(info);
+    const { hello, tag } = await interpreterOf(first);
+    return await compileWith(o, hello, tag, first);
   } catch (e) {
     first.kill();
     throw e;
-  }
-  try {
-    return await compileWith(o, info, tag, first);
   } finally {
     first.close();
   }
@@ -417,9 +316,9 @@ export async function compile(o: CompileOptions): Promise<CompileReport> {
 
 async function compileWith(
   o: CompileOptions,
-  info: InterpreterInfo,
+  info: WorkerHello,
   tag: string,
-  first: Worker,
+  first: CompileWorker,
 ): Promise<CompileReport> {
   const levels = [...new Set(o.levels ?? [0])].sort((a, b) => a - b);
   for (const l of levels) {
@@ -531,7 +430,7 @@ function place(ctx: PlaceContext, job: Job, frame: Frame, data: Buffer[]): void 
 /** Long-lived interpreter workers fed batches of sources; `onResult` runs for each source in order. */
 async function runWorkers(
   o: CompileOptions,
-  [first, exe]: [Worker, string],
+  [first, exe]: [CompileWorker, string],
   flags: string[],
   jobs: Job[],
   levels: number[],
@@ -541,17 +440,26 @@ async function runWorkers(
   // Why: a worker costs an interpreter start-up and compileall's own (argparse): one more pays off only
   // with SOURCES_PER_WORKER sources for it (measured on requests, bench/README.md).
   const wanted = Math.min(n, Math.max(1, Math.floor(jobs.length / SOURCES_PER_WORKER)));
-  const workers = [first, ...Array.from({ length: wanted - 1 }, () => new Worker(exe))];
+  const workers = [first, ...Array.from({ length: wanted - 1 }, () => startCompileWorker(exe))];
   let next = 0;
   const mode = o.invalidationMode ?? null;
+  const request = { levels, mode, force: o.force === true, flags };
   try {
     await Promise.all(
       workers.map(async (w) => {
+        // Two batches in flight per worker: the next one is queued while this one is answered, so the
+        // worker never waits for a round trip.
+        let previous: Promise<void> = Promise.resolve();
         while (next < jobs.length) {
           const batch = jobs.slice(next, next + BATCH);
           next += BATCH;
-          await w.run(batch, levels, mode, o.force === true, flags, onResult);
+          const current = w.run(batch, request, onResult);
+          // Why: a worker that stops fails both; the first failure is the one awaited and thrown.
+          current.catch(() => undefined);
+          await previous;
+          previous = current;
         }
+        await previous;
       }),
     );
   } finally {
