@@ -24,14 +24,15 @@ export async function analyze(options: AnalyzeOptions = {}): Promise<AnalyzeRepo
   const pool = new LazyPool(options.workers ?? defaultWorkerCount());
   try {
     const model = await buildModel({ ...options, pool });
-    if (options.strategies !== false) options.onPhase?.('estimating savings');
-    const estimates =
-      options.strategies === false
-        ? undefined
-        : await estimateStrategies(model, {
-            pool,
-            ...(options.baselineSubset ? { subset: options.baselineSubset } : {}),
-          });
+    // Why: the estimates compress and rewrite files they read from disk; an image's members were streamed.
+    const estimate = options.strategies !== false && model.image === undefined;
+    if (estimate) options.onPhase?.('estimating savings');
+    const estimates = !estimate
+      ? undefined
+      : await estimateStrategies(model, {
+          pool,
+          ...(options.baselineSubset ? { subset: options.baselineSubset } : {}),
+        });
     return buildAnalyzeReport(model, estimates);
   } finally {
     await pool.close();
