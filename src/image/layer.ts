@@ -76,31 +76,55 @@ export async function readLayer(
   });
   const extract = tar.extract();
   const decomp = decompressor(store.head(layer.blob));
-  const piped = (async (): Promise<void> => {
-    const plain = pipeline(stream, counter, decomp);
-    for await (const chunk of decomp as AsyncIterable<Buffer>)
-      if (!extract.write(chunk)) await new Promise<void>((r) => extract.once('drain', () => r()));
-    await plain;
-    extract.end(undefined);
-  })();
+  const fed = feed(pipeline(stream, counter, decomp), decomp, extract);
   const members = (async (): Promise<void> => {
-    for await (const entry of extract) await onMember(entry.header, entry as unknown as Body);
+    try {
+      for await (const entry of extract) await onMember(entry.header, entry as unknown as Body);
+    } catch (e) {
+      // Why: stop the reading side too, or it would wait for the extractor forever.
+      stream.destroy();
+      decomp.destroy();
+      throw e;
+    }
   })();
-  const [a, b] = await Promise.allSettled([piped, members]);
+  const [a, b] = await Promise.allSettled([members, fed]);
   const err =
-    b.status === 'rejected'
-      ? (b.reason as unknown)
-      : a.status === 'rejected'
-        ? (a.reason as unknown)
+    a.status === 'rejected'
+      ? (a.reason as unknown)
+      : b.status === 'rejected'
+        ? (b.reason as unknown)
         : undefined;
-  if (err !== undefined) {
-    stream.destroy();
-    if (err instanceof PyfloppyError) throw err;
-    throw fail((err as Error).message);
-  }
+  if (err instanceof PyfloppyError) throw err;
+  if (err !== undefined) throw fail((err as Error).message);
   if (read !== size) throw fail(`read ${read} of ${size} bytes`);
   checkDigest(layer, hash.digest('hex'), fail);
   return read;
+}
+
+/**
+ * The decompressed bytes written to the tar extractor with back-pressure; a failure on the way (a
+ * truncated or corrupt stream) destroys the extractor with it, so that its reader stops too.
+ */
+async function feed(plain: Promise<void>, decomp: Transform, extract: tar.Extract): Promise<void> {
+  // Why: a failure of the pipeline also ends the loop below with the same error; awaited after the loop.
+  plain.catch(() => undefined);
+  try {
+    for await (const chunk of decomp as AsyncIterable<Buffer>)
+      if (!extract.write(chunk)) await writable(extract);
+    await plain;
+    extract.end(undefined);
+  } catch (e) {
+    extract.destroy(e as Error);
+    throw e;
+  }
+}
+
+/** Until the extractor drains (or is closed: its reader failed). */
+function writable(extract: tar.Extract): Promise<void> {
+  return new Promise<void>((resolve) => {
+    extract.once('drain', () => resolve());
+    extract.once('close', () => resolve());
+  });
 }
 
 function checkDigest(layer: LayerRef, hex: string, fail: (why: string) => PyfloppyError): void {

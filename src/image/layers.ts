@@ -49,8 +49,7 @@ export interface ImageInfo {
   layers: LayerRow[];
 }
 
-export const APPARENT_NOTE =
-  'image: apparent bytes only (an archive has no blocks); the interpreter was not run';
+export const APPARENT_NOTE = 'apparent bytes only (an archive has no blocks); the interpreter was not run';
 
 /** Modules frozen into the interpreter: their caches are never read (importlib's always; 3.11+'s startup). */
 const FROZEN_ALWAYS = ['importlib/_bootstrap', 'importlib/_bootstrap_external'];
