@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
+import type { CheckReport } from '../src/check/check.js';
 import { KIND_NAMES } from '../src/model/kinds.js';
 import type { AnalyzeReport } from '../src/report/analyze-report.js';
 import { runCli } from './helpers/cli.js';
@@ -25,6 +26,12 @@ import {
 import { have } from './helpers/need.js';
 import { interpreter, stdlibOf } from './helpers/python.js';
 import { removeTree, tempDir } from './helpers/tree.js';
+
+function checkJson(args: string[]): CheckReport {
+  const r = runCli(['check', '--json', ...args]);
+  assert.equal(r.status, 1, r.stderr);
+  return JSON.parse(r.stdout) as CheckReport;
+}
 
 function analyzeJson(args: string[]): AnalyzeReport {
   const r = runCli(['analyze', '--json', ...args]);
@@ -178,6 +185,34 @@ describe('an image built with umoci and skopeo', () => {
     assert.match(r.stdout, /apparent bytes only/);
     assert.match(r.stdout, /Layers/);
     assert.match(r.stdout, /compileall/);
+  });
+
+  test('check reads an image as it reads the unpacked root file system, naming the layer of each file', (t) => {
+    if (!toolsHere(t) || !have(t, interpreter('3.13') && interpreter('3.12'), 'CPython 3.13 and 3.12'))
+      return;
+    const dir = checkJson([img!.rootfs]);
+    for (const [what, target] of Object.entries(targets)) {
+      const r = checkJson([target]);
+      assert.deepEqual(
+        r.findings.map((f) => [f.id, f.message, f.apparentBytes]),
+        dir.findings.map((f) => [f.id, f.message, f.apparentBytes]),
+        what,
+      );
+      assert.equal(r.image?.layers.length, 4, what);
+      // The pyenv copy's caches name /root/.pyenv: every cache is a build-root path, each with its layer.
+      const paths = r.findings.filter((f) => f.id === 'buildroot-path');
+      assert.ok(paths.length > 0, what);
+      for (const f of paths) assert.equal(f.layer, f.path.includes('/json/') ? 3 : 1, `${what}: ${f.path}`);
+      assert.ok(
+        r.findings.some((f) => f.id === 'foreign-tag' && f.path.endsWith('utils.cpython-312.pyc')),
+        what,
+      );
+    }
+    // The installed path is the one inside the image, not where it was unpacked.
+    assert.match(
+      dir.findings.find((f) => f.id === 'buildroot-path')!.message,
+      /installed path is \/usr\/lib\/python3\.13\//,
+    );
   });
 
   test('bad input: one line, exit 2', (t) => {

@@ -3,8 +3,9 @@
  * final tree (each root walked parents first), with contents answered from what the read kept (digests
  * for byte identity, small texts for RECORD). Archives have no blocks: allocated bytes are 0.
  */
+import { type Inspection, type PycFacts, type SourceState, withSource } from '../check/inspect.js';
 import type { ScannedRoot, ScanResult } from '../scan/scan.js';
-import { EntryTable, type MemberContents } from '../scan/table.js';
+import { EntryTable, type MemberContents, TYPE_FILE, TYPE_SYMLINK } from '../scan/table.js';
 import type { ImageRead } from './read.js';
 import { findPythonRoots, type FoundRoot } from './roots.js';
 import { N_DIR, type ImageTree } from './tree.js';
@@ -39,6 +40,7 @@ export function imageScan(read: ImageRead, roots: FoundRoot[], label: string): S
       labels: [r.label],
       entry,
       insideRoot: -1,
+      installedAt: `/${r.rel}`,
     });
   });
   linkInodes(t);
@@ -117,6 +119,41 @@ class ImageContents implements MemberContents {
 
   text(i: number): Buffer | undefined {
     return this.read.text.get(this.t.ino[i]! - 1);
+  }
+
+  layer(i: number): number {
+    return this.read.tree.layer[this.t.ino[i]! - 1]! + 1;
+  }
+
+  inspect(cache: number, source: number): Inspection {
+    const facts = this.read.facts.get(this.t.ino[cache]! - 1);
+    if (facts === undefined)
+      return {
+        ok: false,
+        reason: 'unreadable',
+        code: 'EIO',
+        message: 'not inspected while reading the image',
+      };
+    if (!facts.ok) return facts;
+    return withSource(facts, this.sourceState(source, facts));
+  }
+
+  /** A source as importlib's validation sees it: the final tree's entry, its hash as computed while read. */
+  private sourceState(source: number, facts: Extract<PycFacts, { ok: true }>): SourceState {
+    const t = this.t;
+    if (source === -2) return { state: 'not-given' };
+    if (source === -1) return { state: 'missing' };
+    if (t.type[source] === TYPE_SYMLINK) return { state: 'symlink' };
+    if (t.type[source] !== TYPE_FILE) return { state: 'missing' };
+    const base = {
+      state: 'regular' as const,
+      mtime: Math.floor(t.mtimeMs[source]! / 1000) >>> 0,
+      size: t.size[source]!,
+    };
+    if (facts.expectedHash === undefined) return base;
+    const h = this.read.sourceHashes.get(t.ino[source]! - 1)?.get(facts.magic);
+    if (h === undefined) return { state: 'unreadable', code: 'ENOTHASHED' };
+    return { ...base, hashMatches: h.equals(facts.expectedHash) };
   }
 
   child(dir: number, name: string): number {

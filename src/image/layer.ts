@@ -122,8 +122,13 @@ async function feed(plain: Promise<void>, decomp: Transform, extract: tar.Extrac
 /** Until the extractor drains (or is closed: its reader failed). */
 function writable(extract: tar.Extract): Promise<void> {
   return new Promise<void>((resolve) => {
-    extract.once('drain', () => resolve());
-    extract.once('close', () => resolve());
+    const done = (): void => {
+      extract.off('drain', done);
+      extract.off('close', done);
+      resolve();
+    };
+    extract.on('drain', done);
+    extract.on('close', done);
   });
 }
 

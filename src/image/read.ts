@@ -5,7 +5,9 @@
  * (RECORD, installed-files.txt, pyvenv.cfg). No member is held whole but those texts.
  */
 import crypto from 'node:crypto';
+import { inspectBytes, type PycFacts } from '../check/inspect.js';
 import { extensionModuleName, parseCacheName } from '../python/layout.js';
+import { MAGIC_RANGES, sourceHash } from '../python/pyc.js';
 import { type Body, type Member, readLayer } from './layer.js';
 import { type ImageSource, openImage } from './manifest.js';
 import { ImageTree, N_DIR, N_FILE, N_OTHER, N_SYMLINK } from './tree.js';
@@ -41,10 +43,17 @@ export interface ImageRead {
   text: Map<number, Buffer>;
   /** Compressed bytes read per layer. */
   layerBytes: number[];
+  /** With `inspect` (check): per cache inode what its bytes tell; per source inode its hashes by magic. */
+  facts: Map<number, PycFacts>;
+  sourceHashes: Map<number, Map<number, Buffer>>;
+  /** Magic numbers of the hash-based caches met so far: sources read after them are hashed for each. */
+  hashMagics: Set<number>;
 }
 
 export interface ReadOptions {
   platform?: string;
+  /** Inspect caches as check does (header, co_filenames) and hash sources for hash-based caches. */
+  inspect?: boolean;
   onProgress?: (entries: number, apparentBytes: number) => void;
 }
 
@@ -59,6 +68,9 @@ export async function readImage(path: string, options: ReadOptions = {}): Promis
     head: new Map(),
     text: new Map(),
     layerBytes: [],
+    facts: new Map(),
+    sourceHashes: new Map(),
+    hashMagics: new Set(),
   };
   const kinds: number[] = [L_OTHER];
   let entries = 0;
@@ -66,7 +78,7 @@ export async function readImage(path: string, options: ReadOptions = {}): Promis
   for (let k = 0; k < source.layers.length; k++) {
     tree.current = k;
     const read = await readLayer(source.store, source.layers[k]!, k, async (h, body) => {
-      await applyMember(out, kinds, h, body);
+      await applyMember(out, kinds, h, body, options.inspect === true);
       entries++;
       bytes += h.size;
       if ((entries & 4095) === 0) options.onProgress?.(entries, bytes);
@@ -77,7 +89,13 @@ export async function readImage(path: string, options: ReadOptions = {}): Promis
   return out;
 }
 
-async function applyMember(out: ImageRead, kinds: number[], h: Member, body: Body): Promise<void> {
+async function applyMember(
+  out: ImageRead,
+  kinds: number[],
+  h: Member,
+  body: Body,
+  inspect: boolean,
+): Promise<void> {
   const tree = out.tree;
   const parts = tree.parts(h.name);
   if (tree.whiteout(parts)) return skip(body);
@@ -101,8 +119,9 @@ async function applyMember(out: ImageRead, kinds: number[], h: Member, body: Bod
   const kind = layerKind(parts);
   kinds[ino] = kind;
   const name = parts[parts.length - 1]!;
-  if (kind >= 1 && kind <= 4) return measureCache(out, ino, body);
+  if (kind >= 1 && kind <= 4) return measureCache(out, ino, body, inspect);
   if (KEPT_TEXTS.has(name) && h.size <= MAX_TEXT) return keepText(out, ino, body);
+  if (inspect && kind === 0) return hashSource(out, ino, body, parts);
   return skip(body);
 }
 
@@ -110,16 +129,36 @@ async function skip(body: Body): Promise<void> {
   for await (const _ of body);
 }
 
-async function measureCache(out: ImageRead, ino: number, body: Body): Promise<void> {
+async function measureCache(out: ImageRead, ino: number, body: Body, inspect: boolean): Promise<void> {
   const hash = crypto.createHash('sha256');
-  let head: Buffer | undefined;
+  const chunks: Buffer[] = [];
+  let head = Buffer.alloc(0);
   for await (const chunk of body) {
     hash.update(chunk);
-    if (head === undefined || head.length < 16)
-      head = Buffer.concat([head ?? Buffer.alloc(0), chunk.subarray(0, 16)]);
+    if (inspect) chunks.push(chunk);
+    if (head.length < 16) head = Buffer.concat([head, chunk.subarray(0, 16 - head.length)]);
   }
   out.digest.set(ino, hash.digest());
-  out.head.set(ino, (head ?? Buffer.alloc(0)).subarray(0, 16));
+  out.head.set(ino, head);
+  if (!inspect) return;
+  const facts = inspectBytes(Buffer.concat(chunks));
+  out.facts.set(ino, facts);
+  if (facts.ok && facts.expectedHash !== undefined) out.hashMagics.add(facts.magic);
+}
+
+/**
+ * A source's importlib.util.source_hash for each magic number that may ask: those of the hash-based caches
+ * met so far, and the release magic of the pythonX.Y directory it is in (a cache met after its source).
+ */
+async function hashSource(out: ImageRead, ino: number, body: Body, parts: readonly string[]): Promise<void> {
+  const magics = new Set(out.hashMagics);
+  const dir = parts.find((p) => /^python\d+\.\d+t?$/.test(p));
+  const release = MAGIC_RANGES.find((r) => dir?.replace(/t$/, '') === `python${r.version}`);
+  if (release !== undefined) magics.add(release.last);
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk);
+  const data = Buffer.concat(chunks);
+  out.sourceHashes.set(ino, new Map([...magics].map((m) => [m, sourceHash(data, m)])));
 }
 
 async function keepText(out: ImageRead, ino: number, body: Body): Promise<void> {

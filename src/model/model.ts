@@ -28,6 +28,8 @@ export interface TargetOptions {
   pool?: LazyPool;
   /** For an image whose index holds several: os/architecture[/variant]. */
   platform?: string;
+  /** For an image: inspect its caches while reading them (check needs what their headers and code say). */
+  inspectCaches?: boolean;
 }
 
 export interface Model {
@@ -106,7 +108,11 @@ export async function buildModel(options: TargetOptions = {}): Promise<Model> {
 function rootfsSpecs(p: string): RootSpec[] {
   const found = rootfsPythonRoots(p);
   if (found === undefined) return [{ path: p }];
-  return found.map((r) => ({ path: `${p.replace(/\/+$/, '')}/${r.rel}`, label: r.label }));
+  return found.map((r) => ({
+    path: `${p.replace(/\/+$/, '')}/${r.rel}`,
+    label: r.label,
+    installedAt: `/${r.rel}`,
+  }));
 }
 
 /** A container image: read by src/image (loaded here, only for images), then the same stages. */
@@ -116,6 +122,7 @@ async function imageModel(paths: readonly string[], options: TargetOptions): Pro
   const { imageTarget } = await import('../image/target.js');
   const { scan: scanned, image } = await imageTarget(paths[0]!, {
     ...(options.platform === undefined ? {} : { platform: options.platform }),
+    inspect: options.inspectCaches === true,
     ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
   });
   const classification = classify(scanned);

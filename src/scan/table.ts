@@ -6,6 +6,8 @@
  * sees every parent before its children (the classifier relies on this).
  */
 
+import type { Inspection } from '../check/inspect.js';
+
 export const TYPE_FILE = 0;
 export const TYPE_DIR = 1;
 export const TYPE_SYMLINK = 2;
@@ -69,6 +71,13 @@ export interface MemberContents {
   text(i: number): Buffer | undefined;
   /** The entry named `name` in directory entry `dir`, or -1. */
   child(dir: number, name: string): number;
+  /**
+   * Check's inspection of cache entry `cache` (from what was read while streaming) with its source entry
+   * (-1: absent, -2: none to look for), when the image was read with inspection.
+   */
+  inspect?(cache: number, source: number): Inspection;
+  /** The layer (1-based) that added entry i's contents. */
+  layer?(i: number): number;
 }
 
 export class EntryTable {
