@@ -185,6 +185,12 @@ describe('an image built with umoci and skopeo', () => {
     assert.match(r.stdout, /apparent bytes only/);
     assert.match(r.stdout, /Layers/);
     assert.match(r.stdout, /compileall/);
+    const html = runCli(['analyze', img!.layout, '--format', 'html']);
+    assert.equal(html.status, 0, html.stderr);
+    assert.match(html.stdout, /apparent bytes only/);
+    assert.match(html.stdout, /compileall json/);
+    // Disk usage is shown as the apparent bytes an image has, not as 0.
+    assert.doesNotMatch(html.stdout, /class="big">0 B</);
   });
 
   test('check reads an image as it reads the unpacked root file system, naming the layer of each file', (t) => {
