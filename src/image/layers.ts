@@ -47,6 +47,11 @@ export interface ImageInfo {
   note: string;
   python: ImagePython;
   layers: LayerRow[];
+  /**
+   * Strategies analyze left out: they need file contents the stream does not keep (compressed sizes,
+   * names inside bytecode). Set by analyze with estimates.
+   */
+  notEstimated?: string[];
 }
 
 export const APPARENT_NOTE = 'apparent bytes only (an archive has no blocks); the interpreter was not run';

@@ -150,6 +150,15 @@ function image({ report, style, width, code }: Ctx): string[] {
     ),
     '',
   );
+  if (im.notEstimated !== undefined && im.notEstimated.length > 0)
+    out.push(
+      ...prose(
+        `Not estimated for an image (they need compressed sizes or the names inside bytecode, which the stream does not keep; analyze the unpacked root file system for them): ${im.notEstimated.map(code).join(', ')}.`,
+        style,
+        width,
+      ),
+      '',
+    );
   return out;
 }
 
