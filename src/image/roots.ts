@@ -67,13 +67,30 @@ export function rootfsPythonRoots(dir: string): FoundRoot[] | undefined {
   return found.length === 0 ? undefined : found;
 }
 
-/** Whether a path is an image: a file (an archive), or a directory holding index.json or manifest.json. */
+/**
+ * Whether a path is an image: an archive (a file named .tar, or holding a tar header), or a directory holding
+ * index.json or manifest.json. Another file is left to the directory rules (not a directory).
+ */
 export function isImagePath(p: string): boolean {
   const st = fs.statSync(p, { throwIfNoEntry: false });
   if (st === undefined) return false;
-  if (st.isFile()) return true;
+  if (st.isFile()) return /\.tar$/i.test(p) || hasTarMagic(p);
   return (
     st.isDirectory() &&
     (fs.existsSync(path.join(p, 'index.json')) || fs.existsSync(path.join(p, 'manifest.json')))
   );
+}
+
+/** The ustar magic at byte 257 of the first header (GNU and POSIX tars both have it). */
+function hasTarMagic(p: string): boolean {
+  const head = Buffer.alloc(262);
+  let fd = -1;
+  try {
+    fd = fs.openSync(p, 'r');
+    return fs.readSync(fd, head, 0, 262, 0) === 262 && head.toString('latin1', 257, 262) === 'ustar';
+  } catch {
+    return false;
+  } finally {
+    if (fd !== -1) fs.closeSync(fd);
+  }
 }

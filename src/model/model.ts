@@ -50,7 +50,17 @@ const PATH_LABELS = ['stdlib', 'platstdlib', 'purelib', 'platlib'] as const;
 
 export async function buildModel(options: TargetOptions = {}): Promise<Model> {
   const paths = options.paths ?? [];
-  if (options.python === undefined && paths.some(isImagePath)) return imageModel(paths, options);
+  if (paths.some(isImagePath)) {
+    if (options.python !== undefined)
+      throw new PyfloppyError(
+        'EUSAGE',
+        'an image is read without running its interpreter: --python does not apply',
+        {
+          hint: 'leave --python out: the version and cache tag come from the image',
+        },
+      );
+    return imageModel(paths, options);
+  }
   let interpreter: InterpreterInfo | null = null;
   if (options.python !== undefined || paths.length === 0) {
     interpreter = describeInterpreter(options.python ?? 'python3');
