@@ -133,11 +133,10 @@ function tallyInodes(read: ImageRead, rows: LayerRow[]): void {
 /** Reachable caches: late ones (source from an earlier layer) and never-read ones. */
 function tallyCaches(read: ImageRead, rows: LayerRow[], python: ImagePython, roots: FoundRoot[]): void {
   const tree = read.tree;
-  const minor = Number(/^3\.(\d+)$/.exec(python.version ?? '')?.[1] ?? 0);
   const stdlibs = roots.filter((r) => r.label === 'stdlib').map((r) => tree.lookup(r.rel.split('/')));
   eachCache(
     tree,
-    (node, dirNode, cache, stdlibRel) => {
+    (node, dirNode, cache, where) => {
       const ino = tree.inode[node]!;
       const row = rows[tree.layer[ino]!]!;
       const size = tree.size[ino]!;
@@ -146,7 +145,7 @@ function tallyCaches(read: ImageRead, rows: LayerRow[], python: ImagePython, roo
         row.lateCaches.files++;
         row.lateCaches.apparentBytes += size;
       }
-      if (neverRead(cache, python, minor, stdlibRel)) {
+      if (neverRead(cache, where?.tag ?? python.cacheTag, where?.rel)) {
         row.neverRead.files++;
         row.neverRead.apparentBytes += size;
       }
@@ -155,47 +154,48 @@ function tallyCaches(read: ImageRead, rows: LayerRow[], python: ImagePython, roo
   );
 }
 
-function neverRead(
-  cache: { module: string; tag: string },
-  python: ImagePython,
-  minor: number,
-  stdlibRel: string | undefined,
-): boolean {
-  if (python.cacheTag !== null && cache.tag !== python.cacheTag) return true;
+/** Caches of another tag than their stdlib's (or the image's), or of a module that version freezes. */
+function neverRead(cache: { module: string; tag: string }, tag: string | null, stdlibRel?: string): boolean {
+  if (tag !== null && cache.tag !== tag) return true;
   if (stdlibRel === undefined) return false;
+  const minor = Number(/^cpython-3(\d+)t?$/.exec(tag ?? '')?.[1] ?? 0);
   const mod = stdlibRel === '' ? cache.module : `${stdlibRel}/${cache.module}`;
   return FROZEN_ALWAYS.includes(mod) || (minor >= 11 && FROZEN_3_11.includes(mod));
 }
 
+/** Where a directory is inside a stdlib: its path from the stdlib directory, and that stdlib's cache tag. */
+type InStdlib = { rel: string; tag: string } | undefined;
 type CacheVisit = (
   node: number,
   dirNode: number,
   cache: { module: string; tag: string },
-  stdlibRel?: string,
+  where: InStdlib,
 ) => void;
 
-/** Every reachable cache in a __pycache__ directory, with its path relative to a stdlib when inside one. */
+/** The cache tag of a stdlib directory's name ('python3.13t' -> 'cpython-313t'). */
+function tagOf(name: string): string {
+  const m = /^python(\d+)\.(\d+)(t?)$/.exec(name);
+  return m === null ? '' : `cpython-${m[1]}${m[2]}${m[3]}`;
+}
+
+/** Every reachable cache in a __pycache__ directory, with where it is inside a stdlib when it is. */
 function eachCache(tree: ImageTree, visit: CacheVisit, stdlibs: number[]): void {
-  const stack: Array<[number, string | undefined]> = [[0, undefined]];
+  const stack: Array<[number, InStdlib]> = [[0, undefined]];
   while (stack.length > 0) {
-    const [n, rel] = stack.pop()!;
+    const [n, where] = stack.pop()!;
     const kids = tree.kids[n];
     if (kids === null || kids === undefined) continue;
     const isCacheDir = tree.name[n] === '__pycache__';
     for (const [name, k] of kids) {
       if (tree.kids[k] !== null) {
-        const inStd = stdlibs.includes(k)
-          ? ''
-          : rel === undefined
-            ? undefined
-            : rel === ''
-              ? name
-              : `${rel}/${name}`;
-        stack.push([k, name === '__pycache__' ? rel : inStd]);
+        if (stdlibs.includes(k)) stack.push([k, { rel: '', tag: tagOf(name) }]);
+        else if (where === undefined || name === '__pycache__') stack.push([k, where]);
+        else stack.push([k, { rel: where.rel === '' ? name : `${where.rel}/${name}`, tag: where.tag }]);
         continue;
       }
       const cache = isCacheDir ? parseCacheName(name) : undefined;
-      if (cache !== undefined && tree.type[tree.inode[k]!] === N_FILE) visit(k, tree.parent[n]!, cache, rel);
+      if (cache !== undefined && tree.type[tree.inode[k]!] === N_FILE)
+        visit(k, tree.parent[n]!, cache, where);
     }
   }
 }
