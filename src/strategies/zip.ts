@@ -130,8 +130,8 @@ interface Packages {
   /** 1 for a top-level entry holding code in a directory that is not a package. */
   outsideTop: Uint8Array;
   /**
-   * 1 for the sys.path directories whose modules the layouts take: the stdlib directories (pythonX.Y with
-   * os.py) where the roots hold one below them, else the roots themselves.
+   * 1 for the sys.path directories whose modules the layouts take: the stdlib directory (pythonX.Y with
+   * os.py) where the roots hold exactly one, else the roots themselves.
    */
   base: Uint8Array;
 }
@@ -152,10 +152,14 @@ function stdlibDirs(t: EstimateContext['t'], c: Classification): Uint8Array {
   return out;
 }
 
-/** The layouts' bases: the stdlib directories at or below the roots when there is one, else the roots. */
+/**
+ * The layouts' bases: the stdlib directory at or below the roots when there is exactly one (the layouts make
+ * one archive: several stdlibs side by side keep the roots as bases, where nothing is a package), else the
+ * roots.
+ */
 function bases(t: EstimateContext['t'], c: Classification): Uint8Array {
   const std = stdlibDirs(t, c);
-  if (std.includes(1)) return std;
+  if (std.indexOf(1) !== -1 && std.indexOf(1) === std.lastIndexOf(1)) return std;
   const roots = new Uint8Array(t.count);
   for (let i = 0; i < t.count; i++) if (t.parent[i] === -1) roots[i] = 1;
   return roots;
@@ -168,7 +172,7 @@ function bases(t: EstimateContext['t'], c: Classification): Uint8Array {
 export function stdlibArchiveBelow(ctx: EstimateContext): string | undefined {
   const std = stdlibDirs(ctx.t, ctx.c);
   const i = std.indexOf(1);
-  if (i === -1 || ctx.t.parent[i] === -1) return undefined;
+  if (i === -1 || i !== std.lastIndexOf(1) || ctx.t.parent[i] === -1) return undefined;
   const m = STDLIB_NAME.exec(text(ctx.t, i))!;
   return path.posix.join(ctx.t.relativePath(i), `../python${m[1]}${m[2]}${m[3]}.zip`);
 }
