@@ -2,6 +2,7 @@
  * The library entry for `analyze`: the footprint of a Python tree and every strategy's estimate, as the
  * versioned JSON report.
  */
+import type { ImageInfo } from './image/layers.js';
 import { buildModel, type TargetOptions } from './model/model.js';
 import { defaultWorkerCount, LazyPool } from './scan/pool.js';
 import { type AnalyzeReport, buildAnalyzeReport } from './report/analyze-report.js';
@@ -24,16 +25,30 @@ export async function analyze(options: AnalyzeOptions = {}): Promise<AnalyzeRepo
   const pool = new LazyPool(options.workers ?? defaultWorkerCount());
   try {
     const model = await buildModel({ ...options, pool });
-    if (options.strategies !== false) options.onPhase?.('estimating savings');
-    const estimates =
-      options.strategies === false
-        ? undefined
-        : await estimateStrategies(model, {
-            pool,
-            ...(options.baselineSubset ? { subset: options.baselineSubset } : {}),
-          });
+    const estimate = options.strategies !== false;
+    if (estimate) options.onPhase?.('estimating savings');
+    const estimates = !estimate
+      ? undefined
+      : await estimateStrategies(model, {
+          pool,
+          ...(options.baselineSubset ? { subset: options.baselineSubset } : {}),
+        });
+    if (estimates !== undefined && model.image !== undefined) apparentOnly(estimates, model.image);
     return buildAnalyzeReport(model, estimates);
   } finally {
     await pool.close();
+  }
+}
+
+/**
+ * An image's estimates: apparent bytes only (an archive has no blocks, so allocated figures are 0), and the
+ * strategies left out because they need contents the stream did not keep, named in the image's facts.
+ */
+function apparentOnly(e: Awaited<ReturnType<typeof estimateStrategies>>, image: ImageInfo): void {
+  image.notEstimated = e.notEstimated;
+  e.baseline.allocatedBytes = 0;
+  for (const s of e.strategies) {
+    s.saved.allocatedBytes = 0;
+    s.after.allocatedBytes = 0;
   }
 }

@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'EROFS' // the file system is mounted read-only
   | 'EPERM' // the operation is not permitted (an immutable or append-only file, ...)
   | 'ENAMETOOLONG' // a path longer than PATH_MAX or a name longer than NAME_MAX
+  | 'EIMAGE' // a container image that is truncated, corrupt, unsafe or of an unknown kind
   | 'EINTERNAL';
 
 export class PyfloppyError extends Error {

@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PyfloppyError } from '../errors.js';
+import type { ImageInfo } from '../image/layers.js';
 import { buildModel, type Model, type TargetOptions } from '../model/model.js';
 import { magicInfo } from '../python/pyc.js';
 import { defaultWorkerCount, LazyPool } from '../scan/pool.js';
@@ -34,6 +35,8 @@ export interface Finding {
   /** Bytes of the file (what removing or linking it would free; 0 for a missing file). */
   apparentBytes: number;
   allocatedBytes: number;
+  /** For an image: the layer (1-based) that added the file. */
+  layer?: number;
 }
 
 export interface CheckInterpreter {
@@ -73,6 +76,8 @@ export interface CheckReport {
   ignored: FindingId[];
   findings: Finding[];
   problems: ScanProblem[];
+  /** For a container image: its format, interpreter version and layer table (as analyze reports them). */
+  image?: ImageInfo;
 }
 
 /**
@@ -90,7 +95,7 @@ export async function check(options: CheckOptions = {}): Promise<CheckReport> {
   }
   const pool = options.pool ?? new LazyPool(options.workers ?? defaultWorkerCount());
   try {
-    const model = await buildModel({ ...options, pool });
+    const model = await buildModel({ ...options, pool, inspectCaches: true });
     return await checkModel(model, options, pool);
   } finally {
     if (options.pool === undefined) await pool.close();
@@ -105,6 +110,7 @@ async function checkModel(model: Model, options: CheckOptions, pool: LazyPool): 
   const state = await new CheckState(model, options).build(pool);
   refusePython2Tree(model, state);
   const findings: Finding[] = [];
+  const layerOf = t.contents?.layer?.bind(t.contents);
   for (const id of FINDING_IDS) {
     if (ignore.has(id)) continue;
     FINDINGS[id].rule(state, (entry, message, bytes = true) =>
@@ -115,6 +121,7 @@ async function checkModel(model: Model, options: CheckOptions, pool: LazyPool): 
         message,
         apparentBytes: bytes ? t.size[entry]! : 0,
         allocatedBytes: bytes ? t.blocks[entry]! * 512 : 0,
+        ...(layerOf === undefined ? {} : { layer: layerOf(entry) }),
       }),
     );
   }
@@ -142,6 +149,7 @@ async function checkModel(model: Model, options: CheckOptions, pool: LazyPool): 
     ignored: [...ignore],
     findings,
     problems: state.problems,
+    ...(model.image === undefined ? {} : { image: model.image }),
   };
 }
 
@@ -209,6 +217,8 @@ function refusePython2Tree(model: Model, state: CheckState): void {
   const t = model.scan.table;
   let read = 0;
   let python2 = 0;
+  // Why: an image's entries are not on this disk (its paths may name the host's own files).
+  if (t.contents !== undefined) return;
   for (const i of state.legacy) {
     if (read === PYTHON2_SAMPLE) break;
     const magic = magicOf(t.fsPath(i));

@@ -88,6 +88,11 @@ function hashState(source: string | Buffer, expected: Buffer, magic: number, bas
   }
 }
 
+/** What a cache's bytes alone tell: its inspection but for its source's state, and a hash-based header's hash. */
+export type PycFacts =
+  | (Omit<Extract<Inspection, { ok: true }>, 'source'> & { expectedHash?: Buffer })
+  | Exclude<Inspection, { ok: true }>;
+
 /** Inspect the cache at `pyc`, whose source importlib would look for at `source` (null: none to look for). */
 export function inspectPyc(pyc: string | Buffer, source: string | Buffer | null): Inspection {
   let data: Buffer;
@@ -97,6 +102,22 @@ export function inspectPyc(pyc: string | Buffer, source: string | Buffer | null)
     const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
     return { ok: false, reason: 'unreadable', code, message: (e as Error).message };
   }
+  const facts = inspectBytes(data);
+  if (!facts.ok) return facts;
+  let state = sourceState(source);
+  if (facts.expectedHash !== undefined && source !== null)
+    state = hashState(source, facts.expectedHash, facts.magic, state);
+  return withSource(facts, state);
+}
+
+/** A cache's facts joined with its source's state, as an Inspection. */
+export function withSource(facts: Extract<PycFacts, { ok: true }>, source: SourceState): Inspection {
+  const { expectedHash: _hash, ...rest } = facts;
+  return { ...rest, source };
+}
+
+/** Header and co_filenames of a cache's bytes (pure: the image reader calls it on a member's contents). */
+export function inspectBytes(data: Buffer): PycFacts {
   let header;
   try {
     header = parsePycHeader(data);
@@ -121,9 +142,6 @@ export function inspectPyc(pyc: string | Buffer, source: string | Buffer | null)
       };
     }
   }
-  const hashed = header.invalidation !== 'timestamp';
-  let state = sourceState(source);
-  if (hashed && source !== null) state = hashState(source, header.sourceHash!, header.magic.number, state);
   return {
     ok: true,
     magic: header.magic.number,
@@ -132,7 +150,7 @@ export function inspectPyc(pyc: string | Buffer, source: string | Buffer | null)
     invalidation: header.invalidation,
     ...(header.mtime === undefined ? {} : { mtime: header.mtime }),
     ...(header.sourceSize === undefined ? {} : { sourceSize: header.sourceSize }),
-    source: state,
+    ...(header.invalidation === 'timestamp' ? {} : { expectedHash: header.sourceHash! }),
     filenames,
   };
 }

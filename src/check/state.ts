@@ -103,6 +103,8 @@ export class CheckState {
   /** `${srcDir}\0${module}` -> group with the tree's tag. */
   readonly bySource = new Map<string, number>();
   readonly items: Array<[string | Buffer, string | Buffer | null]> = [];
+  /** The same items as entries: the cache, its source (-1: absent, -2: none to look for). */
+  readonly itemEntries: Array<[number, number]> = [];
   /** Entry -> index into items (-1: not inspected). */
   readonly rep: Int32Array;
   inspections: Inspection[] = [];
@@ -143,7 +145,12 @@ export class CheckState {
     this.treeTagIdx = this.treeTag === null ? -1 : this.c.tags.indexOf(this.treeTag);
     this.listCaches();
     this.listLegacy();
-    this.inspections = await inspectAll(this.items, pool);
+    const image = this.t.contents?.inspect?.bind(this.t.contents);
+    // An image's caches were inspected while its layers were read: joined here with their sources' state.
+    this.inspections =
+      image === undefined
+        ? await inspectAll(this.items, pool)
+        : this.itemEntries.map(([cache, source]) => image(cache, source));
     this.inferMagic();
     for (let k = 0; k < this.g.count; k++) {
       const tag = this.c.tags[this.g.tag[k]!]!;
@@ -282,6 +289,7 @@ export class CheckState {
             pathOf(t, e),
             childPath(t, srcDir, `${module}.py`, typeof t.name[e] !== 'string'),
           ]);
+          this.itemEntries.push([e, this.sources.get(`${srcDir}\0${module}`) ?? -1]);
         }
       }
       if (g.tag[k] === this.treeTagIdx && srcDir !== -1) this.bySource.set(`${srcDir}\0${module}`, k);
@@ -304,6 +312,7 @@ export class CheckState {
       this.rep[i] = this.items.length;
       // No source to validate against: a sourceless module is loaded as it is.
       this.items.push([pathOf(t, i), null]);
+      this.itemEntries.push([i, -2]);
     }
   }
 
@@ -384,7 +393,9 @@ export class CheckState {
     const bases =
       this.options.expectPrefix !== undefined
         ? [this.options.expectPrefix]
-        : [path.resolve(root.path), root.realPath];
+        : root.installedAt !== undefined
+          ? [root.installedAt]
+          : [path.resolve(root.path), root.realPath];
     return [...new Set(bases.map((b) => path.posix.join(b, rel)))];
   }
 

@@ -33,6 +33,7 @@ export async function runAnalyze(paths: string[], flags: AnalyzeFlags, cmd: Comm
       strategies: flags.strategies,
       ...(subset === undefined ? {} : { baselineSubset: subset }),
       ...(flags.python === undefined ? {} : { python: flags.python }),
+      ...(flags.platform === undefined ? {} : { platform: flags.platform }),
       onProgress: (n, b) => progress.update(n, b),
       onPhase: (p) => progress.phase(p),
     });
@@ -47,7 +48,7 @@ export async function runAnalyze(paths: string[], flags: AnalyzeFlags, cmd: Comm
         ? renderAnalyzeHtml(report, { top: flags.top })
         : renderAnalyze(report, format, {
             top: flags.top,
-            size: flags.apparent ? 'apparent' : 'allocated',
+            size: flags.apparent === true || report.image !== undefined ? 'apparent' : 'allocated',
             width: flags.output === undefined ? outputWidth(io.stdout) : 100,
           });
   if (flags.output === undefined) io.stdout.write(text);

@@ -4,6 +4,7 @@ import type { Io } from './main.js';
 
 export interface AnalyzeFlags {
   python?: string;
+  platform?: string;
   strategies: boolean;
   baselineSubset?: string;
   baselineExclude?: string[];
@@ -29,6 +30,12 @@ const DESCRIPTION = [
   'With no PATH, analyzes the stdlib and site-packages of the interpreter (--python, default: the',
   'python3 on PATH), as sysconfig reports them. Sizes are disk usage (st_blocks, what du counts) unless',
   '--apparent; every inode is counted once. Nothing is written.',
+  '',
+  'PATH may also be a container image: a `docker save` archive, an OCI image layout (a directory or its',
+  'tar; --platform when it holds several), or a root file system directory. Its Python (lib/pythonX.Y',
+  'under /, /usr, /usr/local, /opt/*; lib/python3/dist-packages) is found inside it; an image is read',
+  'layer by layer without unpacking it, reported in apparent bytes (an archive has no blocks), with a',
+  'layer table: the bytes each layer adds, hides, and the caches a later step wrote or CPython never reads.',
 ].join('\n');
 const AFTER_HELP = [
   '',
@@ -38,6 +45,8 @@ const AFTER_HELP = [
   '  pyfloppy analyze /usr/lib64/python3.12 --format markdown',
   '  pyfloppy analyze ./image-root/usr/lib/python3.12 --json > footprint.json',
   '  pyfloppy analyze --format html --output report.html',
+  '  docker save myapp:latest -o myapp.tar && pyfloppy analyze myapp.tar',
+  '  pyfloppy analyze ./oci-layout --platform linux/arm64',
   '  pyfloppy analyze /usr/lib64/python3.12 --baseline-subset python3-libs   # percentages as the seeds count',
   '',
   'Exit status: 0 analyzed (also when parts below PATH were unreadable: they are listed), 2 usage error,',
@@ -57,8 +66,12 @@ function defineAnalyze(program: Command): Command {
     .command('analyze')
     .summary('the footprint of a Python tree: totals by file type, biggest modules, bytecode identity')
     .description(DESCRIPTION)
-    .argument('[path...]', "directories to analyze (default: the interpreter's library directories)")
+    .argument(
+      '[path...]',
+      "directories or a container image to analyze (default: the interpreter's library directories)",
+    )
     .option('--python <exe>', 'the interpreter to describe (and to analyze when no PATH is given)')
+    .option('--platform <os/arch>', 'the platform to read in an image index that holds several')
     .addOption(
       new Option('--format <format>', 'output format (html: one self-contained page)')
         .choices(['text', 'markdown', 'json', 'html'])

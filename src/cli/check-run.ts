@@ -15,6 +15,7 @@ export async function runCheck(paths: string[], flags: CheckFlags, io: Io, state
     report = await check({
       paths,
       ...(flags.python === undefined ? {} : { python: flags.python }),
+      ...(flags.platform === undefined ? {} : { platform: flags.platform }),
       ...(flags.expectPrefix === undefined ? {} : { expectPrefix: flags.expectPrefix }),
       ...(flags.ignore === undefined ? {} : { ignore: flags.ignore }),
       onProgress: (n, b) => progress.update(n, b),
@@ -43,6 +44,10 @@ export function renderCheck(r: CheckReport, all: boolean, width = 100): string {
     `pyfloppy check: ${plural(r.files.caches, 'cache')} (${formatCount(r.files.inspected)} distinct read), ${plural(r.files.sources, 'source')} under ${r.roots.map((x) => x.path).join(', ')}`,
   );
   out.push(`interpreter: ${who}; ${i.evidence}`);
+  if (r.image !== undefined)
+    out.push(
+      `image: ${r.image.path} (${r.image.format}, ${r.image.platform}, ${r.image.layers.length} layers): ${r.image.note}; [layer N] is the layer that added the file`,
+    );
   if (r.files.symlinkedSources > 0) {
     out.push(
       `not compared: ${formatCount(r.files.symlinkedSources)} caches whose source is a symlink (never followed)`,
@@ -59,7 +64,11 @@ export function renderCheck(r: CheckReport, all: boolean, width = 100): string {
             s.id,
             s.severity,
             formatCount(s.count),
-            s.allocatedBytes === 0 ? '-' : formatBytes(s.allocatedBytes),
+            r.image !== undefined
+              ? formatBytes(s.apparentBytes)
+              : s.allocatedBytes === 0
+                ? '-'
+                : formatBytes(s.allocatedBytes),
             FINDINGS[s.id].meaning,
           ]),
         ],
@@ -71,7 +80,8 @@ export function renderCheck(r: CheckReport, all: boolean, width = 100): string {
       const of = r.findings.filter((f) => f.id === s.id);
       const shown = all ? of : of.slice(0, LIST_LIMIT);
       out.push('', `${s.id} (${s.severity}):`);
-      for (const f of shown) out.push(`  ${f.path}: ${f.message}`);
+      for (const f of shown)
+        out.push(`  ${f.layer === undefined ? '' : `[layer ${f.layer}] `}${f.path}: ${f.message}`);
       if (shown.length < of.length)
         out.push(`  ... and ${formatCount(of.length - shown.length)} more (--verbose lists all)`);
     }

@@ -8,6 +8,7 @@ export const LIST_LIMIT = 10;
 
 export interface CheckFlags {
   python?: string;
+  platform?: string;
   expectPrefix?: string;
   ignore?: FindingId[];
   json?: boolean;
@@ -40,6 +41,11 @@ const DESCRIPTION = [
   'code of the tree is run (with an interpreter, sources without any cache are compiled, not run, to tell',
   'those that cannot compile apart).',
   '',
+  'PATH may also be a container image (a `docker save` archive, an OCI layout or archive; --platform when',
+  'it holds several) or a root file system directory: its Python is found inside it, the image is read',
+  'layer by layer without unpacking it, its interpreter inferred (never run), and each finding names the',
+  'layer that added the file.',
+  '',
   'Findings:',
   ...FINDING_IDS.map(
     (id) => `  ${id.padEnd(20)}${FINDING_LIST[id].severity.padEnd(8)} ${FINDING_LIST[id].meaning}`,
@@ -52,6 +58,7 @@ const AFTER_HELP = [
   '  pyfloppy check /usr/lib64/python3.12 --python /usr/bin/python3.12',
   '  pyfloppy check %{buildroot}/usr/lib/python3.12 --expect-prefix /usr/lib/python3.12',
   '  pyfloppy check ./venv/lib/python3.12/site-packages --ignore unlinked-duplicate --json',
+  '  docker save myapp:latest -o myapp.tar && pyfloppy check myapp.tar',
   '',
   'Exit status: 0 no error or warning (infos allowed), 1 errors or warnings found, 2 usage error, bad path',
   'or interpreter.',
@@ -72,8 +79,12 @@ function defineCheck(program: Command): Command {
       'lint bytecode caches as the interpreter will see them: stale, missing, orphaned, foreign, duplicated',
     )
     .description(DESCRIPTION)
-    .argument('[path...]', "directories to check (default: the interpreter's library directories)")
+    .argument(
+      '[path...]',
+      "directories or a container image to check (default: the interpreter's library directories)",
+    )
     .option('--python <exe>', "the tree's interpreter (default: inferred from the caches)")
+    .option('--platform <os/arch>', 'the platform to read in an image index that holds several')
     .option(
       '--expect-prefix <dir>',
       'where the (one) PATH will be installed: co_filename must point below it',

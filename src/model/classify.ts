@@ -328,6 +328,7 @@ function readFileList(
   listFile: string,
   problems: Classification['problems'],
 ): string | undefined {
+  if (t.contents !== undefined) return keptList(t, m, listFile);
   const dirPath = t.fsPath(m);
   let fd = -1;
   try {
@@ -347,6 +348,12 @@ function readFileList(
   } finally {
     if (fd !== -1) fs.closeSync(fd);
   }
+}
+
+/** An image's distribution list, kept while its layers were read. */
+function keptList(t: EntryTable, m: number, listFile: string): string | undefined {
+  const i = t.contents!.child(m, listFile);
+  return i === -1 ? undefined : t.contents!.text(i)?.toString('utf8');
 }
 
 /**

@@ -179,6 +179,7 @@ export async function compareAll(
   lazyPool?: LazyPool,
   fingerprints = false,
 ): Promise<CompareResult[]> {
+  if (t.contents !== undefined) return a.map((x, k) => compareDigests(t, x, b[k]!));
   const n = a.length;
   const pool = n >= POOL_MIN_PAIRS ? lazyPool?.get() : undefined;
   if (pool === undefined)
@@ -194,4 +195,15 @@ export async function compareAll(
     (id, batch) => ({ op: 'compare', id, pairs: batch, fingerprints }),
     (r: Extract<WorkerReply, { op: 'compare' }>) => r.results,
   );
+}
+
+/** Two entries of an image compared by the digests taken while its layers were read. */
+function compareDigests(t: ScanResult['table'], a: number, b: number): CompareResult {
+  const da = t.contents!.digest(a);
+  const db = t.contents!.digest(b);
+  if (da === undefined || db === undefined) {
+    const missing = da === undefined ? a : b;
+    return { error: 'no digest taken while reading', code: 'EIO', path: t.displayPath(missing) };
+  }
+  return { equal: da.equals(db) };
 }

@@ -10,6 +10,8 @@ import { type RootSpec, resolveRoots, type ScanProblem, type ScanResult, scan } 
 import { type Classification, classify } from './classify.js';
 import { type Footprint, footprint } from './footprint.js';
 import { bytecodeIdentity, type IdentityDetail } from './identity.js';
+import type { ImageInfo } from '../image/layers.js';
+import { isImagePath, rootfsPythonRoots } from '../image/roots.js';
 
 export interface TargetOptions {
   /** Directories to analyze. With none, the interpreter's stdlib and site-packages are analyzed. */
@@ -24,6 +26,10 @@ export interface TargetOptions {
   workers?: number;
   /** A pool to use (and leave open) instead of one made and closed here. */
   pool?: LazyPool;
+  /** For an image whose index holds several: os/architecture[/variant]. */
+  platform?: string;
+  /** For an image: inspect its caches while reading them (check needs what their headers and code say). */
+  inspectCaches?: boolean;
 }
 
 export interface Model {
@@ -36,12 +42,25 @@ export interface Model {
   problems: ScanProblem[];
   /** Interpreter paths that do not exist on disk and were skipped (e.g. no site-packages). */
   skippedPaths: Array<{ label: string; path: string }>;
+  /** For a container image: its format, interpreter version, layer table. */
+  image?: ImageInfo;
 }
 
 const PATH_LABELS = ['stdlib', 'platstdlib', 'purelib', 'platlib'] as const;
 
 export async function buildModel(options: TargetOptions = {}): Promise<Model> {
   const paths = options.paths ?? [];
+  if (paths.some(isImagePath)) {
+    if (options.python !== undefined)
+      throw new PyfloppyError(
+        'EUSAGE',
+        'an image is read without running its interpreter: --python does not apply',
+        {
+          hint: 'leave --python out: the version and cache tag come from the image',
+        },
+      );
+    return imageModel(paths, options);
+  }
   let interpreter: InterpreterInfo | null = null;
   if (options.python !== undefined || paths.length === 0) {
     interpreter = describeInterpreter(options.python ?? 'python3');
@@ -49,7 +68,7 @@ export async function buildModel(options: TargetOptions = {}): Promise<Model> {
   const specs: RootSpec[] = [];
   const skippedPaths: Model['skippedPaths'] = [];
   if (paths.length > 0) {
-    for (const p of paths) specs.push({ path: p });
+    for (const p of paths) specs.push(...rootfsSpecs(p));
   } else if (interpreter !== null) {
     for (const label of PATH_LABELS) {
       const p = interpreter.paths[label];
@@ -93,4 +112,42 @@ export async function buildModel(options: TargetOptions = {}): Promise<Model> {
     ...identity.summary.unreadable,
   ];
   return { interpreter, scan: scanned, classification, footprint: fp, identity, problems, skippedPaths };
+}
+
+/** A root file system directory stands for the Python directories found in it; another path for itself. */
+function rootfsSpecs(p: string): RootSpec[] {
+  const found = rootfsPythonRoots(p);
+  if (found === undefined) return [{ path: p }];
+  return found.map((r) => ({
+    path: `${p.replace(/\/+$/, '')}/${r.rel}`,
+    label: r.label,
+    installedAt: `/${r.rel}`,
+  }));
+}
+
+/** A container image: read by src/image (loaded here, only for images), then the same stages. */
+async function imageModel(paths: readonly string[], options: TargetOptions): Promise<Model> {
+  if (paths.length !== 1)
+    throw new PyfloppyError('EUSAGE', 'an image is analyzed alone', { hint: 'give one image per run' });
+  const { imageTarget } = await import('../image/target.js');
+  const { scan: scanned, image } = await imageTarget(paths[0]!, {
+    ...(options.platform === undefined ? {} : { platform: options.platform }),
+    inspect: options.inspectCaches === true,
+    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+  });
+  const classification = classify(scanned);
+  options.onPhase?.('comparing bytecode levels');
+  const identity = await bytecodeIdentity(scanned, classification);
+  const fp = footprint(scanned, classification);
+  const problems = [...scanned.problems, ...classification.problems, ...identity.summary.unreadable];
+  return {
+    interpreter: null,
+    scan: scanned,
+    classification,
+    footprint: fp,
+    identity,
+    problems,
+    skippedPaths: [],
+    image,
+  };
 }

@@ -12,6 +12,7 @@ import { pathOf, TYPE_DIR } from '../scan/table.js';
 import type { EstimateContext } from '../strategies/context.js';
 import type { Facts, Place } from '../strategies/strategy.js';
 import { planRuntime, type RuntimeOptions } from './runtime.js';
+import { stdlibArchiveBelow } from '../strategies/zip.js';
 
 /** Entries whose names are not valid UTF-8 cannot be written into a JSON plan: they are left alone. */
 function utf8Name(model: Model, i: number): boolean {
@@ -45,7 +46,7 @@ export function treeFacts(
     fresh: (cache, source) => fresh(abs(cache), abs(source)),
     zipFresh: (cache, source) => zipFresh(abs(cache), abs(source)),
     exists: (at) => fs.existsSync(path.join(root, rel(at))),
-    archive: () => stdlibZip(root, t.dev[rootEntry]!),
+    archive: () => stdlibZip(root, t.dev[rootEntry]!, stdlibArchiveBelow(ctx)),
     pinned: (notes) => unplannable(model, root, plannable, notes),
     runtime: planRuntime(root, dest, runtime),
   };
@@ -80,13 +81,12 @@ function zipFresh(cache: string, source: string): boolean {
  * Where a stdlib root's archive goes: `pythonXY.zip` beside the `pythonX.Y` directory (PREFIX/lib), which
  * getpath puts on sys.path before the directory itself; on the root's device, as the journal links it there.
  */
-export function stdlibZip(root: string, rootDev: number): { rel: string } | { why: string } {
-  const stdlib = stdlibRoot(root);
-  if (stdlib === null)
+export function stdlibZip(root: string, rootDev: number, below?: string): { rel: string } | { why: string } {
+  const rel = stdlibRoot(root)?.archive ?? below;
+  if (rel === undefined)
     return {
       why: 'needs a stdlib root (a pythonX.Y directory with os.py): only the pythonXY.zip beside it is on sys.path',
     };
-  const rel = stdlib.archive;
   const abs = path.join(root, rel);
   if (fs.lstatSync(abs, { throwIfNoEntry: false }) !== undefined)
     return { why: `${abs} exists: pyfloppy does not add to an existing archive` };

@@ -132,7 +132,9 @@ function problemsSection(report: AnalyzeReport): string {
   return `<section class="card wide problems"><h2>Problems <span class="dim">(${formatCount(report.problems.length)}): skipped, the rest is counted</span></h2><ul>${items}${more}</ul></section>`;
 }
 
-export function renderAnalyzeHtml(report: AnalyzeReport, options: HtmlOptions = {}): string {
+export function renderAnalyzeHtml(given: AnalyzeReport, options: HtmlOptions = {}): string {
+  // An image has no blocks: its page shows apparent bytes wherever the page shows disk usage, and says so.
+  const report = given.image === undefined ? given : apparentView(given);
   const top = options.top ?? 20;
   const total = report.grandTotal;
   const interp = report.interpreter;
@@ -144,8 +146,8 @@ export function renderAnalyzeHtml(report: AnalyzeReport, options: HtmlOptions = 
 <title>pyfloppy: ${esc(title)}</title>
 <style>
 ${STYLE}</style></head><body>
-<header><h1>${esc(title)}: <span class="big">${formatBytes(total.allocatedBytes)}</span> <span class="dim">on disk, ${formatBytes(total.apparentBytes)} apparent, ${formatCount(total.entries)} entries</span></h1>
-<ul class="roots">${rootsList(report)}</ul></header>
+<header><h1>${esc(title)}: <span class="big">${formatBytes(total.allocatedBytes)}</span> <span class="dim">${report.image === undefined ? `on disk, ${formatBytes(total.apparentBytes)} apparent` : 'apparent'}, ${formatCount(total.entries)} entries</span></h1>
+<ul class="roots">${rootsList(report)}</ul>${imageNote(report)}</header>
 <main>
 <section class="card"><h2>Where the bytes go: top-level modules by file type</h2>${treemapSvg(report, 760, 470)}${legend()}</section>
 <section class="card"><h2>By file type</h2><table><tbody>${kindRows(report)}</tbody></table><p class="dim small">Each inode counted once; ${formatBytes(report.hardlinkSavedBytes.allocatedBytes)} already saved by hardlinks. Test code: ${formatBytes(report.test.allocatedBytes)}.</p><h2 style="margin-top:14px">Bytecode identity</h2>${identityTable(report)}</section>
@@ -157,6 +159,32 @@ ${problemsSection(report)}
 <footer class="dim small" style="padding:0 24px 20px">pyfloppy ${esc(report.generator.version)} · schema ${esc(report.schema)}</footer>
 </body></html>
 `;
+}
+
+/** The image's note and layer table (absent for directories). */
+function imageNote(report: AnalyzeReport): string {
+  const im = report.image;
+  if (im === undefined) return '';
+  const rows = im.layers
+    .map((l) => {
+      const added = Object.values(l.added).reduce((a, b) => a + b, 0);
+      return `<tr><td class="num">${l.index}</td><td><code>${esc(l.command)}</code></td><td class="num">${formatBytes(added)}</td><td class="num">${formatBytes(l.hides.apparentBytes)}</td><td class="num">${formatBytes(l.lateCaches.apparentBytes)}</td><td class="num">${formatBytes(l.neverRead.apparentBytes)}</td></tr>`;
+    })
+    .join('');
+  return `<p class="dim">Image ${esc(im.path)} (${esc(im.format)}, ${esc(im.platform)}): ${esc(im.note)}. Python ${esc(im.python.version ?? 'unknown')}, from the ${esc(im.python.from)}.</p>
+<table><thead><tr><th class="num">layer</th><th>step</th><th class="num">adds</th><th class="num">hides</th><th class="num">late caches</th><th class="num">never read</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+/** The report with every allocated figure replaced by the apparent one beside it. */
+function apparentView(report: AnalyzeReport): AnalyzeReport {
+  const swap = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(swap);
+    if (typeof v !== 'object' || v === null) return v;
+    const o = Object.fromEntries(Object.entries(v).map(([k, x]) => [k, swap(x)]));
+    if ('apparentBytes' in o && 'allocatedBytes' in o) o.allocatedBytes = o.apparentBytes;
+    return o;
+  };
+  return swap(report) as AnalyzeReport;
 }
 
 const STYLE = `:root{--fg:#1d2125;--dim:#66707a;--line:#e3e6e8;--bg:#f6f7f8}

@@ -5,6 +5,7 @@
 
 import { type Bytes, type KindTotals, moduleKey, type Tally } from '../model/footprint.js';
 import type { BytecodeIdentity } from '../model/identity.js';
+import type { ImageInfo } from '../image/layers.js';
 import type { Model } from '../model/model.js';
 import type { InterpreterInfo } from '../python/interpreter.js';
 import type { Baseline, StrategyEstimate } from '../strategies/estimate.js';
@@ -73,6 +74,11 @@ export interface AnalyzeReport {
   skippedPaths: Array<{ label: string; path: string }>;
   /** Unreadable directories and files: reported, skipped, not fatal. */
   problems: Array<{ path: string; code: string; message: string }>;
+  /**
+   * For a container image (absent otherwise): format, platform, the interpreter's version as the image tells
+   * it, the layer table, and the note that bytes are apparent only (allocated bytes are 0).
+   */
+  image?: ImageInfo;
 }
 
 function bytesOf(t: Tally): Bytes & { files: number } {
@@ -107,6 +113,7 @@ export function buildAnalyzeReport(
     strategies: estimates?.strategies ?? [],
     skippedPaths: model.skippedPaths,
     problems: model.problems,
+    ...(model.image === undefined ? {} : { image: model.image }),
   };
 }
 

@@ -70,6 +70,7 @@ export function renderAnalyze(report: AnalyzeReport, style: Style, options: Rend
   };
   return [
     ...titleAndRoots(x),
+    ...image(x),
     ...totals(x),
     ...modules(x),
     ...identity(x),
@@ -102,6 +103,62 @@ function titleAndRoots({ report, style, width, code }: Ctx): string[] {
   out.push(table(rootRows, ['l', 'l', 'r', 'r', 'r'], style, width), '');
   for (const s of report.skippedPaths) out.push(`(${s.label} ${code(s.path)} does not exist: skipped)`);
   if (report.skippedPaths.length > 0) out.push('');
+  return out;
+}
+
+/** An image's note (apparent bytes only, interpreter not run), its Python, and the layer table. */
+function image({ report, style, width, code }: Ctx): string[] {
+  const im = report.image;
+  if (im === undefined) return [];
+  const py = im.python;
+  const out = [
+    ...prose(
+      `Image ${code(im.path)} (${im.format}, ${im.platform}): ${im.note}. Python ${py.version ?? 'unknown'}${py.cacheTag === null ? '' : `, cache tag ${py.cacheTag}`}, from the ${py.from}.`,
+      style,
+      width,
+    ),
+    '',
+    heading('Layers, apparent size', style),
+    '',
+  ];
+  const rows = [
+    ['layer', 'step', 'adds', '.py', 'caches', '.so', 'other', 'hides', 'late caches', 'never read'],
+  ];
+  for (const l of im.layers) {
+    const a = l.added;
+    const caches = a['bytecode-0'] + a['bytecode-1'] + a['bytecode-2'] + a['legacy-bytecode'];
+    const total = Object.values(a).reduce((s, v) => s + v, 0);
+    rows.push([
+      String(l.index),
+      code(l.command.length > 48 ? `${l.command.slice(0, 47)}…` : l.command),
+      formatBytes(total),
+      cell(a.source),
+      cell(caches),
+      cell(a.extension),
+      cell(a.data + a.other),
+      cell(l.hides.apparentBytes),
+      cell(l.lateCaches.apparentBytes),
+      cell(l.neverRead.apparentBytes),
+    ]);
+  }
+  out.push(table(rows, ['r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'], style, width), '');
+  out.push(
+    ...prose(
+      'hides: bytes of earlier layers this step deleted or replaced (still shipped in the image, unreachable: delete in the step that creates them instead). late caches: caches this step wrote for sources an earlier step added (compile in the step that installs the sources, or not at all). never read: caches of modules the interpreter freezes, or of another interpreter version (remove them in the step that creates them).',
+      style,
+      width,
+    ),
+    '',
+  );
+  if (im.notEstimated !== undefined && im.notEstimated.length > 0)
+    out.push(
+      ...prose(
+        `Not estimated for an image (they need compressed sizes or the names inside bytecode, which the stream does not keep; analyze the unpacked root file system for them): ${im.notEstimated.map(code).join(', ')}.`,
+        style,
+        width,
+      ),
+      '',
+    );
   return out;
 }
 

@@ -16,6 +16,8 @@ export interface RootSpec {
   path: string;
   /** A label such as 'stdlib' or 'purelib'; defaults to the path. */
   label?: string;
+  /** Where the directory lives when installed (in a root file system: its path from that root). */
+  installedAt?: string;
 }
 
 export interface ScannedRoot {
@@ -29,6 +31,8 @@ export interface ScannedRoot {
   entry: number;
   /** When this root lies inside another root, the index of that root: its files are counted once, here. */
   insideRoot: number;
+  /** Where it lives when installed, when that is not where it is (a root file system's, an image's). */
+  installedAt?: string;
 }
 
 export interface ScanResult {
@@ -79,7 +83,14 @@ export function resolveRoots(specs: readonly RootSpec[]): ScannedRoot[] {
       if (!same.labels.includes(label)) same.labels.push(label);
       continue;
     }
-    roots.push({ path: spec.path, realPath: real, labels: [label], entry: -1, insideRoot: -1 });
+    roots.push({
+      path: spec.path,
+      realPath: real,
+      labels: [label],
+      entry: -1,
+      insideRoot: -1,
+      ...(spec.installedAt === undefined ? {} : { installedAt: spec.installedAt }),
+    });
   }
   for (const r of roots) {
     let best = -1;

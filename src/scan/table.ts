@@ -6,6 +6,8 @@
  * sees every parent before its children (the classifier relies on this).
  */
 
+import type { Inspection } from '../check/inspect.js';
+
 export const TYPE_FILE = 0;
 export const TYPE_DIR = 1;
 export const TYPE_SYMLINK = 2;
@@ -58,8 +60,30 @@ function sized<C extends AnyColumn>(like: C, n: number): C {
   return new (like.constructor as new (n: number) => C)(n);
 }
 
+/**
+ * The contents of entries that are not files on disk (a container image read as a stream): what was kept
+ * while reading, so that the stages reading files (byte identity, distribution lists) ask here instead.
+ */
+export interface MemberContents {
+  /** A digest of entry i's bytes (equal digests: equal bytes), where one was taken. */
+  digest(i: number): Buffer | undefined;
+  /** Entry i's whole bytes, where they were kept (small texts: RECORD, installed-files.txt). */
+  text(i: number): Buffer | undefined;
+  /** The entry named `name` in directory entry `dir`, or -1. */
+  child(dir: number, name: string): number;
+  /**
+   * Check's inspection of cache entry `cache` (from what was read while streaming) with its source entry
+   * (-1: absent, -2: none to look for), when the image was read with inspection.
+   */
+  inspect?(cache: number, source: number): Inspection;
+  /** The layer (1-based) that added entry i's contents. */
+  layer?(i: number): number;
+}
+
 export class EntryTable {
   count = 0;
+  /** Set for a table read from an image: contents come from here, not from the file system. */
+  contents: MemberContents | undefined;
   parent!: Int32Array;
   root!: Uint16Array;
   type!: Uint8Array;

@@ -10,7 +10,7 @@ import { STRATEGIES } from './catalog.js';
 import type { EstimateContext } from './context.js';
 import type { Carried, Estimate, Facts, Strategy } from './strategy.js';
 import { Layout } from './strategy.js';
-import { dominantTag } from './zip.js';
+import { dominantTag, stdlibArchiveBelow } from './zip.js';
 import { RUNTIME_MODULES } from '../python/runtime-modules.js';
 import { estimatedRuntime } from './runtime-estimate.js';
 import { installRuntime, pinPresite, runtimeNeeds, type RuntimeNeed } from './runtime.js';
@@ -126,7 +126,9 @@ export function modelFacts(ctx: EstimateContext): Facts {
     zipFresh: () => true,
     exists: () => false,
     // The archive's real name where the root is a stdlib: relocated bytecode names it.
-    archive: () => ({ rel: stdlibRoot(ctx.rootPath)?.archive ?? '../pythonXY.zip' }),
+    archive: () => ({
+      rel: stdlibRoot(ctx.rootPath)?.archive ?? stdlibArchiveBelow(ctx) ?? '../pythonXY.zip',
+    }),
     pinned: () => [],
     runtime: () => estimatedRuntime(ctx),
   };

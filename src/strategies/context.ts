@@ -31,6 +31,14 @@ export const GZIP_OVERHEAD = 18;
 /** The deflate level of every compressed layout: zlib's default, what zipfile and the gzip command use. */
 export const DEFLATE_LEVEL = 6;
 
+/**
+ * Thrown where an estimate needs a file's contents that an image's stream did not keep (compressed sizes,
+ * the names inside bytecode): the strategy is left out of an image's report rather than guessed.
+ */
+export class NeedsContents extends Error {
+  override name = 'NeedsContents';
+}
+
 export interface Subset {
   /** Top-level modules left out of the baseline (e.g. tkinter, idlelib, turtle); 'config-*' matches a prefix. */
   excludeModules: string[];
@@ -183,6 +191,7 @@ export class EstimateContext {
    * are many (compression is the costly part of the estimates), else in this thread.
    */
   async measureDeflate(entries: number[], level: number, lazyPool?: LazyPool): Promise<void> {
+    this.onDisk();
     const todo = entries.filter((i) => !this.deflated.has(`${i}:${level}`));
     const pool = todo.length >= 256 ? lazyPool?.get() : undefined;
     const put = (i: number, size: number): void => {
@@ -207,6 +216,7 @@ export class EstimateContext {
    */
   /** Whether the file decodes as UTF-8 (read on first use; unreadable counts as not). */
   isUtf8(i: number): boolean {
+    this.onDisk();
     let v = this.utf8.get(i);
     if (v === undefined) {
       try {
@@ -226,6 +236,7 @@ export class EstimateContext {
   }
 
   deflatedSize(i: number, level: number): number {
+    this.onDisk();
     const key = `${i}:${level}`;
     let v = this.deflated.get(key);
     if (v === undefined) {
@@ -249,6 +260,7 @@ export class EstimateContext {
 
   /** The file name a cache's code carries, read once (sourceless and pysources both ask). */
   private filenameOf(i: number): string | undefined {
+    this.onDisk();
     if (this.filenames.has(i)) return this.filenames.get(i);
     let old: string | undefined;
     try {
@@ -264,12 +276,18 @@ export class EstimateContext {
 
   /** The deflated size of a cache relocated to name `filename` (the cache's own when it cannot be). */
   relocatedDeflatedSize(i: number, filename: string): number {
+    this.onDisk();
     try {
       const data = relocatePyc(this.read(i), filename);
       return zlib.deflateRawSync(data, { level: DEFLATE_LEVEL }).length;
     } catch {
       return this.deflatedSize(i, DEFLATE_LEVEL);
     }
+  }
+
+  /** Contents are read from the disk: not for an image's entries (its paths may name the host's files). */
+  private onDisk(): void {
+    if (this.t.contents !== undefined) throw new NeedsContents('needs the contents of the files');
   }
 
   /** An entry's bytes, opened without following a symlink. */

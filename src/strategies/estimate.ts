@@ -9,7 +9,7 @@ import { estimateOf } from './compose.js';
 import type { Risk } from './strategy.js';
 import { K_BYTECODE2, K_SOURCE } from '../model/kinds.js';
 import type { LazyPool } from '../scan/pool.js';
-import { DEFLATE_LEVEL, EstimateContext, type Subset, sub } from './context.js';
+import { DEFLATE_LEVEL, EstimateContext, NeedsContents, type Subset, sub } from './context.js';
 
 export interface StrategyEstimate {
   id: string;
@@ -33,7 +33,7 @@ export interface Baseline extends Bytes {
 export async function estimateStrategies(
   model: Model,
   options: { subset?: Subset; only?: readonly string[]; pool?: LazyPool } = {},
-): Promise<{ baseline: Baseline; strategies: StrategyEstimate[] }> {
+): Promise<{ baseline: Baseline; strategies: StrategyEstimate[]; notEstimated: string[] }> {
   const { subset, only } = options;
   const ctx = new EstimateContext(model, subset);
   // The compressed layouts (zips, compressed caches, __pysources__) need every source's and cache's deflated
@@ -43,9 +43,19 @@ export async function estimateStrategies(
     const k = ctx.c.kind[i]!;
     if (ctx.base[i] === 1 && ctx.fp.counted[i] === 1 && k >= K_SOURCE && k <= K_BYTECODE2) toMeasure.push(i);
   }
-  await ctx.measureDeflate(toMeasure, DEFLATE_LEVEL, options.pool);
-  const strategies = STRATEGIES.filter((s) => only === undefined || only.includes(s.id)).map((s) => {
-    const e = estimateOf(ctx, s);
+  // An image's contents were streamed, not kept: the strategies that need them are left out (not guessed).
+  const image = ctx.t.contents !== undefined;
+  if (!image) await ctx.measureDeflate(toMeasure, DEFLATE_LEVEL, options.pool);
+  const notEstimated: string[] = [];
+  const strategies = STRATEGIES.filter((s) => only === undefined || only.includes(s.id)).flatMap((s) => {
+    let e: ReturnType<typeof estimateOf>;
+    try {
+      e = estimateOf(ctx, s);
+    } catch (err) {
+      if (!(err instanceof NeedsContents)) throw err;
+      notEstimated.push(s.id);
+      return [];
+    }
     return {
       id: s.id,
       title: s.title,
@@ -58,6 +68,7 @@ export async function estimateStrategies(
     };
   });
   return {
+    notEstimated,
     baseline: {
       ...ctx.total,
       excludeModules: subset?.excludeModules ?? [],

@@ -2,6 +2,7 @@
  * The zip layouts: the modules zipSelection picks go into one archive of sources and level-0 bytecode (what
  * zipimport loads); their files leave the disk, with the directories left empty; the archive comes.
  */
+import path from 'node:path';
 import type { ZipScope } from './zip.js';
 import { zipSelection } from './zip.js';
 import type { Carried, Layout, ZipEntry } from './strategy.js';
@@ -62,7 +63,7 @@ function noteKept(
     );
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   l.notes.push(
-    `${rel.slice(3)}: zipimport loads level-0 bytecode at -O and -OO too (asserts and docstrings stay); it checks each .pyc against its source's time in the archive, written in local time (${zone}): run Python in the same timezone, or it compiles those modules in memory at every start`,
+    `${path.posix.basename(rel)}: zipimport loads level-0 bytecode at -O and -OO too (asserts and docstrings stay); it checks each .pyc against its source's time in the archive, written in local time (${zone}): run Python in the same timezone, or it compiles those modules in memory at every start`,
   );
 }
 

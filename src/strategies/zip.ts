@@ -31,9 +31,10 @@ import {
   K_SOURCE,
   K_SYMLINK,
 } from '../model/kinds.js';
+import path from 'node:path';
 import type { Classification } from '../model/classify.js';
 import { parseCacheName } from '../python/layout.js';
-import { TYPE_DIR } from '../scan/table.js';
+import { displayName, TYPE_DIR } from '../scan/table.js';
 import type { EstimateContext } from './context.js';
 
 /** Top-level modules that stay on disk, and why. */
@@ -128,6 +129,52 @@ interface Packages {
   dataTop: Uint8Array;
   /** 1 for a top-level entry holding code in a directory that is not a package. */
   outsideTop: Uint8Array;
+  /**
+   * 1 for the sys.path directories whose modules the layouts take: the stdlib directory (pythonX.Y with
+   * os.py) where the roots hold exactly one, else the roots themselves.
+   */
+  base: Uint8Array;
+}
+
+const STDLIB_NAME = /^python(\d+)\.(\d+)(t?)$/;
+
+/** Stdlib directories (pythonX.Y holding os.py or a sourceless os.pyc) at or below the roots. */
+function stdlibDirs(t: EstimateContext['t'], c: Classification): Uint8Array {
+  const out = new Uint8Array(t.count);
+  for (let i = 0; i < t.count; i++) {
+    const k = c.kind[i]!;
+    const name = text(t, i);
+    const p = t.parent[i]!;
+    if (p === -1 || !((k === K_SOURCE && name === 'os.py') || (k === K_LEGACY && name === 'os.pyc')))
+      continue;
+    if (STDLIB_NAME.test(path.basename(text(t, p)))) out[p] = 1;
+  }
+  return out;
+}
+
+/**
+ * The layouts' bases: the stdlib directory at or below the roots when there is exactly one (the layouts make
+ * one archive: several stdlibs side by side keep the roots as bases, where nothing is a package), else the
+ * roots.
+ */
+function bases(t: EstimateContext['t'], c: Classification): Uint8Array {
+  const std = stdlibDirs(t, c);
+  if (std.indexOf(1) !== -1 && std.indexOf(1) === std.lastIndexOf(1)) return std;
+  const roots = new Uint8Array(t.count);
+  for (let i = 0; i < t.count; i++) if (t.parent[i] === -1) roots[i] = 1;
+  return roots;
+}
+
+/**
+ * Where a stdlib archive goes, relative to the root, when the stdlib is a directory below it
+ * (`python313.zip` for ROOT/python3.13), or undefined.
+ */
+export function stdlibArchiveBelow(ctx: EstimateContext): string | undefined {
+  const std = stdlibDirs(ctx.t, ctx.c);
+  const i = std.indexOf(1);
+  if (i === -1 || i !== std.lastIndexOf(1) || ctx.t.parent[i] === -1) return undefined;
+  const m = STDLIB_NAME.exec(text(ctx.t, i))!;
+  return path.posix.join(ctx.t.relativePath(i), `../python${m[1]}${m[2]}${m[3]}.zip`);
 }
 
 function packages(ctx: EstimateContext): Packages {
@@ -146,15 +193,18 @@ function packages(ctx: EstimateContext): Packages {
     topDir: new Int32Array(n).fill(-1),
     dataTop: new Uint8Array(n),
     outsideTop: new Uint8Array(n),
+    base: bases(t, c),
   };
-  const { importable, topDir } = pk;
+  const { importable, topDir, base } = pk;
   for (let i = 0; i < n; i++) {
     const p = t.parent[i]!;
-    if (p === -1) {
+    if (base[i] === 1) {
       importable[i] = 1;
       continue;
     }
-    topDir[i] = t.parent[p] === -1 ? i : topDir[p]!;
+    // Outside every base (beside a stdlib found below the root): nothing the layouts take.
+    if (p === -1 || (base[p] === 0 && topDir[p] === -1)) continue;
+    topDir[i] = base[p] === 1 ? i : topDir[p]!;
     if (t.type[i] === TYPE_DIR)
       importable[i] =
         importable[p] === 1 && hasInit[i] === 1 && IDENTIFIER.test(text(t, i)) && ctx.inSitePackages[i] === 0
@@ -165,6 +215,13 @@ function packages(ctx: EstimateContext): Packages {
       pk.outsideTop[topDir[i]!] = 1;
   }
   return pk;
+}
+
+/** An entry's path relative to its base, as the archive names it. */
+function baseRelative(t: EstimateContext['t'], pk: Packages, i: number): string {
+  const parts: string[] = [];
+  for (let j = i; j !== -1 && pk.base[j] === 0; j = t.parent[j]!) parts.push(displayName(t.name[j]!));
+  return parts.reverse().join('/');
 }
 
 /** The top-level module an entry belongs to, by name. */
@@ -277,7 +334,7 @@ export function zipSelection(ctx: EstimateContext, scope: ZipScope, cacheTag?: s
       continue;
     }
     const p = t.parent[i]!;
-    const rel = t.relativePath(i);
+    const rel = baseRelative(t, pk, i);
     if (c.kind[i] === K_LEGACY) {
       if (sources.has(`${p}/${text(t, i).slice(0, -4)}`)) continue;
       members.push({ entry: i, name: rel });
