@@ -59,6 +59,8 @@ export class EstimateContext {
   readonly blockSize: number;
   /** The root's real path (the estimates' place for relocated bytecode). */
   readonly rootPath: string;
+  /** Where the root is installed when it was found in a root file system or an image (/usr/lib/python3.X). */
+  readonly installedPath: string;
   private readonly filenames = new Map<number, string | undefined>();
   /** 1 where the entry lies in a site-packages or dist-packages directory (not the stdlib). */
   readonly inSitePackages: Uint8Array;
@@ -111,6 +113,7 @@ export class EstimateContext {
     let bsize = 4096;
     const root = model.scan.roots.find((r) => r.entry !== -1);
     this.rootPath = root?.realPath ?? '/';
+    this.installedPath = root?.installedAt ?? this.rootPath;
     try {
       if (root !== undefined) bsize = Number(fs.statfsSync(root.realPath).bsize) || 4096;
     } catch {

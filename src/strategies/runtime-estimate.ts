@@ -1,12 +1,13 @@
 /**
  * The runtime as an estimate sees it, from the model alone, to the byte: the sources' sizes, the caches'
  * from RUNTIME_CACHE_SIZES (what each CPython here compiles for /pyfloppy, bench/runtime-sizes.sh) with the
- * file name they carry changed to the tree's (relocatedSize), the pre-site modules from PRESITE.
+ * file name they carry changed to the tree's (relocatedSize; where an unpacked root file system or an image
+ * installs it), the pre-site modules from PRESITE.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { relocatedSize } from '../python/relocate.js';
-import { stdlibRoot } from '../python/stdlib.js';
 import type { EstimateContext } from './context.js';
 import { PRESITE, runtimeFiles, type RuntimeAnswer } from './runtime.js';
 import { RUNTIME_CACHE_DIR, RUNTIME_CACHE_SIZES } from './runtime-sizes.js';
@@ -16,8 +17,23 @@ function sourceSize(name: string): number {
   return fs.statSync(fileURLToPath(new URL(`../../../python/runtime/${name}.py`, import.meta.url))).size;
 }
 
+/**
+ * The root's Python version when it is a stdlib directory, from the model alone (an image's tree is not on
+ * disk): named pythonX.Y[t], with getpath's landmark os.py (or os.pyc) directly in it.
+ */
+function stdlibVersion(ctx: EstimateContext): { major: number; minor: number } | null {
+  const m = /^python(\d+)\.(\d+)t?$/.exec(path.basename(ctx.rootPath));
+  if (m === null) return null;
+  const t = ctx.t;
+  const root = t.parent.indexOf(-1);
+  for (let i = 0; i < t.count; i++)
+    if (t.parent[i] === root && (t.name[i] === 'os.py' || t.name[i] === 'os.pyc'))
+      return { major: Number(m[1]), minor: Number(m[2]) };
+  return null;
+}
+
 export function estimatedRuntime(ctx: EstimateContext): RuntimeAnswer {
-  const stdlib = stdlibRoot(ctx.rootPath);
+  const stdlib = stdlibVersion(ctx);
   const why = runtimeRefusal(stdlib);
   if (why !== undefined) return { why };
   const tag = `cpython-${stdlib!.major}${stdlib!.minor}`;
@@ -25,7 +41,7 @@ export function estimatedRuntime(ctx: EstimateContext): RuntimeAnswer {
   const files = runtimeFiles(tag, (name) => ({
     source: sourceSize(name),
     caches: sizes[name]!.map((size) =>
-      relocatedSize(size, `${RUNTIME_CACHE_DIR}/${name}.py`, `${ctx.rootPath}/${name}.py`),
+      relocatedSize(size, `${RUNTIME_CACHE_DIR}/${name}.py`, `${ctx.installedPath}/${name}.py`),
     ),
   }));
   return {
@@ -36,7 +52,7 @@ export function estimatedRuntime(ctx: EstimateContext): RuntimeAnswer {
 }
 
 /** Why the runtime cannot go into a tree: not a stdlib directory, or a Python before 3.7. */
-export function runtimeRefusal(stdlib: ReturnType<typeof stdlibRoot>): string | undefined {
+export function runtimeRefusal(stdlib: { major: number; minor: number } | null): string | undefined {
   if (stdlib === null) return 'it goes into a stdlib directory (lib/pythonX.Y), and this tree is not one';
   if (
     stdlib.major !== 3 ||
