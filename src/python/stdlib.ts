@@ -14,11 +14,12 @@ export interface StdlibRoot {
   archive: string;
 }
 
-const NAME = /^python(\d+)\.(\d+)(t?)$/;
+/** A stdlib directory's name: pythonX.Y, or pythonX.Yt for a free-threaded build. */
+export const STDLIB_NAME = /^python(\d+)\.(\d+)(t?)$/;
 
 /** The directory's layout when it is a stdlib (its landmark on disk, or its archive beside it), else null. */
 export function stdlibRoot(dir: string): StdlibRoot | null {
-  const m = NAME.exec(path.basename(dir));
+  const m = STDLIB_NAME.exec(path.basename(dir));
   if (m === null) return null;
   const archive = `../python${m[1]}${m[2]}${m[3]}.zip`;
   // os.py may live in the archive (an installation zipped that way by someone else).

@@ -13,7 +13,7 @@ import { Layout } from './strategy.js';
 import { dominantTag, stdlibArchiveBelow } from './zip.js';
 import { RUNTIME_MODULES } from '../python/runtime-modules.js';
 import { estimatedRuntime } from './runtime-estimate.js';
-import { installRuntime, pinPresite, runtimeNeeds, type RuntimeNeed } from './runtime.js';
+import { installRuntime, pinModules, runtimeNeeds, type RuntimeNeed } from './runtime.js';
 import { PLANNABLE_IDS } from './plannable.js';
 
 const CARRIED: readonly Carried[] = STRATEGIES.filter((s): s is Carried => s.kind === 'layout').sort(
@@ -87,12 +87,12 @@ function withRuntime(l: Layout, needs: RuntimeNeed[]): (() => void) | undefined 
     `pyfloppy's runtime is installed (${setup.by}) for ${need.uses.join(', ')}: a downstream mechanism until CPython has one`,
   );
   // The runtime's own modules (installed by an earlier plan) stay as they are, whatever the strategies.
-  pinPresite(
+  pinModules(
     l,
     RUNTIME_MODULES.map((m) => `${m}.py`),
   );
   if (need.keepPresite) {
-    const kept = pinPresite(l, setup.presite);
+    const kept = pinModules(l, setup.presite);
     if (kept.length > 0)
       l.notes.push(
         `imported before site runs the runtime, these keep their source and caches: ${kept.join(', ')}`,

@@ -6,15 +6,17 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { workerScript } from '../python/interpreter.js';
 import { relocatedSize } from '../python/relocate.js';
+import { STDLIB_NAME } from '../python/stdlib.js';
 import type { EstimateContext } from './context.js';
 import { PRESITE, runtimeFiles, type RuntimeAnswer } from './runtime.js';
 import { RUNTIME_CACHE_DIR, RUNTIME_CACHE_SIZES } from './runtime-sizes.js';
+import { stdlibDirs } from './zip.js';
 
-/** python/runtime/NAME.py's size (dist/src/strategies/ -> ../../../python/runtime/). */
+/** python/runtime/NAME.py's size. */
 function sourceSize(name: string): number {
-  return fs.statSync(fileURLToPath(new URL(`../../../python/runtime/${name}.py`, import.meta.url))).size;
+  return fs.statSync(workerScript(`runtime/${name}.py`)).size;
 }
 
 /**
@@ -22,14 +24,10 @@ function sourceSize(name: string): number {
  * disk): named pythonX.Y[t], with getpath's landmark os.py (or os.pyc) directly in it.
  */
 function stdlibVersion(ctx: EstimateContext): { major: number; minor: number } | null {
-  const m = /^python(\d+)\.(\d+)t?$/.exec(path.basename(ctx.rootPath));
-  if (m === null) return null;
-  const t = ctx.t;
-  const root = t.parent.indexOf(-1);
-  for (let i = 0; i < t.count; i++)
-    if (t.parent[i] === root && (t.name[i] === 'os.py' || t.name[i] === 'os.pyc'))
-      return { major: Number(m[1]), minor: Number(m[2]) };
-  return null;
+  const m = STDLIB_NAME.exec(path.basename(ctx.rootPath));
+  const root = ctx.t.parent.indexOf(-1);
+  if (m === null || root === -1 || stdlibDirs(ctx.t, ctx.c)[root] !== 1) return null;
+  return { major: Number(m[1]), minor: Number(m[2]) };
 }
 
 export function estimatedRuntime(ctx: EstimateContext): RuntimeAnswer {

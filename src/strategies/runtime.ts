@@ -107,8 +107,8 @@ export function runtimeNeeds(needs: RuntimeNeed[]): { uses: string[]; keepPresit
 
 const text = (n: EntryName): string => (typeof n === 'string' ? n : n.toString('latin1'));
 
-/** Pin the sources and caches (any level) of the pre-site modules: no layout may touch them. */
-export function pinPresite(l: Layout, presite: string[]): string[] {
+/** Pin the sources and caches (any level) of these modules (by source path): no layout may touch them. */
+export function pinModules(l: Layout, presite: string[]): string[] {
   const want = new Set(presite);
   const kept = new Set<string>();
   for (let i = 0; i < l.t.count; i++)

@@ -31,6 +31,7 @@ import {
   K_SOURCE,
   K_SYMLINK,
 } from '../model/kinds.js';
+import { STDLIB_NAME } from '../python/stdlib.js';
 import path from 'node:path';
 import type { Classification } from '../model/classify.js';
 import { parseCacheName } from '../python/layout.js';
@@ -140,10 +141,8 @@ interface Packages {
   base: Uint8Array;
 }
 
-const STDLIB_NAME = /^python(\d+)\.(\d+)(t?)$/;
-
 /** Stdlib directories (pythonX.Y holding os.py or a sourceless os.pyc) at or below the roots. */
-function stdlibDirs(t: EstimateContext['t'], c: Classification): Uint8Array {
+export function stdlibDirs(t: EstimateContext['t'], c: Classification): Uint8Array {
   const out = new Uint8Array(t.count);
   for (let i = 0; i < t.count; i++) {
     const k = c.kind[i]!;
