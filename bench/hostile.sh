@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The cost of the hostile-tree checks (issue 19): `apply` and `dedup` of this checkout against another build
 # (by default the commit before the checks, 02db740, built in a worktree), alternating, each run on a fresh
-# copy of the corpus (cp -a, untimed) on the same file system. apply: the plan `sourceless,dedup` of the copy,
-# made by the same build, untimed; only `apply PLAN` is timed. Prints median wall seconds and the ratio.
+# copy of the corpus (cp -a, untimed) on the same file system; and this checkout again with PYFLOPPY_NATIVE=0
+# (its calls through /proc/self/fd instead of the native helper). apply: the plan `sourceless,dedup` of the
+# copy, made by the OLD build for every run (untimed), so that each build carries out the same operations
+# (later layouts keep test packages' sources: their plans differ); only `apply PLAN` is timed. Prints median
+# wall seconds and the ratios to the old build.
 # usage: bench/hostile.sh [small|large] [reps] [OLD_REPO]   (default: large, 3, a worktree of 02db740)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,18 +28,21 @@ work=$(mktemp -d "${WORK_DIR:-/dev/shm}/pyfloppy-bench-hostile.XXXXXX")
 cleanup() { rm -rf "$work"; if [ -n "${made_old:-}" ]; then git -C "$repo" worktree remove --force "$old"; fi; }
 trap cleanup EXIT
 fresh() { rm -rf "$work/t"; cp -a "$base/$corpus" "$work/t"; sync; }
-applied() { # $1: repo
-  fresh; node "$1/bin/pyfloppy.js" plan sourceless,dedup "$work/t" -o "$work/plan.json" >/dev/null
-  timeit node "$1/bin/pyfloppy.js" apply "$work/plan.json"
+applied() { # $1: repo, $2: PYFLOPPY_NATIVE
+  fresh; node "$old/bin/pyfloppy.js" plan sourceless,dedup "$work/t" -o "$work/plan.json" >/dev/null
+  timeit env PYFLOPPY_NATIVE=$2 node "$1/bin/pyfloppy.js" apply "$work/plan.json"
 }
-deduped() { fresh; timeit node "$1/bin/pyfloppy.js" dedup "$work/t"; }
-ao=(); an=(); do_=(); dn=()
+deduped() { fresh; timeit env PYFLOPPY_NATIVE=$2 node "$1/bin/pyfloppy.js" dedup "$work/t"; }
+ao=(); an=(); ap=(); do_=(); dn=(); dp=()
 for _ in $(seq "$reps"); do
-  ao+=("$(applied "$old")"); an+=("$(applied "$repo")")
-  do_+=("$(deduped "$old")"); dn+=("$(deduped "$repo")")
+  ao+=("$(applied "$old" 1)"); an+=("$(applied "$repo" 1)"); ap+=("$(applied "$repo" 0)")
+  do_+=("$(deduped "$old" 1)"); dn+=("$(deduped "$repo" 1)"); dp+=("$(deduped "$repo" 0)")
 done
 m() { printf '%s\n' "$@" | median; }
-a0=$(m "${ao[@]}"); a1=$(m "${an[@]}"); d0=$(m "${do_[@]}"); d1=$(m "${dn[@]}")
-printf '%s files=%s apply_before_s=%.3f apply_after_s=%.3f ratio=%.3f dedup_before_s=%.3f dedup_after_s=%.3f ratio=%.3f\n  (apply before: %s | after: %s | dedup before: %s | after: %s)\n' \
-  "$corpus" "$(find "$base/$corpus" -type f | wc -l)" "$a0" "$a1" "$(echo "$a1 / $a0" | bc -l)" "$d0" "$d1" \
-  "$(echo "$d1 / $d0" | bc -l)" "${ao[*]}" "${an[*]}" "${do_[*]}" "${dn[*]}"
+r() { echo "$1 / $2" | bc -l; }
+a0=$(m "${ao[@]}"); a1=$(m "${an[@]}"); a2=$(m "${ap[@]}"); d0=$(m "${do_[@]}"); d1=$(m "${dn[@]}"); d2=$(m "${dp[@]}")
+printf '%s files=%s\n  apply before_s=%.3f after_s=%.3f ratio=%.3f after_procfs_s=%.3f ratio=%.3f\n  dedup before_s=%.3f after_s=%.3f ratio=%.3f after_procfs_s=%.3f ratio=%.3f\n' \
+  "$corpus" "$(find "$base/$corpus" -type f | wc -l)" "$a0" "$a1" "$(r "$a1" "$a0")" "$a2" "$(r "$a2" "$a0")" \
+  "$d0" "$d1" "$(r "$d1" "$d0")" "$d2" "$(r "$d2" "$d0")"
+printf '  (apply before: %s | after: %s | procfs: %s)\n  (dedup before: %s | after: %s | procfs: %s)\n' \
+  "${ao[*]}" "${an[*]}" "${ap[*]}" "${do_[*]}" "${dn[*]}" "${dp[*]}"

@@ -6,7 +6,9 @@
  * symlink. So an `Anchor` opens the tree's root (its dev and ino compared with what the caller expects), then
  * each directory on the way down relative to the one above it, with O_DIRECTORY|O_NOFOLLOW: a component that
  * is a symlink (or not a directory, or on another device) is refused, and a step acts on
- * `/proc/self/fd/N/name`, the name inside the directory that was verified.
+ * `/proc/self/fd/N/name`, the name inside the directory that was verified. The calls that act take that name
+ * through src/fsops/at.ts: the native helper's openat-family calls on (N, name) when it is built, else
+ * Node's calls on the procfs name (same resolution, a procfs lookup more per call).
  *
  * A directory opened once stays open (up to MAX_OPEN, least recently used closed first), and before every use
  * it is checked to still be where it was: its kernel name (readlink of /proc/self/fd/N, which runs through
@@ -21,8 +23,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { at as calls } from './at.js';
 
-const DIR_FLAGS = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW;
 /** Open directories kept per anchor; more are closed oldest first and opened again when needed. */
 const MAX_OPEN = 4096;
 
@@ -107,7 +109,7 @@ export class Anchor {
     const fd = openDir(root, root);
     const st = fs.fstatSync(fd, { bigint: true });
     if (expect !== undefined && (st.dev !== BigInt(expect.dev) || st.ino !== BigInt(expect.ino))) {
-      fs.closeSync(fd);
+      calls.close(fd);
       throw new AnchorError('moved', root, `${root} ${describe('moved')}`);
     }
     this.dev = st.dev;
@@ -186,7 +188,7 @@ export class Anchor {
   forget(rel: string): void {
     for (const [k, o] of this.open) {
       if (k !== rel && !k.startsWith(`${rel}/`)) continue;
-      fs.closeSync(o.fd);
+      calls.close(o.fd);
       this.open.delete(k);
       this.paths.delete(o.fd);
     }
@@ -207,7 +209,7 @@ export class Anchor {
 
   /** Close every directory. The anchor can still be used: directories are opened again. */
   close(): void {
-    for (const o of this.open.values()) fs.closeSync(o.fd);
+    for (const o of this.open.values()) calls.close(o.fd);
     this.open.clear();
     this.paths.clear();
   }
@@ -358,7 +360,7 @@ export class Anchor {
     // Why: the root opened again after close() must still be the directory the anchor was made for.
     const wrong: AnchorProblem | null = prefix === '.' && o.ino !== this.ino ? 'moved' : null;
     if (wrong !== null || (o.dev !== this.dev && this.options.crossDevices !== true)) {
-      fs.closeSync(fd);
+      calls.close(fd);
       const problem = wrong ?? 'other-device';
       throw new AnchorError(problem, real, `${real} ${describe(problem)}`);
     }
@@ -375,7 +377,7 @@ export class Anchor {
     if (this.open.size >= MAX_OPEN) {
       for (const [k, v] of this.open) {
         if (k === '.' || v.pinned === true) continue;
-        fs.closeSync(v.fd);
+        calls.close(v.fd);
         this.open.delete(k);
         this.paths.delete(v.fd);
         break;
@@ -422,7 +424,7 @@ function lstatExact(
 /** Open a directory without following a symlink at its last component; errors become AnchorErrors. */
 function openDir(at: string, real: string): number {
   try {
-    return fs.openSync(at, DIR_FLAGS);
+    return calls.openDir(at);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const problem: AnchorProblem =

@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../errors.js';
 import { type Anchor, AnchorError } from './anchor.js';
+import { at as calls } from './at.js';
 import { tempName } from './temp.js';
 
 export class CacheWriteError extends Error {
@@ -45,7 +46,7 @@ export function ensureCacheDir(anchor: Anchor, rel: string): void {
     const st = fs.lstatSync(at, { throwIfNoEntry: false });
     if (st === undefined) {
       try {
-        fs.mkdirSync(at);
+        calls.mkdir(at);
       } catch (e) {
         if (errnoCode(e) !== 'EEXIST') throw e;
       }
@@ -72,16 +73,16 @@ export function writeCache(anchor: Anchor, destRel: string, data: Uint8Array, mo
   try {
     checkDest(anchor, destRel);
     tmp = anchor.at(rel);
-    fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
+    fd = calls.openNew(tmp, mode);
     fs.writeSync(fd, data);
     const ino = fs.fstatSync(fd).ino;
-    fs.closeSync(fd);
+    calls.close(fd);
     fd = -1;
     // Both names checked again: the directory may have been swapped while the cache was written.
-    fs.renameSync(anchor.at(rel), anchor.at(destRel));
+    calls.rename(anchor.at(rel), anchor.at(destRel));
     return ino;
   } catch (e) {
-    if (fd !== -1) fs.closeSync(fd);
+    if (fd !== -1) calls.close(fd);
     if (tmp !== undefined) fs.rmSync(tmp, { force: true });
     throw wrap(e, anchor.plain(destRel));
   }
@@ -98,10 +99,10 @@ export function linkCache(anchor: Anchor, existingRel: string, ino: number, dest
     checkDest(anchor, destRel);
     const from = anchor.at(existingRel);
     tmp = anchor.at(rel);
-    fs.linkSync(from, tmp);
+    calls.link(from, tmp);
     if (fs.lstatSync(anchor.at(rel)).ino !== ino)
       throw new CacheWriteError('ECHANGED', `${anchor.plain(existingRel)} changed while compiling`);
-    fs.renameSync(anchor.at(rel), anchor.at(destRel));
+    calls.rename(anchor.at(rel), anchor.at(destRel));
   } catch (e) {
     if (tmp !== undefined) fs.rmSync(tmp, { force: true });
     throw wrap(e, anchor.plain(destRel));

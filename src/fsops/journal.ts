@@ -26,6 +26,7 @@ import { errnoCode } from '../errors.js';
 import { type PlanFingerprint, type PlanOperation, relPaths } from '../plan/plan.js';
 import { type FsCalls, realCalls, removeLeftover, replaceWithLink, TEMP_NAME } from './link.js';
 import { ABSENT, type Anchor, AnchorError } from './anchor.js';
+import { at } from './at.js';
 import { fingerprintOf } from './fingerprint.js';
 
 export const JOURNAL_DIR = '.pyfloppy-journal';
@@ -57,19 +58,19 @@ export interface JournalCalls extends FsCalls {
 export const realJournalCalls: JournalCalls = {
   ...realCalls,
   mkdir: (p, mode) => {
-    fs.mkdirSync(p);
+    at.mkdir(p);
     fs.chmodSync(p, mode);
   },
-  rmdir: (p) => fs.rmdirSync(p),
+  rmdir: (p) => at.rmdir(p),
   readdir: (p) => fs.readdirSync(p),
   writeNew: (p, data, mode) => {
-    const fd = fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+    const fd = at.openNew(p, 0o600);
     try {
       fs.writeFileSync(fd, data);
       fs.fchmodSync(fd, mode);
       fs.fsyncSync(fd);
     } finally {
-      fs.closeSync(fd);
+      at.close(fd);
     }
   },
 };

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../errors.js';
 import { AnchorError } from './anchor.js';
+import { at } from './at.js';
 import { type Fingerprint, fingerprintOf, isRegular, sameInode, unchanged } from './fingerprint.js';
 import { isLeftoverTemp, LINK_TEMP_NAME, tempName } from './temp.js';
 
@@ -26,9 +27,9 @@ export interface FsCalls {
 }
 
 export const realCalls: FsCalls = {
-  link: (a, b) => fs.linkSync(a, b),
-  rename: (a, b) => fs.renameSync(a, b),
-  unlink: (p) => fs.unlinkSync(p),
+  link: (a, b) => at.link(a, b),
+  rename: (a, b) => at.rename(a, b),
+  unlink: (p) => at.unlink(p),
   lstat: (p) => fs.lstatSync(p, { bigint: true, throwIfNoEntry: false }),
 };
 
