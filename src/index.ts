@@ -33,6 +33,7 @@ export {
   type PlanOptions,
   plan,
 } from './plan/plan.js';
+export { FIT_SCHEMA, type FitCandidate, type FitOptions, type FitReport, fit } from './fit/fit.js';
 export { FINDING_IDS, FINDINGS, type FindingId, type Severity } from './check/findings.js';
 export {
   DEDUP_SCHEMA,

@@ -38,7 +38,7 @@ describe('help layout', () => {
   });
 
   const squash = (s: string): string => s.replace(/\s+/g, ' ').trim();
-  for (const command of ['analyze', 'dedup', 'check', 'compile', 'plan', 'apply', 'verify', 'split']) {
+  for (const command of ['analyze', 'dedup', 'check', 'compile', 'plan', 'fit', 'apply', 'verify', 'split']) {
     it(`${command} --help: the whole description, argument and option help, fitted to 80 columns`, () => {
       const r = runCli([command, '--help']);
       assert.equal(r.status, 0, r.stderr);

@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   compile: async () => (await import('./compile.js')).registerCompile,
   split: async () => (await import('./split.js')).registerSplit,
   plan: async () => (await import('./plan.js')).registerPlan,
+  fit: async () => (await import('./fit.js')).registerFit,
   apply: async () => (await import('./apply.js')).registerApply,
   verify: async () => (await import('./verify.js')).registerVerify,
 };

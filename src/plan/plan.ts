@@ -18,6 +18,7 @@ import { buildModel, type Model } from '../model/model.js';
 import { bytesFreed } from '../strategies/accounting.js';
 import { compose, estimateById, resolveStrategies } from '../strategies/compose.js';
 import { EstimateContext } from '../strategies/context.js';
+import type { Facts, LayoutOp } from '../strategies/strategy.js';
 import { dominantTag } from '../strategies/zip.js';
 import { VERSION } from '../version.js';
 import { treeFacts } from './facts.js';
@@ -134,6 +135,14 @@ export interface PlanOptions {
 /** Build the plan for one tree. */
 export async function plan(options: PlanOptions): Promise<Plan> {
   const { ids, refused } = resolveStrategies(options.strategies);
+  const { model, real } = await treeModel(options);
+  return await planModel(model, real, options.strategies, ids, refused, options);
+}
+
+/** The model of one tree a plan is made for: a readable directory, by its real path. */
+export async function treeModel(
+  options: Pick<PlanOptions, 'path' | 'workers' | 'onProgress' | 'dest'>,
+): Promise<{ model: Model; real: string }> {
   const root = path.resolve(options.path);
   let st: fs.Stats;
   try {
@@ -144,14 +153,14 @@ export async function plan(options: PlanOptions): Promise<Plan> {
   if (!st.isDirectory()) throw new PyfloppyError('ENOTDIR', `${options.path}: not a directory`);
   requireReadableRoot(options.path);
   const real = fs.realpathSync(root);
+  if (options.dest !== undefined && !path.isAbsolute(options.dest))
+    throw new PyfloppyError('EUSAGE', `--dest ${options.dest}: not an absolute path`);
   const model = await buildModel({
     paths: [real],
     ...(options.workers === undefined ? {} : { workers: options.workers }),
     ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
   });
-  if (options.dest !== undefined && !path.isAbsolute(options.dest))
-    throw new PyfloppyError('EUSAGE', `--dest ${options.dest}: not an absolute path`);
-  return await planModel(model, real, options.strategies, ids, refused, options);
+  return { model, real };
 }
 
 /** The cache tag to act on: the one asked for (which the tree must have), else the tree's dominant one. */
@@ -162,26 +171,42 @@ function chooseTag(model: Model, root: string, option?: string): string | null {
   return option ?? dominantTag(c);
 }
 
-export async function planModel(
+/** The facts a plan composes over: the real tree's (fresh caches, names taken, the archive, the runtime). */
+export function planFacts(
+  ctx: EstimateContext,
   model: Model,
   root: string,
-  requested: readonly string[],
-  ids: string[],
-  refused: Plan['refused'],
-  options: Pick<PlanOptions, 'cacheTag' | 'dest' | 'python' | 'runtime'> = {},
-): Promise<Plan> {
-  if ((model.scan.roots[0]?.entry ?? -1) === -1)
-    throw new PyfloppyError('EINTERNAL', `${root}: the scan did not reach the root`);
-  const ctx = new EstimateContext(model);
+  options: Pick<PlanOptions, 'cacheTag' | 'dest' | 'python' | 'runtime'>,
+): Facts {
   const cacheTag = chooseTag(model, root, options.cacheTag);
   const dest = options.dest === undefined ? root : path.normalize(options.dest);
   const runtime = {
     ...(options.python === undefined ? {} : { python: options.python }),
     ...(options.runtime === undefined ? {} : { runtime: options.runtime }),
   };
-  const layout = compose(treeFacts(ctx, model, root, cacheTag, dest, runtime), ids);
+  return treeFacts(ctx, model, root, cacheTag, dest, runtime);
+}
+
+export async function planModel(
+  model: Model,
+  root: string,
+  requested: readonly string[],
+  ids: string[],
+  refused: Plan['refused'],
+  options: Pick<PlanOptions, 'cacheTag' | 'dest' | 'python' | 'runtime'> & {
+    /** Sees the layout's operations once the plan has sized them (fit measures the result with them). */
+    onLayout?: (ops: readonly LayoutOp[]) => void;
+  } = {},
+): Promise<Plan> {
+  if ((model.scan.roots[0]?.entry ?? -1) === -1)
+    throw new PyfloppyError('EINTERNAL', `${root}: the scan did not reach the root`);
+  const ctx = new EstimateContext(model);
+  const facts = planFacts(ctx, model, root, options);
+  const cacheTag = facts.cacheTag;
+  const layout = compose(facts, ids);
   refused.push(...layout.refused);
   const operations = await materialize(layout);
+  options.onLayout?.(layout.ops);
   // What the plan frees: the same accounting as the estimates, over the sizes of the bytes it makes.
   const saved = bytesFreed(ctx, layout.ops);
   attributeFrees(operations, model, layout.removed);

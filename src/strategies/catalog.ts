@@ -33,6 +33,15 @@ export type { Estimate, Risk, Strategy } from './strategy.js';
 export { DEAD_BATTERIES } from './dead-batteries.js';
 export { DEV_MODULES } from './dev-modules.js';
 
+/** The constraints of seed 001, by number, as reports name them. */
+export const CONSTRAINTS: Readonly<Record<number, string>> = {
+  1: "Python users' expectations",
+  2: "the distribution's users' expectations",
+  3: "packagers' expectations",
+  4: 'no larger default footprint',
+  5: 'no divergence from upstream',
+};
+
 export const STRATEGIES: readonly Strategy[] = [
   STATUS_QUO,
   DEAD,
