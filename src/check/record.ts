@@ -1,0 +1,132 @@
+/**
+ * The `stale-record` rule's reading: each distribution's file list (dist-info `RECORD`, egg-info
+ * `installed-files.txt`) compared with the files. A row names a file that is gone, or whose size or hash
+ * (as `pip` and `importlib.metadata` check it) differs; a file of the distribution's directories that no row
+ * names (but caches in `__pycache__`, which imports write and pip removes with their source). Rows that
+ * lead out of the sys.path directory (`../../../bin/pip`) are outside the tree and not checked. Not for an
+ * image: its files' bytes are not kept.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { csvFields } from '../plan/record.js';
+import { K_DIRECTORY } from '../model/kinds.js';
+import type { CheckState } from './state.js';
+
+export interface RecordProblem {
+  entry: number;
+  message: string;
+}
+
+/** Every row of every list that is untrue, and every unlisted file, in distribution order. */
+export function recordProblems(s: CheckState): RecordProblem[] {
+  const { t, c } = s;
+  if (t.contents !== undefined || c.distributions.length === 0) return [];
+  const byPath = new Map<string, number>();
+  for (let i = 0; i < t.count; i++) {
+    const p = c.dist[i] === -1 ? null : t.fsPath(i);
+    if (typeof p === 'string') byPath.set(p, i);
+  }
+  const listed = new Set<number>();
+  const lists = new Map<number, string>();
+  const out: RecordProblem[] = [];
+  c.distributions.forEach((d, n) => {
+    const meta = t.fsPath(d.entry);
+    if (typeof meta !== 'string') return;
+    const csv = meta.endsWith('.dist-info');
+    const file = path.join(meta, csv ? 'RECORD' : 'installed-files.txt');
+    const entry = byPath.get(file);
+    const text = entry === undefined ? undefined : readPlain(file);
+    if (entry === undefined || text === undefined) return;
+    listed.add(entry);
+    lists.set(n, path.basename(file));
+    const base = csv ? path.dirname(meta) : meta;
+    const name = path.basename(file);
+    for (const row of text.split('\n')) {
+      const hit = checkRow(row.replace(/\r$/, ''), csv, base, byPath);
+      if (hit === null) continue;
+      if (hit.entry !== undefined) listed.add(hit.entry);
+      if (hit.why !== undefined)
+        out.push({ entry: hit.entry ?? entry, message: `${name} of ${d.name}: ${hit.why}` });
+    }
+  });
+  return [...out, ...unlisted(s, lists, listed)];
+}
+
+/** A row's file (when in the tree) and what is wrong with it; null for a row outside the tree or empty. */
+function checkRow(
+  row: string,
+  csv: boolean,
+  base: string,
+  byPath: Map<string, number>,
+): { entry?: number; why?: string } | null {
+  if (row.trim() === '') return null;
+  const [rel = '', hash = '', size = ''] = csv ? csvFields(row) : [row.trim()];
+  const abs = path.resolve(base, rel);
+  const i = byPath.get(abs);
+  if (i === undefined) {
+    const inside = !path.relative(base, abs).startsWith('..') && !path.isAbsolute(rel);
+    if (!inside) return null;
+    return fs.lstatSync(abs, { throwIfNoEntry: false }) === undefined
+      ? { why: `names ${rel}, which does not exist` }
+      : null;
+  }
+  const st = fs.lstatSync(abs, { throwIfNoEntry: false });
+  if (st === undefined) return { entry: i, why: `names ${rel}, which does not exist` };
+  if (size !== '' && st.isFile() && Number(size) !== st.size)
+    return { entry: i, why: `records size ${size} for ${rel}, which has ${st.size} bytes` };
+  const eq = hash.indexOf('=');
+  if (eq === -1 || !st.isFile()) return { entry: i };
+  const actual = digest(abs, hash.slice(0, eq));
+  if (actual !== undefined && actual !== hash.slice(eq + 1))
+    return {
+      entry: i,
+      why: `records ${hash.slice(0, eq)} ${hash.slice(eq + 1)} for ${rel}, which has other bytes`,
+    };
+  return { entry: i };
+}
+
+/** A file's digest as RECORD writes it (urlsafe base64, no padding); undefined for an unknown algorithm. */
+function digest(abs: string, algorithm: string): string | undefined {
+  let h: crypto.Hash;
+  try {
+    h = crypto.createHash(algorithm);
+  } catch {
+    return undefined;
+  }
+  const fd = fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    return h.update(fs.readFileSync(fd)).digest('base64url');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Files of the distributions whose lists were read that no row names (caches in `__pycache__` aside). */
+function unlisted(s: CheckState, lists: Map<number, string>, listed: Set<number>): RecordProblem[] {
+  const { t, c } = s;
+  const out: RecordProblem[] = [];
+  for (let i = 0; i < t.count; i++) {
+    const list = lists.get(c.dist[i]!);
+    if (list === undefined || listed.has(i) || c.kind[i] === K_DIRECTORY) continue;
+    if (t.name[t.parent[i]!] === '__pycache__') continue;
+    out.push({
+      entry: i,
+      message: `${list} of ${c.distributions[c.dist[i]!]!.name} does not name this file`,
+    });
+  }
+  return out;
+}
+
+function readPlain(abs: string): string | undefined {
+  try {
+    const fd = fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    try {
+      return fs.readFileSync(fd, 'utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+}
