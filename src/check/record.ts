@@ -31,59 +31,67 @@ export function recordProblems(s: CheckState): RecordProblem[] {
   const lists = new Map<number, string>();
   const out: RecordProblem[] = [];
   c.distributions.forEach((d, n) => {
-    const meta = t.fsPath(d.entry);
-    if (typeof meta !== 'string') return;
-    const csv = meta.endsWith('.dist-info');
-    const file = path.join(meta, csv ? 'RECORD' : 'installed-files.txt');
-    const entry = byPath.get(file);
-    const text = entry === undefined ? undefined : readPlain(file);
-    if (entry === undefined || text === undefined) return;
-    listed.add(entry);
-    lists.set(n, path.basename(file));
-    const base = csv ? path.dirname(meta) : meta;
-    const name = path.basename(file);
-    for (const row of text.split('\n')) {
-      const hit = checkRow(row.replace(/\r$/, ''), csv, base, byPath);
-      if (hit === null) continue;
-      if (hit.entry !== undefined) listed.add(hit.entry);
-      if (hit.why !== undefined)
-        out.push({ entry: hit.entry ?? entry, message: `${name} of ${d.name}: ${hit.why}` });
+    const list = readList(t.fsPath(d.entry), byPath);
+    if (list === undefined) return;
+    listed.add(list.entry);
+    lists.set(n, list.name);
+    for (const row of list.text.split('\n')) {
+      const hit = checkRow(row.replace(/\r$/, ''), list.csv, list.base, byPath);
+      if (hit?.entry !== undefined) listed.add(hit.entry);
+      if (hit?.why !== undefined)
+        out.push({ entry: hit.entry ?? list.entry, message: `${list.name} of ${d.name}: ${hit.why}` });
     }
   });
   return [...out, ...unlisted(s, lists, listed)];
 }
 
+interface List {
+  entry: number;
+  name: string;
+  text: string;
+  csv: boolean;
+  /** What its rows are relative to. */
+  base: string;
+}
+
+/** A metadata directory's list, when it is a file of the tree that can be read. */
+function readList(meta: string | Buffer, byPath: Map<string, number>): List | undefined {
+  if (typeof meta !== 'string') return undefined;
+  const csv = meta.endsWith('.dist-info');
+  const name = csv ? 'RECORD' : 'installed-files.txt';
+  const file = path.join(meta, name);
+  const entry = byPath.get(file);
+  const text = entry === undefined ? undefined : readPlain(file);
+  if (entry === undefined || text === undefined) return undefined;
+  return { entry, name, text, csv, base: csv ? path.dirname(meta) : meta };
+}
+
+type RowCheck = { entry?: number; why?: string } | null;
+
 /** A row's file (when in the tree) and what is wrong with it; null for a row outside the tree or empty. */
-function checkRow(
-  row: string,
-  csv: boolean,
-  base: string,
-  byPath: Map<string, number>,
-): { entry?: number; why?: string } | null {
+function checkRow(row: string, csv: boolean, base: string, byPath: Map<string, number>): RowCheck {
   if (row.trim() === '') return null;
   const [rel = '', hash = '', size = ''] = csv ? csvFields(row) : [row.trim()];
   const abs = path.resolve(base, rel);
   const i = byPath.get(abs);
-  if (i === undefined) {
-    const inside = !path.relative(base, abs).startsWith('..') && !path.isAbsolute(rel);
-    if (!inside) return null;
-    return fs.lstatSync(abs, { throwIfNoEntry: false }) === undefined
-      ? { why: `names ${rel}, which does not exist` }
-      : null;
-  }
-  const st = fs.lstatSync(abs, { throwIfNoEntry: false });
-  if (st === undefined) return { entry: i, why: `names ${rel}, which does not exist` };
+  const inside = !path.relative(base, abs).startsWith('..') && !path.isAbsolute(rel);
+  const st = inside ? fs.lstatSync(abs, { throwIfNoEntry: false }) : undefined;
+  if (st === undefined) return inside ? { why: `names ${rel}, which does not exist` } : null;
+  if (i === undefined) return null;
   if (size !== '' && st.isFile() && Number(size) !== st.size)
     return { entry: i, why: `records size ${size} for ${rel}, which has ${st.size} bytes` };
+  return { entry: i, ...hashProblem(abs, rel, hash, st) };
+}
+
+/** The hash a row records, compared with the file's (an unknown algorithm is not compared). */
+function hashProblem(abs: string, rel: string, hash: string, st: fs.Stats): { why?: string } {
   const eq = hash.indexOf('=');
-  if (eq === -1 || !st.isFile()) return { entry: i };
-  const actual = digest(abs, hash.slice(0, eq));
-  if (actual !== undefined && actual !== hash.slice(eq + 1))
-    return {
-      entry: i,
-      why: `records ${hash.slice(0, eq)} ${hash.slice(eq + 1)} for ${rel}, which has other bytes`,
-    };
-  return { entry: i };
+  if (eq === -1 || !st.isFile()) return {};
+  const [algorithm, value] = [hash.slice(0, eq), hash.slice(eq + 1)];
+  const actual = digest(abs, algorithm);
+  return actual === undefined || actual === value
+    ? {}
+    : { why: `records ${algorithm} ${value} for ${rel}, which has other bytes` };
 }
 
 /** A file's digest as RECORD writes it (urlsafe base64, no padding); undefined for an unknown algorithm. */

@@ -22,7 +22,7 @@ import { dominantTag } from '../strategies/zip.js';
 import { VERSION } from '../version.js';
 import { treeFacts } from './facts.js';
 import { materialize } from './materialize.js';
-import { recordRewrites } from './record.js';
+import { withListsRewritten } from './record.js';
 
 export { parsePlan, relPaths } from './validate.js';
 export { gzipSource, sha256File, zipInput } from './files.js';
@@ -193,14 +193,7 @@ export async function planModel(
   const layout = compose(treeFacts(ctx, model, root, cacheTag, dest, runtime), ids);
   refused.push(...layout.refused);
   const hashes = new Map<string, string>();
-  const operations = await materialize(layout, hashes);
-  // Why before the rmdirs: directories go after their files; the lists are rewritten once every file moved.
-  const rmdirs = operations.findIndex((o) => o.op === 'rmdir');
-  operations.splice(
-    rmdirs === -1 ? operations.length : rmdirs,
-    0,
-    ...recordRewrites(layout, operations, root, hashes),
-  );
+  const operations = withListsRewritten(layout, await materialize(layout, hashes), root, hashes);
   // What the plan frees: the same accounting as the estimates, over the sizes of the bytes it makes.
   const saved = bytesFreed(ctx, layout.ops);
   attributeFrees(operations, model, layout.removed);

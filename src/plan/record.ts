@@ -36,6 +36,21 @@ interface FileList {
   changed: boolean;
 }
 
+/**
+ * The operations with the `replace` operations of the lists they make untrue, before the first `rmdir`
+ * (directories go after their files; the lists are rewritten once every file is in place).
+ */
+export function withListsRewritten(
+  l: Layout,
+  ops: PlanOperation[],
+  root: string,
+  hashes: ReadonlyMap<string, string>,
+): PlanOperation[] {
+  const rmdirs = ops.findIndex((o) => o.op === 'rmdir');
+  ops.splice(rmdirs === -1 ? ops.length : rmdirs, 0, ...recordRewrites(l, ops, root, hashes));
+  return ops;
+}
+
 /** The `replace` operations rewriting every list the operations make untrue, in distribution order. */
 export function recordRewrites(
   l: Layout,
