@@ -98,7 +98,7 @@ describe('replace: a distribution list rewritten by the plan', () => {
     assert.equal(p.counts.replace, 2);
     const r = runCli(['apply', file]);
     assert.equal(r.status, 0, r.stdout + r.stderr);
-    const j = JSON.parse(runPython(py!, JUDGE, [root])) as Record<
+    const j = JSON.parse(runPython(py, JUDGE, [root])) as Record<
       string,
       { missing: string[]; unlisted: string[]; files: string[] }
     >;
