@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { csvFields } from '../plan/record.js';
 import { K_DIRECTORY } from '../model/kinds.js';
+import { type EntryTable, TYPE_FILE } from '../scan/table.js';
 import type { CheckState } from './state.js';
 
 export interface RecordProblem {
@@ -36,7 +37,7 @@ export function recordProblems(s: CheckState): RecordProblem[] {
     listed.add(list.entry);
     lists.set(n, list.name);
     for (const row of list.text.split('\n')) {
-      const hit = checkRow(row.replace(/\r$/, ''), list.csv, list.base, byPath);
+      const hit = checkRow(row.replace(/\r$/, ''), list, { byPath, t });
       if (hit?.entry !== undefined) listed.add(hit.entry);
       if (hit?.why !== undefined)
         out.push({ entry: hit.entry ?? list.entry, message: `${list.name} of ${d.name}: ${hit.why}` });
@@ -68,25 +69,31 @@ function readList(meta: string | Buffer, byPath: Map<string, number>): List | un
 
 type RowCheck = { entry?: number; why?: string } | null;
 
-/** A row's file (when in the tree) and what is wrong with it; null for a row outside the tree or empty. */
-function checkRow(row: string, csv: boolean, base: string, byPath: Map<string, number>): RowCheck {
+/**
+ * A row's file (when in the tree) and what is wrong with it; null for a row outside the tree or empty.
+ * Sizes are the scan's (just taken); a row whose file the scan did not see is looked up once more.
+ */
+function checkRow(row: string, list: List, tree: { byPath: Map<string, number>; t: EntryTable }): RowCheck {
   if (row.trim() === '') return null;
-  const [rel = '', hash = '', size = ''] = csv ? csvFields(row) : [row.trim()];
-  const abs = path.resolve(base, rel);
-  const i = byPath.get(abs);
-  const inside = !path.relative(base, abs).startsWith('..') && !path.isAbsolute(rel);
-  const st = inside ? fs.lstatSync(abs, { throwIfNoEntry: false }) : undefined;
-  if (st === undefined) return inside ? { why: `names ${rel}, which does not exist` } : null;
-  if (i === undefined) return null;
-  if (size !== '' && st.isFile() && Number(size) !== st.size)
-    return { entry: i, why: `records size ${size} for ${rel}, which has ${st.size} bytes` };
-  return { entry: i, ...hashProblem(abs, rel, hash, st) };
+  const [rel = '', hash = '', size = ''] = list.csv ? csvFields(row) : [row.trim()];
+  const abs = path.resolve(list.base, rel);
+  const i = tree.byPath.get(abs);
+  if (i === undefined) {
+    const inside = !path.relative(list.base, abs).startsWith('..') && !path.isAbsolute(rel);
+    const gone = inside && fs.lstatSync(abs, { throwIfNoEntry: false }) === undefined;
+    return gone ? { why: `names ${rel}, which does not exist` } : null;
+  }
+  if (tree.t.type[i] !== TYPE_FILE) return { entry: i };
+  const actual = tree.t.size[i]!;
+  if (size !== '' && Number(size) !== actual)
+    return { entry: i, why: `records size ${size} for ${rel}, which has ${actual} bytes` };
+  return { entry: i, ...hashProblem(abs, rel, hash) };
 }
 
 /** The hash a row records, compared with the file's (an unknown algorithm is not compared). */
-function hashProblem(abs: string, rel: string, hash: string, st: fs.Stats): { why?: string } {
+function hashProblem(abs: string, rel: string, hash: string): { why?: string } {
   const eq = hash.indexOf('=');
-  if (eq === -1 || !st.isFile()) return {};
+  if (eq === -1) return {};
   const [algorithm, value] = [hash.slice(0, eq), hash.slice(eq + 1)];
   const actual = digest(abs, algorithm);
   return actual === undefined || actual === value
@@ -102,13 +109,20 @@ function digest(abs: string, algorithm: string): string | undefined {
   } catch {
     return undefined;
   }
-  const fd = fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  let fd = -1;
   try {
-    return h.update(fs.readFileSync(fd)).digest('base64url');
+    fd = fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    for (let r = fs.readSync(fd, CHUNK); r > 0; r = fs.readSync(fd, CHUNK)) h.update(CHUNK.subarray(0, r));
+    return h.digest('base64url');
+  } catch {
+    return undefined; // unreadable since the scan: not this rule's to report
   } finally {
-    fs.closeSync(fd);
+    if (fd !== -1) fs.closeSync(fd);
   }
 }
+
+/** One buffer for every file hashed: no allocation per file. */
+const CHUNK = Buffer.allocUnsafe(1 << 20);
 
 /** Files of the distributions whose lists were read that no row names (caches in `__pycache__` aside). */
 function unlisted(s: CheckState, lists: Map<number, string>, listed: Set<number>): RecordProblem[] {
