@@ -212,3 +212,27 @@ describe('replace killed at each of its system calls', () => {
     });
   }
 });
+
+describe('a replace left in the journal proves itself', () => {
+  it('its new file changed in the journal: apply and --rollback refuse, and change nothing', async (t) => {
+    if (!have(t, py, cpython('3.13'))) return;
+    const root = sitePackages('tampered');
+    const record = path.join(root, 'flop-1.0.dist-info/RECORD');
+    const original = fs.readFileSync(record);
+    const file = path.join(work, 'tampered.json');
+    const p = await planFile(root, file);
+    const n = p.operations.findIndex((o) => o.op === 'replace' && o.path.endsWith('/RECORD'));
+    assert.equal(applyKilledAt(file, n, 3), null, 'killed with the new RECORD in the journal');
+    const made = path.join(root, '.pyfloppy-journal', `${n}.new`);
+    fs.writeFileSync(made, 'flop/core.py,,\n'); // a hand edit: another file listed
+    for (const args of [
+      ['apply', file],
+      ['apply', '--rollback', file],
+    ]) {
+      const r = runCli(args);
+      assert.equal(r.status, 2, r.stdout + r.stderr);
+      assert.match(r.stderr, /has other bytes than the plan carries/);
+    }
+    assert.ok(fs.readFileSync(record).equals(original), 'RECORD untouched');
+  });
+});
