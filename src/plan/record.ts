@@ -156,16 +156,18 @@ function ownerDir(rel: string): string {
 
 /** Which list names a path, a module or a directory; the operations carried into the rows. */
 class ListIndex {
-  private readonly rows = new Map<string, { list: FileList; row: Row }>();
+  /** Each path's rows: two distributions may list one file (each drops it when it goes). */
+  private readonly rows = new Map<string, Array<{ list: FileList; row: Row }>>();
   private readonly modules = new Map<string, FileList>();
   private readonly dirs = new Map<string, FileList>();
 
   constructor(lists: FileList[]) {
-    const tops = new Set(lists.map((f) => (f.csv ? f.base : path.posix.dirname(f.base))));
+    const top = (f: FileList): string => (f.csv ? f.base : path.posix.dirname(f.base).replace(/^\.$/, ''));
+    const tops = new Set(lists.map(top));
     for (const list of lists)
       for (const row of list.rows) {
         if (row.rel === null) continue;
-        if (!this.rows.has(row.rel)) this.rows.set(row.rel, { list, row });
+        this.rowsOf(row.rel).push({ list, row });
         const key = moduleKey(row.rel);
         if (key !== undefined && !this.modules.has(key)) this.modules.set(key, list);
         const dir = ownerDir(row.rel);
@@ -194,11 +196,18 @@ class ListIndex {
     }
   }
 
+  private rowsOf(rel: string): Array<{ list: FileList; row: Row }> {
+    let r = this.rows.get(rel);
+    if (r === undefined) this.rows.set(rel, (r = []));
+    return r;
+  }
+
   private drop(rel: string): void {
-    const hit = this.rows.get(rel);
-    if (hit === undefined || hit.row.gone) return;
-    hit.row.gone = true;
-    hit.list.changed = true;
+    for (const hit of this.rows.get(rel) ?? []) {
+      if (hit.row.gone) continue;
+      hit.row.gone = true;
+      hit.list.changed = true;
+    }
   }
 
   /** A file the plan makes at `rel` (from the file `from`), in the list that owns it, if any. */
@@ -208,11 +217,11 @@ class ListIndex {
     const row: Row = { raw: '', rel, gone: false, now: { rel, sha256: sha, size } };
     list.rows.push(row);
     list.changed = true;
-    this.rows.set(rel, { list, row });
+    this.rowsOf(rel).push({ list, row });
   }
 
   private owner(rel: string, from: string | undefined): FileList | undefined {
-    const byOrigin = from === undefined ? undefined : this.rows.get(from)?.list;
+    const byOrigin = from === undefined ? undefined : this.rows.get(from)?.[0]?.list;
     const key = moduleKey(rel);
     return (
       byOrigin ?? (key === undefined ? undefined : this.modules.get(key)) ?? this.dirs.get(ownerDir(rel))
