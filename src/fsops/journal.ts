@@ -301,12 +301,18 @@ function stepWrite(s: Step, o: Extract<PlanOperation, { op: 'write' | 'zip' }>):
   const p = s.has(P);
   if (m !== undefined && p !== undefined && p.ino === m.ino && p.dev === m.dev) return;
   if (p !== undefined) s.fail(o.path, 'exists', 'exists (the plan needs it absent)');
-  if (m === undefined) writeMade(s, o);
+  if (m === undefined) {
+    const data = s.run.ctx.content(o, s.n);
+    const tmp = `${s.backup}.tmp`;
+    if (s.has(tmp) !== undefined) s.sys(o.path, 'unlink', () => s.run.calls.unlink(tmp));
+    s.sys(o.path, 'write', () => s.run.calls.writeNew(tmp, data, o.mode));
+    s.sys(o.path, 'rename', () => s.run.calls.rename(tmp, made));
+  }
   s.sys(o.path, 'link', () => s.run.calls.link(made, P));
 }
 
-/** The new content as `n.new`: written to `n.tmp` (a leftover one replaced), fsynced, renamed. */
-function writeMade(s: Step, o: Extract<PlanOperation, { op: 'write' | 'zip' | 'replace' }>): void {
+/** A replace's new content as `n.new`: written to `n.tmp` (a leftover one replaced), fsynced, renamed. */
+function writeMade(s: Step, o: Extract<PlanOperation, { op: 'replace' }>): void {
   const data = s.run.ctx.content(o, s.n);
   const tmp = `${s.backup}.tmp`;
   if (s.has(tmp) !== undefined) s.sys(o.path, 'unlink', () => s.run.calls.unlink(tmp));
