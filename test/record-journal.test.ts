@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { type Plan, type PlanOperation, parsePlan, plan } from '../src/plan/plan.js';
-import { recordHash } from '../src/plan/record.js';
+import { csvFields, recordHash } from '../src/plan/record.js';
 import { runCli } from './helpers/cli.js';
 import { have } from './helpers/need.js';
 import { compileAllLevels, cpython, interpreter, runPython } from './helpers/python.js';
@@ -234,5 +234,19 @@ describe('a replace left in the journal proves itself', () => {
       assert.match(r.stderr, /has other bytes than the plan carries/);
     }
     assert.ok(fs.readFileSync(record).equals(original), 'RECORD untouched');
+  });
+});
+
+describe('RECORD rows as CSV', () => {
+  it('csvFields reads what Python csv writes; recordHash is urlsafe base64 without padding', () => {
+    assert.deepEqual(csvFields('pkg/a.py,sha256=x,3'), ['pkg/a.py', 'sha256=x', '3']);
+    assert.deepEqual(csvFields('"pkg/a,b.py",sha256=x,3'), ['pkg/a,b.py', 'sha256=x', '3']);
+    assert.deepEqual(csvFields('"say ""hi"".txt",,'), ['say "hi".txt', '', '']);
+    assert.deepEqual(csvFields('x.dist-info/RECORD,,'), ['x.dist-info/RECORD', '', '']);
+    // SHA-256 of b'' as pip writes it: 47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU
+    assert.equal(
+      recordHash(crypto.createHash('sha256').update('').digest('hex')),
+      'sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU',
+    );
   });
 });
