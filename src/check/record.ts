@@ -1,8 +1,9 @@
 /**
  * The `stale-record` rule's reading: each distribution's file list (dist-info `RECORD`, egg-info
  * `installed-files.txt`) compared with the files. A row names a file that is gone, or whose size or hash
- * (as `pip` and `importlib.metadata` check it) differs; a file of the distribution's directories that no row
- * names (but caches in `__pycache__`, which imports write and pip removes with their source). Rows that
+ * (as `pip` and `importlib.metadata` check it) differs; a file of the distribution's directories (and the
+ * directories below them) that no row names (but caches in `__pycache__`, which imports write and pip
+ * removes with their source). Rows that
  * lead out of the sys.path directory (`../../../bin/pip`) are outside the tree and not checked. Not for an
  * image: its files' bytes are not kept.
  */
@@ -127,17 +128,31 @@ const CHUNK = Buffer.allocUnsafe(1 << 20);
 /** Files of the distributions whose lists were read that no row names (caches in `__pycache__` aside). */
 function unlisted(s: CheckState, lists: Map<number, string>, listed: Set<number>): RecordProblem[] {
   const { t, c } = s;
+  const owner = owners(s);
   const out: RecordProblem[] = [];
   for (let i = 0; i < t.count; i++) {
-    const list = lists.get(c.dist[i]!);
+    const d = owner[i]!;
+    const list = lists.get(d);
     if (list === undefined || listed.has(i) || c.kind[i] === K_DIRECTORY) continue;
     if (t.name[t.parent[i]!] === '__pycache__') continue;
-    out.push({
-      entry: i,
-      message: `${list} of ${c.distributions[c.dist[i]!]!.name} does not name this file`,
-    });
+    out.push({ entry: i, message: `${list} of ${c.distributions[d]!.name} does not name this file` });
   }
   return out;
+}
+
+/**
+ * Each entry's distribution: the classification's, else that of the nearest directory above it that has
+ * one (a directory of its own files, `pkg/data/` in `pkg/`), never through a sys.path directory. One pass:
+ * parents come before their children in the table.
+ */
+function owners(s: CheckState): Int32Array {
+  const { t, c } = s;
+  const owner = new Int32Array(t.count).fill(-1);
+  for (let i = 0; i < t.count; i++) {
+    const p = t.parent[i]!;
+    owner[i] = c.dist[i] !== -1 ? c.dist[i]! : p === -1 || c.top[p] === -1 ? -1 : owner[p]!;
+  }
+  return owner;
 }
 
 function readPlain(abs: string): string | undefined {
