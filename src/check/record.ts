@@ -3,9 +3,8 @@
  * `installed-files.txt`) compared with the files. A row names a file that is gone, or whose size or hash
  * (as `pip` and `importlib.metadata` check it) differs; a file of the distribution's directories (and the
  * directories below them) that no row names (but caches in `__pycache__`, which imports write and pip
- * removes with their source). Rows that
- * lead out of the sys.path directory (`../../../bin/pip`) are outside the tree and not checked. Not for an
- * image: its files' bytes are not kept.
+ * removes with their source). Rows that lead out of the sys.path directory (`../../../bin/pip`) are outside
+ * the tree and not checked. Not for an image: its files' bytes are not kept.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
