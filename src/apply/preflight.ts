@@ -60,6 +60,10 @@ function checkOperation(
       if (from === undefined || data !== undefined) contents.set(n, makeContent(o.content, data));
       break;
     }
+    case 'replace':
+      check.need(o.path, o.fp);
+      contents.set(n, makeContent(o.content, undefined));
+      break;
     case 'zip': {
       check.absent(o.path);
       const inputs = o.members.map((m) => {

@@ -75,6 +75,7 @@ async function resumeContents(plan: Plan, anchor: Anchor): Promise<Map<number, U
       }
       zips.set(n, inputs);
     }
+    if (o.op === 'replace') contents.set(n, makeContent(o.content, undefined));
     if (o.op !== 'write') return;
     const from = madeFrom(o.content);
     const data = from === undefined ? undefined : read(from.from, from.fp);

@@ -46,6 +46,11 @@ export const FINDING_LIST = {
     meaning:
       'a pyfloppy temporary (.pyfloppy-PID-...tmp) whose process is gone: left by an interrupted run, dead weight',
   },
+  'stale-record': {
+    severity: 'warning',
+    meaning:
+      "a distribution's RECORD names a file that is gone or has other bytes, or misses one of its files: pip and importlib.metadata are wrong",
+  },
   'unchecked-hash': {
     severity: 'info',
     meaning: 'an unchecked-hash cache: Python never compares it with its source',

@@ -5,6 +5,7 @@
  */
 import { isLeftoverTemp } from '../fsops/temp.js';
 import { TYPE_FILE } from '../scan/table.js';
+import { recordProblems } from './record.js';
 import { type CheckState, describeMagic, nameOf, type Parsed } from './state.js';
 import { FINDING_IDS, FINDING_LIST, type FindingId } from './finding-list.js';
 
@@ -151,6 +152,11 @@ function leftoverTemporary(s: CheckState, report: Report): void {
       report(i, 'left by an interrupted pyfloppy run: `pyfloppy compile` or `dedup` removes it');
 }
 
+/** A distribution's file list that no longer matches the files (src/check/record.ts). */
+function staleRecord(s: CheckState, report: Report): void {
+  for (const p of recordProblems(s)) report(p.entry, p.message, false);
+}
+
 function uncheckedHash(s: CheckState, report: Report): void {
   for (const v of s.caches)
     if (v.state === 'sourced' && v.x!.invalidation === 'unchecked-hash')
@@ -193,6 +199,7 @@ const RULES: Record<FindingId, Rule> = {
   'shadowed-legacy': shadowedLegacy,
   'buildroot-path': buildrootPath,
   'leftover-temporary': leftoverTemporary,
+  'stale-record': staleRecord,
   'unchecked-hash': uncheckedHash,
   'unlinked-duplicate': unlinkedDuplicate,
   uncompilable: uncompilable,

@@ -14,8 +14,10 @@ export interface PlanFlags {
 
 const DESCRIPTION = [
   'Plan how to carry out strategies on one tree: an ordered list of operations (remove, link, move,',
-  'write, zip, mkdir, rmdir), each with the fingerprint (dev, ino, size, mtime, ctime, SHA-256) of every file',
-  'it touches and the bytes it frees. `pyfloppy apply PLAN` carries it out after re-checking them all.',
+  'write, replace, zip, mkdir, rmdir), each with the fingerprint (dev, ino, size, mtime, ctime, SHA-256) of',
+  'every file it touches and the bytes it frees. `pyfloppy apply PLAN` carries it out after re-checking them',
+  'all. A distribution whose files change gets its RECORD (or installed-files.txt) rewritten in the same',
+  'plan (replace), so pip and importlib.metadata name the files there are.',
   '',
   `Plannable: ${PLANNABLE.join(', ')}; combinations: drop-opt2+dedup, drop-optimized+dedup,`,
   'drop-opt2+fallback, drop-optimized+fallback, py-and-pyc0, or several ids separated by commas (they',

@@ -82,6 +82,8 @@ export function opState(o: PlanOperation, n: number, ctx: CheckContext): Verdict
     case 'write':
     case 'zip':
       return writeState(o, lstat(at(o.path)), backup, ctx.committing);
+    case 'replace':
+      return replaceState(o, lstat(at(o.path)), backup, ctx.committing);
     case 'mkdir':
       return mkdirState(lstat(at(o.path)), lstat(`${backup}.mkdir`), ctx.committing);
   }
@@ -142,6 +144,30 @@ function writeState(
     return bad('its new archive in the journal has other bytes than the plan recorded');
   if (p === undefined) return 'partial';
   return same(p, made) ? 'done' : bad('its path holds another file');
+}
+
+/** Replace: `n.new` the planned bytes, `n` the old file; P the old file (todo, partial) or `n.new` (done). */
+function replaceState(
+  o: Extract<PlanOperation, { op: 'replace' }>,
+  p: Stat,
+  backup: string,
+  committing: boolean,
+): Verdict {
+  const made = lstat(`${backup}.new`);
+  if (made !== undefined && sha256File(`${backup}.new`, Number(made.size)) !== o.content.sha256)
+    return bad('its new file in the journal has other bytes than the plan carries');
+  if (p === undefined) return bad('gone from the tree');
+  const b = lstat(backup);
+  if (b === undefined) {
+    if (isFp(p, o.fp)) return made === undefined && lstat(`${backup}.tmp`) === undefined ? 'todo' : 'partial';
+    if (committing) return 'done';
+    if (same(p, made)) return bad('replaced, and its backup is not in the journal');
+    return 'todo'; // changed by somebody: the step itself refuses it
+  }
+  const why = backupProblem(backup, b, o.fp);
+  if (why !== null) return why;
+  if (same(p, b)) return 'partial';
+  return same(p, made) ? 'done' : bad('neither its old file nor its new one');
 }
 
 function mkdirState(d: Stat, intent: Stat, committing: boolean): Verdict {

@@ -8,6 +8,8 @@
  *                                                          (rollback renames `n` over P: one atomic step)
  *   move A->B    B is created as a link to A (never overwriting), then A is renamed to `n`
  *   write P      the content is written and fsynced as `n.new`, then linked as P (never overwriting)
+ *   replace P    the content is written as `n.new`, P linked as `n`, then replaced atomically by a link
+ *                to `n.new`                               (rollback renames `n` over P)
  *   zip P        the same, for an archive (P may be `../pythonXY.zip`, beside a stdlib root)
  *   mkdir D      `n.mkdir` records the intent, then D is made
  *   rmdir D      D is renamed to `n` (and renamed back at once if something appeared in it)
@@ -132,7 +134,7 @@ export interface StepContext {
   anchor: Anchor;
   calls?: JournalCalls;
   /** Content of a `write` operation (computed and checked by the caller). */
-  content(op: Extract<PlanOperation, { op: 'write' | 'zip' }>, index: number): Uint8Array;
+  content(op: Extract<PlanOperation, { op: 'write' | 'zip' | 'replace' }>, index: number): Uint8Array;
   /** Finishing a killed run: accept a changed ctime when this says the content is the planned one. */
   sameContent?: (abs: string, fp: PlanFingerprint) => boolean;
 }
@@ -310,6 +312,42 @@ function stepWrite(s: Step, o: Extract<PlanOperation, { op: 'write' | 'zip' }>):
   s.sys(o.path, 'link', () => s.run.calls.link(made, P));
 }
 
+/** A replace's new content as `n.new`: written to `n.tmp` (a leftover one replaced), fsynced, renamed. */
+function writeMade(s: Step, o: Extract<PlanOperation, { op: 'replace' }>): void {
+  const data = s.run.ctx.content(o, s.n);
+  const tmp = `${s.backup}.tmp`;
+  if (s.has(tmp) !== undefined) s.sys(o.path, 'unlink', () => s.run.calls.unlink(tmp));
+  s.sys(o.path, 'write', () => s.run.calls.writeNew(tmp, data, o.mode));
+  s.sys(o.path, 'rename', () => s.run.calls.rename(tmp, `${s.backup}.new`));
+}
+
+/** Replace: the new content as `n.new`, the old file kept as `n` (a link), then P made a link to `n.new`. */
+function stepReplace(s: Step, o: Extract<PlanOperation, { op: 'replace' }>): void {
+  const P = s.at(o.path);
+  const made = `${s.backup}.new`;
+  if (s.has(made) === undefined) writeMade(s, o);
+  // Resuming after a crash: a temporary name of `n.new` left in P's directory goes (before `n.new` is stat'ed).
+  else for (const t of siblingsMatching(path.dirname(P), s.run.calls)) removeLeftover(t, s.run.calls);
+  const m = s.has(made)!;
+  const p = s.has(P);
+  if (p !== undefined && p.ino === m.ino && p.dev === m.dev) return; // done before a crash
+  const b = s.has(s.backup);
+  if (b === undefined) {
+    if (!s.check(P, o.fp)) s.fail(o.path, 'changed', 'changed since the plan was made');
+    s.sys(o.path, 'link into the journal', () => s.run.calls.link(P, s.backup));
+  } else if (p === undefined || p.ino !== b.ino || p.dev !== b.dev)
+    s.fail(o.path, 'changed', 'changed after it was journaled');
+  s.note(P, made);
+  const r = replaceWithLink(
+    made,
+    P,
+    { survivor: fingerprintOf(m), target: fingerprintOf(s.has(P)!) },
+    s.run.calls,
+  );
+  if (!r.ok) s.fail(o.path, r.reason === 'changed' ? 'changed' : 'errno', r.message);
+  s.note(P, s.backup);
+}
+
 function stepMkdir(s: Step, o: Extract<PlanOperation, { op: 'mkdir' }>): void {
   const D = s.at(o.path);
   const intent = `${s.backup}.mkdir`;
@@ -346,6 +384,8 @@ function runStep(s: Step, o: PlanOperation): void {
     case 'write':
     case 'zip':
       return stepWrite(s, o);
+    case 'replace':
+      return stepReplace(s, o);
     case 'mkdir':
       return stepMkdir(s, o);
     case 'rmdir':
@@ -470,6 +510,27 @@ function undoWrite(u: Undo, rel: string): void {
   if (u.calls.lstat(`${u.backup}.tmp`) !== undefined) u.calls.unlink(`${u.backup}.tmp`);
 }
 
+/** The old file back (it never left: `n` is its second name until P was replaced), `n.new` dropped. */
+function undoReplace(u: Undo, rel: string): void {
+  const P = u.anchor.at(rel);
+  for (const leftover of siblingsMatching(path.dirname(P), u.calls)) removeLeftover(leftover, u.calls);
+  const made = `${u.backup}.new`;
+  const b = u.calls.lstat(u.backup);
+  if (b !== undefined) {
+    const p = u.calls.lstat(P);
+    const m = u.calls.lstat(made);
+    if (p !== undefined && p.ino === b.ino && p.dev === b.dev) u.calls.unlink(u.backup);
+    else if (p === undefined || (m !== undefined && p.ino === m.ino && p.dev === m.dev))
+      u.calls.rename(u.backup, P);
+    else {
+      u.result.conflicts.push(rel);
+      return;
+    }
+    u.result.restored++;
+  }
+  for (const f of [made, `${u.backup}.tmp`]) if (u.calls.lstat(f) !== undefined) u.calls.unlink(f);
+}
+
 function undoMkdir(u: Undo, rel: string): void {
   const intent = `${u.backup}.mkdir`;
   if (u.calls.lstat(intent) === undefined) return;
@@ -500,6 +561,8 @@ function undoStep(u: Undo, o: PlanOperation): void {
     case 'write':
     case 'zip':
       return undoWrite(u, o.path);
+    case 'replace':
+      return undoReplace(u, o.path);
     case 'mkdir':
       return undoMkdir(u, o.path);
   }

@@ -14,13 +14,14 @@ import { buildZip, type ZipInput } from './zip.js';
 
 const ZERO: Bytes = { apparentBytes: 0, allocatedBytes: 0 };
 
-export async function materialize(l: Layout): Promise<PlanOperation[]> {
+/** The operations; `hashes` receives the SHA-256 of each new file's bytes, by path (for src/plan/record.ts). */
+export async function materialize(l: Layout, hashes?: Map<string, string>): Promise<PlanOperation[]> {
   const out: PlanOperation[] = [];
-  for (const o of l.ops) out.push(await concrete(l, o));
+  for (const o of l.ops) out.push(await concrete(l, o, hashes));
   return out;
 }
 
-async function concrete(l: Layout, o: LayoutOp): Promise<PlanOperation> {
+async function concrete(l: Layout, o: LayoutOp, hashes?: Map<string, string>): Promise<PlanOperation> {
   const abs = (i: number): string => pathOf(l.t, i) as string;
   switch (o.op) {
     case 'remove':
@@ -41,7 +42,7 @@ async function concrete(l: Layout, o: LayoutOp): Promise<PlanOperation> {
     case 'mkdir':
       return { op: 'mkdir', path: l.path(o.at), mode: o.mode };
     case 'write':
-      return write(l, o, abs);
+      return write(l, o, abs, hashes);
     case 'zip':
       return await zip(l, o, abs);
   }
@@ -51,21 +52,30 @@ async function concrete(l: Layout, o: LayoutOp): Promise<PlanOperation> {
  * An empty marker, a source's gzip member, relocated bytecode or bytes the plan carries: the file it is made
  * from read once, hashed, and made into the bytes apply will write, to know their size.
  */
-function write(l: Layout, o: Extract<LayoutOp, { op: 'write' }>, abs: (i: number) => string): PlanOperation {
+function write(
+  l: Layout,
+  o: Extract<LayoutOp, { op: 'write' }>,
+  abs: (i: number) => string,
+  hashes?: Map<string, string>,
+): PlanOperation {
   const from = o.gzipOf ?? o.relocateOf;
   let content: WriteContent = { empty: true };
+  let made: Uint8Array = new Uint8Array(0);
   if (o.data !== undefined) {
     content = { inline: Buffer.from(o.data).toString('base64'), sha256: sha256(o.data) };
-    o.size = o.data.length;
+    made = o.data;
   } else if (from !== undefined) {
     const { fp, data } = readFingerprinted(abs(from));
     content =
       o.gzipOf !== undefined
         ? { gzipOf: l.rel(from), fp }
         : { relocateOf: l.rel(from), fp, filename: o.filename! };
-    o.size = makeContent(content, data).length;
+    made = makeContent(content, data);
   }
-  return { op: 'write', path: l.path(o.at), mode: o.mode, content, size: o.size };
+  o.size = made.length;
+  const at = l.path(o.at);
+  hashes?.set(at, sha256(made));
+  return { op: 'write', path: at, mode: o.mode, content, size: o.size };
 }
 
 /** The archive: members read once (hashed and zipped), built to know its size and hash. */

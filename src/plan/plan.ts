@@ -23,6 +23,7 @@ import { dominantTag } from '../strategies/zip.js';
 import { VERSION } from '../version.js';
 import { treeFacts } from './facts.js';
 import { materialize } from './materialize.js';
+import { withListsRewritten } from './record.js';
 
 export { parsePlan, relPaths } from './validate.js';
 export { gzipSource, sha256File, zipInput } from './files.js';
@@ -42,13 +43,18 @@ export interface PlanFingerprint {
   sha256?: string;
 }
 
+/** Bytes the plan carries (base64): pyfloppy's runtime (src/strategies/runtime.ts), a rewritten RECORD. */
+export interface InlineContent {
+  inline: string;
+  sha256: string;
+}
+
 /** What a new file is made of: nothing, or a file of the tree read (and checked against `fp`) at apply. */
 export type WriteContent =
   | { empty: true }
   | { gzipOf: string; fp: PlanFingerprint }
   | { relocateOf: string; fp: PlanFingerprint; filename: string }
-  /** Bytes the plan carries (base64): pyfloppy's runtime (src/strategies/runtime.ts). */
-  | { inline: string; sha256: string };
+  | InlineContent;
 
 /** A member of an archive: the file `from`; a cache relocated to name `filename` (src/python/relocate.ts). */
 export interface ZipMemberOp {
@@ -83,6 +89,11 @@ export type PlanOperation =
       sha256: string;
     }
   | { op: 'mkdir'; path: string; mode: number }
+  /**
+   * Replace the file `path` (as `fp` recorded it) by the carried bytes: a distribution's RECORD or
+   * installed-files.txt rewritten to name the files the plan leaves (src/plan/record.ts).
+   */
+  | { op: 'replace'; path: string; fp: PlanFingerprint; mode: number; content: InlineContent; size: number }
   /** Remove the directory `path`, which the earlier operations left empty. */
   | { op: 'rmdir'; path: string; fp: PlanFingerprint; frees: Bytes };
 
@@ -205,12 +216,13 @@ export async function planModel(
   const cacheTag = facts.cacheTag;
   const layout = compose(facts, ids);
   refused.push(...layout.refused);
-  const operations = await materialize(layout);
+  const hashes = new Map<string, string>();
+  const operations = withListsRewritten(layout, await materialize(layout, hashes), root, hashes);
   options.onLayout?.(layout.ops);
   // What the plan frees: the same accounting as the estimates, over the sizes of the bytes it makes.
   const saved = bytesFreed(ctx, layout.ops);
   attributeFrees(operations, model, layout.removed);
-  const counts = { remove: 0, link: 0, move: 0, write: 0, zip: 0, mkdir: 0, rmdir: 0 };
+  const counts = { remove: 0, link: 0, move: 0, write: 0, replace: 0, zip: 0, mkdir: 0, rmdir: 0 };
   for (const o of operations) counts[o.op]++;
   const catalogId = requested.length === 1 ? requested[0]! : ids.join('+');
   const rootStat = fs.statSync(root, { bigint: true });

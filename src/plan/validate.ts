@@ -11,7 +11,7 @@ import { PyfloppyError } from '../errors.js';
 import { PLAN_SCHEMA, type Plan, type PlanOperation } from './plan.js';
 import { madeFrom, sha256 } from './files.js';
 
-const OPS = ['remove', 'link', 'move', 'write', 'zip', 'mkdir', 'rmdir'] as const;
+const OPS = ['remove', 'link', 'move', 'write', 'replace', 'zip', 'mkdir', 'rmdir'] as const;
 const HINT = 'make a new plan with `pyfloppy plan STRATEGY PATH -o plan.json` rather than editing one';
 const SHA256 = /^[0-9a-f]{64}$/;
 const DECIMAL = /^\d+$/;
@@ -117,7 +117,8 @@ function checkPaths(o: PlanOperation, at: string, file: string): void {
   if (o.op === 'zip' && !Array.isArray(x.members)) throw refuse(file, `${at}: members is not a list`);
   if (o.op === 'zip' && !(x.members as unknown[]).every(isObject))
     throw refuse(file, `${at}: a member is not an object`);
-  if (o.op === 'write' && !isObject(x.content)) throw refuse(file, `${at}: content is missing`);
+  if ((o.op === 'write' || o.op === 'replace') && !isObject(x.content))
+    throw refuse(file, `${at}: content is missing`);
   for (const rel of relPaths(o) as unknown[]) {
     if (o.op === 'zip' && rel === o.path && typeof rel === 'string' && PARENT_ZIP.test(rel)) continue;
     if (typeof rel !== 'string' || NOT_PLAIN.test(rel))
@@ -152,6 +153,14 @@ function fieldProblem(o: PlanOperation): string | undefined {
         mode ??
         (isCount(o.size) ? undefined : 'size is not a byte count') ??
         contentProblem(o.content, fp) ??
+        inlineProblem(o.content, o.size)
+      );
+    case 'replace':
+      return (
+        fp('fp', o.fp, 'required') ??
+        mode ??
+        (isCount(o.size) ? undefined : 'size is not a byte count') ??
+        (typeof o.content.inline === 'string' ? undefined : 'content is not {inline, sha256}') ??
         inlineProblem(o.content, o.size)
       );
     case 'zip':
@@ -215,6 +224,7 @@ function roles(o: PlanOperation): Array<[string, Role]> {
   switch (o.op) {
     case 'remove':
     case 'rmdir':
+    case 'replace':
       return [[o.path, 'consumes']];
     case 'link':
       return [
