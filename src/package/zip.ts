@@ -1,0 +1,128 @@
+/**
+ * A wheel or a zip bundle (an AWS Lambda zip or layer) read with yauzl: the central directory first (is it
+ * a wheel, where is its sys.path entry), then each member streamed from its offset. A wheel's
+ * `NAME-VER.data/purelib` and `platlib` go where the rest of the wheel goes (site-packages, here the tree's
+ * `site-packages/`); its other `.data` schemes (scripts, headers, data) land elsewhere when installed and
+ * are kept outside it. A bundle's sys.path entry is its top, or `python/` when it has one (a Lambda layer).
+ */
+import type { Readable } from 'node:stream';
+import yauzl from 'yauzl';
+import type { Body, Member, OnMember } from '../image/layer.js';
+import { PyfloppyError } from '../errors.js';
+import { broken, hostile } from './detect.js';
+
+const S_IFMT = 0o170000;
+const S_IFLNK = 0o120000;
+
+export interface ZipPlan {
+  wheel: boolean;
+  /** The sys.path entry inside the tree: 'site-packages' for a wheel, '' or 'python' for a bundle. */
+  root: string;
+  /** Where a member goes in the tree. */
+  place(name: string): string;
+}
+
+function zipError(file: string, e: unknown): Error {
+  const msg = e instanceof Error ? e.message : String(e);
+  if (/relative path|absolute path/.test(msg)) return hostile(file, `a member leaves the package (${msg})`);
+  return broken(file, `not a readable zip (${msg})`);
+}
+
+async function openZip(file: string): Promise<yauzl.ZipFile> {
+  try {
+    return await yauzl.openPromise(file, {
+      lazyEntries: true,
+      decodeStrings: true,
+      validateEntrySizes: true,
+    });
+  } catch (e) {
+    throw zipError(file, e);
+  }
+}
+
+/** Every entry of the central directory, in order. */
+async function* entries(file: string, zip: yauzl.ZipFile): AsyncGenerator<yauzl.Entry> {
+  try {
+    for await (const e of zip.eachEntry()) yield e;
+  } catch (e) {
+    throw zipError(file, e);
+  }
+}
+
+/** Read the central directory: a wheel when named .whl or holding a top-level *.dist-info/WHEEL. */
+export async function zipPlan(file: string, named: 'wheel' | 'zip'): Promise<ZipPlan> {
+  const zip = await openZip(file);
+  const names: string[] = [];
+  try {
+    for await (const e of entries(file, zip)) names.push(e.fileName);
+  } finally {
+    zip.close();
+  }
+  const wheel = named === 'wheel' || names.some((n) => /^[^/]+\.dist-info\/WHEEL$/.test(n));
+  if (wheel) return { wheel, root: 'site-packages', place: wheelPlace };
+  const root = names.some((n) => n.startsWith('python/')) ? 'python' : '';
+  return { wheel, root, place: (n) => n };
+}
+
+/** purelib and platlib into site-packages; other schemes beside it; the rest into site-packages. */
+function wheelPlace(name: string): string {
+  const m = /^[^/]+\.data\/([^/]+)(\/.*)?$/.exec(name);
+  if (m === null) return `site-packages/${name}`;
+  if (m[1] === 'purelib' || m[1] === 'platlib') return `site-packages${m[2] ?? ''}`;
+  return `wheel-data/${m[1]}${m[2] ?? ''}`;
+}
+
+function memberOf(e: yauzl.Entry, name: string): Member {
+  const mode = e.externalFileAttributes >>> 16;
+  const dir = e.fileName.endsWith('/');
+  const link = (mode & S_IFMT) === S_IFLNK;
+  return {
+    name,
+    type: dir ? 'directory' : link ? 'symlink' : 'file',
+    size: dir || link ? 0 : e.uncompressedSize,
+    mode: mode & 0o7777 || (dir ? 0o755 : 0o644),
+    uid: 0,
+    gid: 0,
+    mtime: e.getLastModDate(),
+    linkname: '',
+    uname: '',
+    gname: '',
+    devmajor: 0,
+    devminor: 0,
+  };
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
+  return Buffer.concat(chunks);
+}
+
+/** Stream every member through onMember; returns the bytes of the archive. */
+export async function readZip(file: string, plan: ZipPlan, onMember: OnMember): Promise<number> {
+  const zip = await openZip(file);
+  try {
+    for await (const e of entries(file, zip)) {
+      const h = memberOf(e, plan.place(e.fileName));
+      if (h.type === 'directory') {
+        await onMember(h, emptyBody());
+        continue;
+      }
+      const stream = await zip
+        .openReadStreamPromise(e)
+        .catch((x: unknown) => Promise.reject(zipError(file, x)));
+      if (h.type === 'symlink') h.linkname = (await readAll(stream)).toString('utf8');
+      await onMember(h, (h.type === 'symlink' ? emptyBody() : stream) as Body);
+    }
+    return zip.fileSize;
+  } catch (e) {
+    throw e instanceof PyfloppyError ? e : zipError(file, e);
+  } finally {
+    zip.close();
+  }
+}
+
+function emptyBody(): Body {
+  const gen = (async function* (): AsyncGenerator<Buffer> {})();
+  return Object.assign(gen, { resume: () => undefined });
+}
