@@ -5,7 +5,6 @@
  */
 import crypto from 'node:crypto';
 import { Duplex, PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
-import type { ReadableStream as WebStream } from 'node:stream/web';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { Decompress } from 'fzstd';
