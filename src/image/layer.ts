@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { Decompress } from 'fzstd';
 import tar from 'tar-stream';
-import xz from 'xz-decompress';
+import { createUnxz, initModule } from 'node-liblzma/wasm';
 import { PyfloppyError } from '../errors.js';
 import type { LayerRef } from './manifest.js';
 import type { BlobStore } from './archive.js';
@@ -46,11 +46,15 @@ class ZstdStream extends Transform {
   }
 }
 
-/** xz through xz-decompress (WebAssembly, web streams) as a Node duplex. */
+/** xz through liblzma compiled to WebAssembly (node-liblzma's wasm build, web streams) as a Node duplex. */
 function xzStream(): Duplex {
   const input = new PassThrough();
-  const web = new xz.XzReadableStream(Readable.toWeb(input));
-  return Duplex.from({ writable: input, readable: Readable.fromWeb(web) });
+  async function* plain(): AsyncGenerator<Buffer> {
+    await initModule();
+    for await (const c of Readable.toWeb(input).pipeThrough(createUnxz()))
+      yield Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+  }
+  return Duplex.from({ writable: input, readable: Readable.from(plain()) });
 }
 
 export type Compression = 'gzip' | 'zstd' | 'xz' | 'none';

@@ -12,8 +12,8 @@ const HEADER_MAGIC = 0x8eade8;
 /** Bytes of the header structure at `pos` (16-byte intro, 16 per index entry, the data). */
 function headerSize(file: string, pos: number, what: string): number {
   const h = readAt(file, pos, 16);
-  if (h.length < 16 || h.readUIntBE(0, 3) !== HEADER_MAGIC)
-    throw broken(file, `not an RPM: no ${what} header at byte ${pos}`);
+  if (h.length < 16) throw broken(file, `the RPM is truncated: it ends inside its ${what} header`);
+  if (h.readUIntBE(0, 3) !== HEADER_MAGIC) throw broken(file, `not an RPM: no ${what} header at byte ${pos}`);
   return 16 + h.readUInt32BE(8) * 16 + h.readUInt32BE(12);
 }
 
@@ -22,6 +22,6 @@ export function rpmPayload(file: string): Range {
   const sig = headerSize(file, LEAD, 'signature');
   const main = LEAD + sig + ((8 - (sig % 8)) % 8);
   const offset = main + headerSize(file, main, 'main');
-  if (offset >= size) throw broken(file, 'the RPM ends before its payload');
+  if (offset >= size) throw broken(file, 'the RPM is truncated: it ends before its payload');
   return { name: 'payload', offset, size: size - offset };
 }

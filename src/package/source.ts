@@ -91,7 +91,7 @@ function zipSource(file: string, plan: ZipPlan): PackageSource {
 const failOf =
   (file: string) =>
   (why: string): PyfloppyError =>
-    broken(file, why);
+    broken(file, `truncated or corrupt payload: ${why}`);
 
 function tarReader(file: string, range: Range): MemberSource['readLayer'] {
   const layer = { blob: range.name, digest: undefined, mediaType: undefined, command: '' };
