@@ -20,6 +20,8 @@ export interface PackageInfo {
   compression: string;
   /** Bytes of the package file as shipped (compressed). */
   archiveBytes: number;
+  /** Bytes of its payload as stored (an RPM's or deb's compressed files, without headers or control). */
+  payloadBytes: number;
   /** Apparent bytes of every regular file in it, also those outside the Python found. */
   memberBytes: number;
   /** Always: archives have no blocks, so allocated bytes are reported as 0. */
@@ -60,6 +62,7 @@ export async function packageTarget(
     kind: src.kind,
     compression: src.compression,
     archiveBytes: fs.statSync(file).size,
+    payloadBytes: image.layers[0]!.storedBytes,
     memberBytes,
     note: APPARENT_NOTE,
   };
@@ -68,16 +71,16 @@ export async function packageTarget(
 
 /**
  * The package's compressed size after each strategy, estimated: the bytes a strategy removes are taken to
- * compress as the package does on average (archive bytes / member bytes). Stated as an estimate.
+ * compress as the payload does on average (payload bytes / member bytes). Stated as an estimate.
  */
 export function compressedEstimate(
   info: PackageInfo,
   strategies: ReadonlyArray<{ id: string; saved: { apparentBytes: number } }>,
 ): CompressedEstimate {
-  const ratio = info.memberBytes === 0 ? 0 : info.archiveBytes / info.memberBytes;
+  const ratio = info.memberBytes === 0 ? 0 : info.payloadBytes / info.memberBytes;
   return {
     method: 'estimate',
-    note: `estimated, not recompressed: the bytes a strategy removes are taken to compress as the whole package does (${info.archiveBytes} bytes for ${info.memberBytes} apparent, ratio ${ratio.toFixed(3)})`,
+    note: `estimated, not recompressed: the bytes a strategy removes are taken to compress as the payload does on average (${info.payloadBytes} bytes stored for ${info.memberBytes} apparent, ratio ${ratio.toFixed(3)})`,
     strategies: strategies.map((s) => ({
       id: s.id,
       savedApparentBytes: s.saved.apparentBytes,
