@@ -179,6 +179,16 @@ describe('packages built with zipfile, tar, dpkg-deb and rpmbuild', () => {
       assert.equal(r.package!.kind, 'tar', name);
       assert.equal(r.package!.archiveBytes, fs.statSync(out).size, name);
     }
+    // check reads the package's caches as it reads the tree's: the same findings, in the same places.
+    const findings = (target: string): string[] => {
+      const r = runCli(['check', '--json', target]);
+      assert.ok(r.status === 0 || r.status === 1, r.stderr);
+      const rep = JSON.parse(r.stdout) as { findings: Array<{ id: string; path: string }> };
+      return rep.findings.map((f) => `${f.id} ${f.path.replace(/^.*?(\/usr\/lib\/)/, '$1')}`).sort();
+    };
+    const want = findings(root);
+    assert.ok(want.length > 0, 'the tree has findings (caches compiled at another prefix)');
+    assert.deepEqual(findings(path.join(work, 'a.tar.xz')), want);
   });
 
   test('debs (xz, zstd, gzip) read as dpkg-deb -x unpacks them', (t) => {

@@ -5,7 +5,8 @@
  * `site-packages/`); its other `.data` schemes (scripts, headers, data) land elsewhere when installed and
  * are kept outside it. A bundle's sys.path entry is its top, or `python/` when it has one (a Lambda layer).
  */
-import type { Readable } from 'node:stream';
+import fs from 'node:fs';
+import { Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import type { Body, Member, OnMember } from '../image/layer.js';
 import { PyfloppyError } from '../errors.js';
@@ -28,14 +29,56 @@ function zipError(file: string, e: unknown): Error {
   return broken(file, `not a readable zip (${msg})`);
 }
 
+const WINDOW = 4 << 20;
+
+interface Window {
+  start: number;
+  buf: Buffer;
+}
+
+/**
+ * The file read through two 4 MiB windows: one follows the central directory, one the members, which come
+ * in file order, so one read serves many (yauzl's own reader makes several small reads per member, each a
+ * trip through the thread pool).
+ */
+class WindowReader extends yauzl.RandomAccessReader {
+  private windows: Window[] = [];
+
+  constructor(private readonly fd: number) {
+    super();
+  }
+
+  override _readStreamForRange(start: number, end: number): Readable {
+    let w = this.windows.find((x) => start >= x.start && end <= x.start + x.buf.length);
+    if (w === undefined) w = this.fill(start, end);
+    else this.windows = [...this.windows.filter((x) => x !== w), w];
+    return Readable.from([w.buf.subarray(start - w.start, end - w.start)]);
+  }
+
+  override close(callback: (err: Error | null) => void): void {
+    fs.close(this.fd, callback);
+  }
+
+  /** A new window at start, replacing the one used least recently (the first: hits move to the end). */
+  private fill(start: number, end: number): Window {
+    const buf = Buffer.allocUnsafe(Math.max(WINDOW, end - start));
+    const w = { start, buf: buf.subarray(0, fs.readSync(this.fd, buf, 0, buf.length, start)) };
+    this.windows = [...this.windows.slice(-1), w];
+    return w;
+  }
+}
+
 async function openZip(file: string): Promise<yauzl.ZipFile> {
+  const fd = fs.openSync(file, 'r');
   try {
-    return await yauzl.openPromise(file, {
+    const size = fs.fstatSync(fd).size;
+    return await yauzl.fromRandomAccessReaderPromise(new WindowReader(fd), size, {
       lazyEntries: true,
       decodeStrings: true,
       validateEntrySizes: true,
     });
   } catch (e) {
+    fs.closeSync(fd);
     throw zipError(file, e);
   }
 }

@@ -70,7 +70,7 @@ export function renderAnalyze(report: AnalyzeReport, style: Style, options: Rend
   };
   return [
     ...titleAndRoots(x),
-    ...image(x),
+    ...(x.report.package === undefined ? image(x) : packageLines(x)),
     ...totals(x),
     ...modules(x),
     ...identity(x),
@@ -107,11 +107,9 @@ function titleAndRoots({ report, style, width, code }: Ctx): string[] {
 }
 
 /** An image's note (apparent bytes only, interpreter not run), its Python, and the layer table. */
-function image(x: Ctx): string[] {
-  const { report, style, width, code } = x;
+function image({ report, style, width, code }: Ctx): string[] {
   const im = report.image;
   if (im === undefined) return [];
-  if (report.package !== undefined) return packageLines(x);
   const py = im.python;
   const out = [
     ...prose(
