@@ -366,6 +366,26 @@ describe('bad packages', () => {
       expectError(t, file, message);
     });
 
+  test('--python: refused where it does not apply, a bad one refused before reading', (t) => {
+    if (!have(t, py, 'CPython 3.13 (pyenv)')) return;
+    const dir = path.join(work, 'python-option');
+    writeTree(dir, { 'src/w/__init__.py': 'X = 1\n' });
+    const whl = path.join(dir, 'w-1.0-py3-none-any.whl');
+    runPython(py, ZIP, [path.join(dir, 'src'), whl, '']);
+    const tgz = path.join(dir, 'w.tar.gz');
+    sh('tar', ['-C', path.join(dir, 'src'), '-czf', tgz, '.']);
+    for (const [args, message] of [
+      [['analyze', whl, '--python', path.join(dir, 'nonexistent')], /interpreter not found/],
+      [['analyze', tgz, '--python', py.exe], /--python does not apply/],
+      [['check', whl, '--python', py.exe], /--python does not apply/],
+    ] as const) {
+      const r = runCli([...args]);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, message);
+      assert.doesNotMatch(r.stderr, /internal error|at /);
+    }
+  });
+
   test('truncated and corrupt packages of each kind', (t) => {
     if (!have(t, py, 'CPython 3.13 (pyenv)')) return;
     for (const tool of ['tar', 'xz', 'zstd', 'dpkg-deb']) if (!have(t, haveTool(tool), tool)) return;

@@ -169,14 +169,14 @@ async function packageModel(paths: readonly string[], options: TargetOptions): P
   if (paths.length !== 1)
     throw new PyfloppyError('EUSAGE', 'a package is analyzed alone', { hint: 'give one package per run' });
   const kind = packageKind(paths[0]!)!;
-  if (options.python !== undefined && kind !== 'wheel')
+  if (options.python !== undefined && (kind !== 'wheel' || options.inspectCaches === true))
     throw new PyfloppyError(
       'EUSAGE',
       `a ${kind} is read without running an interpreter: --python does not apply`,
-      {
-        hint: 'leave --python out (it measures the caches installing a wheel adds)',
-      },
+      { hint: 'leave --python out (analyze of a wheel takes it, to measure the caches installing it adds)' },
     );
+  // Why: a bad interpreter is refused before the package is read, as for a directory.
+  if (options.python !== undefined) describeInterpreter(options.python);
   const { packageTarget } = await import('../package/target.js');
   const t = await packageTarget(paths[0]!, kind, {
     inspect: options.inspectCaches === true,

@@ -55,6 +55,8 @@ export async function installCaches(file: string, python: string): Promise<Insta
   const out: Buffer[] = [];
   child.stdout.on('data', (c: Buffer) => out.push(c));
   child.stderr.resume();
+  // Why: an interpreter that exits early closes its stdin; the exit status tells what happened.
+  child.stdin.on('error', () => undefined);
   const exited = once(child, 'close');
   const failed = once(child, 'error').then(([e]) => Promise.reject(interpError(python, e as Error)));
   failed.catch(() => undefined);
