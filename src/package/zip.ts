@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
+import zlib from 'node:zlib';
 import yauzl from 'yauzl';
 import type { Body, Member, OnMember } from '../image/layer.js';
 import { PyfloppyError } from '../errors.js';
@@ -49,10 +50,15 @@ class WindowReader extends yauzl.RandomAccessReader {
   }
 
   override _readStreamForRange(start: number, end: number): Readable {
+    return Readable.from([this.bytes(start, end)]);
+  }
+
+  /** Bytes [start, end) of the file (fewer at its end). */
+  bytes(start: number, end: number): Buffer {
     let w = this.windows.find((x) => start >= x.start && end <= x.start + x.buf.length);
     if (w === undefined) w = this.fill(start, end);
     else this.windows = [...this.windows.filter((x) => x !== w), w];
-    return Readable.from([w.buf.subarray(start - w.start, end - w.start)]);
+    return w.buf.subarray(start - w.start, end - w.start);
   }
 
   override close(callback: (err: Error | null) => void): void {
@@ -68,15 +74,17 @@ class WindowReader extends yauzl.RandomAccessReader {
   }
 }
 
-async function openZip(file: string): Promise<yauzl.ZipFile> {
+async function openZip(file: string): Promise<{ zip: yauzl.ZipFile; reader: WindowReader }> {
   const fd = fs.openSync(file, 'r');
   try {
     const size = fs.fstatSync(fd).size;
-    return await yauzl.fromRandomAccessReaderPromise(new WindowReader(fd), size, {
+    const reader = new WindowReader(fd);
+    const zip = await yauzl.fromRandomAccessReaderPromise(reader, size, {
       lazyEntries: true,
       decodeStrings: true,
       validateEntrySizes: true,
     });
+    return { zip, reader };
   } catch (e) {
     fs.closeSync(fd);
     throw zipError(file, e);
@@ -94,7 +102,7 @@ async function* entries(file: string, zip: yauzl.ZipFile): AsyncGenerator<yauzl.
 
 /** Read the central directory: a wheel when named .whl or holding a top-level *.dist-info/WHEEL. */
 export async function zipPlan(file: string, named: 'wheel' | 'zip'): Promise<ZipPlan> {
-  const zip = await openZip(file);
+  const { zip } = await openZip(file);
   const names: string[] = [];
   try {
     for await (const e of entries(file, zip)) names.push(e.fileName);
@@ -135,15 +143,15 @@ function memberOf(e: yauzl.Entry, name: string): Member {
   };
 }
 
-async function readAll(stream: Readable): Promise<Buffer> {
+async function readAll(body: AsyncIterable<Buffer>): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
+  for await (const c of body) chunks.push(c);
   return Buffer.concat(chunks);
 }
 
 /** Stream every member through onMember; returns the bytes of the archive. */
 export async function readZip(file: string, plan: ZipPlan, onMember: OnMember): Promise<number> {
-  const zip = await openZip(file);
+  const { zip, reader } = await openZip(file);
   try {
     for await (const e of entries(file, zip)) {
       const h = memberOf(e, plan.place(e.fileName));
@@ -151,11 +159,9 @@ export async function readZip(file: string, plan: ZipPlan, onMember: OnMember): 
         await onMember(h, emptyBody());
         continue;
       }
-      const stream = await zip
-        .openReadStreamPromise(e)
-        .catch((x: unknown) => Promise.reject(zipError(file, x)));
-      if (h.type === 'symlink') h.linkname = (await readAll(stream)).toString('utf8');
-      await onMember(h, (h.type === 'symlink' ? emptyBody() : stream) as Body);
+      const body = await memberBody(file, zip, reader, e);
+      if (h.type === 'symlink') h.linkname = (await readAll(body)).toString('utf8');
+      await onMember(h, h.type === 'symlink' ? emptyBody() : body);
     }
     return zip.fileSize;
   } catch (e) {
@@ -163,6 +169,49 @@ export async function readZip(file: string, plan: ZipPlan, onMember: OnMember): 
   } finally {
     zip.close();
   }
+}
+
+/**
+ * A member's contents: one that fits a window inflated at once from it (no stream, no zlib handle per
+ * member: most members are small), a larger one streamed by yauzl.
+ */
+async function memberBody(
+  file: string,
+  zip: yauzl.ZipFile,
+  reader: WindowReader,
+  e: yauzl.Entry,
+): Promise<Body> {
+  if (
+    e.compressedSize > WINDOW ||
+    e.isEncrypted() ||
+    (e.compressionMethod !== 0 && e.compressionMethod !== 8)
+  ) {
+    const stream = await zip
+      .openReadStreamPromise(e)
+      .catch((x: unknown) => Promise.reject(zipError(file, x)));
+    return stream;
+  }
+  const { fileDataStart } = await zip.readLocalFileHeaderPromise(e, { minimal: true });
+  const raw = reader.bytes(fileDataStart, fileDataStart + e.compressedSize);
+  const data = e.compressionMethod === 0 ? raw : inflate(file, e, raw);
+  if (raw.length !== e.compressedSize || data.length !== e.uncompressedSize)
+    throw broken(
+      file,
+      `member ${JSON.stringify(e.fileName)} is truncated or corrupt (its size does not match)`,
+    );
+  return bufferBody(data);
+}
+
+function inflate(file: string, e: yauzl.Entry, raw: Buffer): Buffer {
+  try {
+    return zlib.inflateRawSync(raw);
+  } catch (x) {
+    throw broken(file, `member ${JSON.stringify(e.fileName)} is corrupt (${(x as Error).message})`);
+  }
+}
+
+function bufferBody(data: Buffer): Body {
+  return Readable.from(data.length > 0 ? [data] : []);
 }
 
 function emptyBody(): Body {
