@@ -3,7 +3,7 @@
 # ~100 MB wheel or RPM against unpacking it plus analyze of the directory, ratio in one run, goal at most
 # 0.5x"). The corpus: the 3.10 pyenv library without its test package (~115 MB: sources, caches at three
 # levels, extension modules), packaged twice:
-#   rpm:   rpmbuild of /usr/lib/python3.10 with a zstd payload (w3.zstdio, Fedora's kind)
+#   rpm:   rpmbuild of /usr/lib/python3.10 with a zstd payload (w3.zstdio, Fedora's kind) and a gzip one
 #   wheel: its site-packages-like zip, deflated, written by CPython's zipfile
 # Timed in one run, alternating, on a warm page cache (the footprint alike: --no-strategies everywhere;
 # removing the unpacked tree is not timed):
@@ -22,10 +22,14 @@ lib=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
 . "$here/lib.sh"
 mkdir -p "$base"
 
-rpm="$base/python310-lib.rpm"
-if [ ! -f "$rpm" ]; then
-  rm -rf "$base/stage" "$base/top" && mkdir -p "$base/stage/usr/lib" "$base/top"
-  cp -a "$lib" "$base/stage/usr/lib/" && rm -rf "$base/stage/usr/lib/python3.10/test"
+if [ ! -d "$base/stage" ]; then
+  mkdir -p "$base/stage/usr/lib" && cp -a "$lib" "$base/stage/usr/lib/"
+  rm -rf "$base/stage/usr/lib/python3.10/test"
+fi
+rpm_of() { # payload (w3.zstdio, w6.gzdio) -> the RPM's path
+  local rpm="$base/python310-lib-$1.rpm"
+  [ -f "$rpm" ] && { echo "$rpm"; return; }
+  rm -rf "$base/top" && mkdir -p "$base/top"
   cat >"$base/top/lib.spec" <<EOF
 Name: python310-lib
 Version: 1.0
@@ -33,7 +37,7 @@ Release: 1
 Summary: bench
 License: PSF
 AutoReqProv: no
-%define _binary_payload w3.zstdio
+%define _binary_payload $1
 %define __os_install_post %{nil}
 %define debug_package %{nil}
 %define _build_id_links none
@@ -46,7 +50,10 @@ cp -a $base/stage/. %{buildroot}/
 EOF
   rpmbuild --define "_topdir $base/top" -bb "$base/top/lib.spec" >/dev/null 2>&1
   mv "$base"/top/RPMS/*/python310-lib-1.0-1.*.rpm "$rpm"
-fi
+  echo "$rpm"
+}
+rpm_zstd=$(rpm_of w3.zstdio)
+rpm_gzip=$(rpm_of w6.gzdio)
 whl="$base/python310_lib-1.0-py3-none-any.whl"
 if [ ! -f "$whl" ]; then
   "$py" - "$base/stage/usr/lib/python3.10" "$whl" <<'EOF'
@@ -90,5 +97,6 @@ run() { # name package unpack-command
   printf '  cpu s:  direct=%.1f unpack+analyze=%.1f ratio=%.2f\n' "$dc" "$uc" "$(echo "$dc / $uc" | bc -l)"
   echo "  (wall cpu per run: direct: ${ds[*]} | unpack: ${us[*]})"
 }
-run rpm-zstd "$rpm" "cd $out && rpm2cpio $rpm | cpio -idm --quiet"
+run rpm-zstd "$rpm_zstd" "cd $out && rpm2cpio $rpm_zstd | cpio -idm --quiet"
+run rpm-gzip "$rpm_gzip" "cd $out && rpm2cpio $rpm_gzip | cpio -idm --quiet"
 run wheel "$whl" "unzip -q $whl -d $out"

@@ -251,6 +251,13 @@ describe('packages built with zipfile, tar, dpkg-deb and rpmbuild', () => {
     const l = analyzeJson([layerZip]);
     assertSame(l, analyzeJson([flat]), 'layer');
     assert.match(l.roots[0]!.path, /:\/python$/);
+    const nested = path.join(work, 'nested');
+    fs.cpSync(flat, path.join(nested, 'python/lib/python3.13/site-packages'), { recursive: true });
+    const nestedZip = path.join(work, 'nested.zip');
+    runPython(py!, ZIP, [nested, nestedZip, '']);
+    const n = analyzeJson([nestedZip]);
+    assertSame(n, analyzeJson([flat]), 'nested layer');
+    assert.match(n.roots[0]!.path, /:\/python\/lib\/python3\.13\/site-packages$/);
   });
 
   test('a wheel with --python: its install caches are what py_compile writes, per level', (t) => {

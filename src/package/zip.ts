@@ -3,7 +3,8 @@
  * a wheel, where is its sys.path entry), then each member streamed from its offset. A wheel's
  * `NAME-VER.data/purelib` and `platlib` go where the rest of the wheel goes (site-packages, here the tree's
  * `site-packages/`); its other `.data` schemes (scripts, headers, data) land elsewhere when installed and
- * are kept outside it. A bundle's sys.path entry is its top, or `python/` when it has one (a Lambda layer).
+ * are kept outside it. A bundle's sys.path entry is its top, or (a Lambda layer) `python/lib/pythonX.Y/site-packages`
+ * or `python/` when it has one.
  */
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
@@ -109,10 +110,16 @@ export async function zipPlan(file: string, named: 'wheel' | 'zip'): Promise<Zip
   } finally {
     zip.close();
   }
-  const wheel = named === 'wheel' || names.some((n) => /^[^/]+\.dist-info\/WHEEL$/.test(n));
+  const wheel = named === 'wheel' || names.filter((n) => /^[^/]+\.dist-info\/WHEEL$/.test(n)).length === 1;
   if (wheel) return { wheel, root: 'site-packages', place: wheelPlace };
-  const root = names.some((n) => n.startsWith('python/')) ? 'python' : '';
-  return { wheel, root, place: (n) => n };
+  return { wheel, root: bundleRoot(names), place: (n) => n };
+}
+
+/** A Lambda layer's python/lib/pythonX.Y/site-packages, else its python/, else the bundle's top. */
+function bundleRoot(names: string[]): string {
+  const site = names.map((n) => /^python\/lib\/python\d+\.\d+\/site-packages\//.exec(n)?.[0]).find(Boolean);
+  if (site !== undefined) return site.slice(0, -1);
+  return names.some((n) => n.startsWith('python/')) ? 'python' : '';
 }
 
 /** purelib and platlib into site-packages; other schemes beside it; the rest into site-packages. */
