@@ -179,6 +179,13 @@ describe('packages built with zipfile, tar, dpkg-deb and rpmbuild', () => {
       assert.equal(r.package!.kind, 'tar', name);
       assert.equal(r.package!.archiveBytes, fs.statSync(out).size, name);
     }
+    // The text and HTML reports name the package and say the compressed sizes are estimates.
+    const text = runCli(['analyze', path.join(work, 'a.tar.xz')]);
+    assert.match(text.stdout, /Package .*a\.tar\.xz \(tar, xz payload\)/);
+    assert.match(text.stdout, /Package size after each strategy[\s\S]*estimated, not recompressed/);
+    const html = runCli(['analyze', path.join(work, 'a.tar.gz'), '--format', 'html']);
+    assert.match(html.stdout, /Package [^<]*a\.tar\.gz \(tar, gzip\)/);
+    assert.match(html.stdout, /package after \(estimate\)/);
     // check reads the package's caches as it reads the tree's: the same findings, in the same places.
     const findings = (target: string): string[] => {
       const r = runCli(['check', '--json', target]);
