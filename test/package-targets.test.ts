@@ -170,7 +170,7 @@ describe('packages built with zipfile, tar, dpkg-deb and rpmbuild', () => {
       ['a.tar', '-cf'],
       ['a.tar.gz', '-czf'],
       ['a.tar.xz', '-cJf'],
-      ['a.tgz-zst', '--zstd'],
+      ['a.tar.zst', '--zstd'],
     ] as const) {
       const out = path.join(work, name);
       sh('tar', flag === '--zstd' ? ['-C', root, '--zstd', '-cf', out, '.'] : ['-C', root, flag, out, '.']);
@@ -179,6 +179,10 @@ describe('packages built with zipfile, tar, dpkg-deb and rpmbuild', () => {
       assert.equal(r.package!.kind, 'tar', name);
       assert.equal(r.package!.archiveBytes, fs.statSync(out).size, name);
     }
+    // The kind comes from the first bytes, not the name.
+    const noName = path.join(work, 'payload.bin');
+    fs.copyFileSync(path.join(work, 'a.tar.zst'), noName);
+    assertSame(analyzeJson([noName]), dir, 'a zstd tar without its extension');
     // The text and HTML reports name the package and say the compressed sizes are estimates.
     const text = runCli(['analyze', path.join(work, 'a.tar.xz')]);
     assert.match(text.stdout, /Package .*a\.tar\.xz \(tar, xz payload\)/);
