@@ -8,6 +8,7 @@ import { defaultWorkerCount, LazyPool } from './scan/pool.js';
 import { type AnalyzeReport, buildAnalyzeReport } from './report/analyze-report.js';
 import type { Subset } from './strategies/context.js';
 import { estimateStrategies } from './strategies/estimate.js';
+import type { PackageInfo } from './package/target.js';
 
 export interface AnalyzeOptions extends TargetOptions {
   /** Estimate the strategies (default true). Compression is measured by compressing: it reads the files. */
@@ -34,6 +35,7 @@ export async function analyze(options: AnalyzeOptions = {}): Promise<AnalyzeRepo
           ...(options.baselineSubset ? { subset: options.baselineSubset } : {}),
         });
     if (estimates !== undefined && model.image !== undefined) apparentOnly(estimates, model.image);
+    if (model.package !== undefined) await packageFacts(model.package, estimates, options.python);
     return buildAnalyzeReport(model, estimates);
   } finally {
     await pool.close();
@@ -51,4 +53,17 @@ function apparentOnly(e: Awaited<ReturnType<typeof estimateStrategies>>, image: 
     s.saved.allocatedBytes = 0;
     s.after.allocatedBytes = 0;
   }
+}
+
+/** A package's compressed size after each strategy (estimated), and for a wheel the caches installing adds. */
+async function packageFacts(
+  info: PackageInfo,
+  e: Awaited<ReturnType<typeof estimateStrategies>> | undefined,
+  python: string | undefined,
+): Promise<void> {
+  const { compressedEstimate } = await import('./package/target.js');
+  if (e !== undefined) info.compressed = compressedEstimate(info, e.strategies);
+  if (info.kind !== 'wheel') return;
+  const { installCaches, NOT_MEASURED } = await import('./package/install.js');
+  info.install = python === undefined ? NOT_MEASURED : await installCaches(info.path, python);
 }

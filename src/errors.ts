@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'EPERM' // the operation is not permitted (an immutable or append-only file, ...)
   | 'ENAMETOOLONG' // a path longer than PATH_MAX or a name longer than NAME_MAX
   | 'EIMAGE' // a container image that is truncated, corrupt, unsafe or of an unknown kind
+  | 'EPACKAGE' // a package or bundle (wheel, zip, tar, rpm, deb) that is truncated, corrupt or unsafe
   | 'EINTERNAL';
 
 export class PyfloppyError extends Error {

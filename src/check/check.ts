@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PyfloppyError } from '../errors.js';
 import type { ImageInfo } from '../image/layers.js';
+import type { PackageInfo } from '../package/target.js';
 import { buildModel, type Model, type TargetOptions } from '../model/model.js';
 import { magicInfo } from '../python/pyc.js';
 import { defaultWorkerCount, LazyPool } from '../scan/pool.js';
@@ -78,6 +79,11 @@ export interface CheckReport {
   problems: ScanProblem[];
   /** For a container image: its format, interpreter version and layer table (as analyze reports them). */
   image?: ImageInfo;
+  /**
+   * For a package or bundle (wheel, zip, tar, rpm, deb; absent otherwise): its kind, compression, size as
+   * shipped, and (analyze) its compressed size after each strategy, estimated, and a wheel's install caches.
+   */
+  package?: PackageInfo;
 }
 
 /**
@@ -150,6 +156,7 @@ async function checkModel(model: Model, options: CheckOptions, pool: LazyPool): 
     findings,
     problems: state.problems,
     ...(model.image === undefined ? {} : { image: model.image }),
+    ...(model.package === undefined ? {} : { package: model.package }),
   };
 }
 

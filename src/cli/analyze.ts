@@ -36,6 +36,15 @@ const DESCRIPTION = [
   'under /, /usr, /usr/local, /opt/*; lib/python3/dist-packages) is found inside it; an image is read',
   'layer by layer without unpacking it, reported in apparent bytes (an archive has no blocks), with a',
   'layer table: the bytes each layer adds, hides, and the caches a later step wrote or CPython never reads.',
+  '',
+  'PATH may also be a package or bundle, recognized by its first bytes and read without unpacking it: a',
+  'wheel (.whl; its .data/purelib and platlib counted as site-packages), a zip bundle (an AWS Lambda zip:',
+  'modules at its top, under python/ or python/lib/pythonX.Y/site-packages), a tar (.tar, .tar.gz,',
+  '.tar.xz, .tar.zst), an RPM (gzip, xz or',
+  'zstd cpio payload) or a deb (data.tar.gz, .xz or .zst). A wheel or bundle is a sys.path entry itself;',
+  "in a tar, RPM or deb Python is found as in an image. Bytes are apparent; the report adds the package's",
+  'size as shipped and its compressed size after each strategy (an estimate, said so). For a wheel,',
+  '--python measures the caches installing it adds, per level (its sources compiled, nothing written).',
 ].join('\n');
 const AFTER_HELP = [
   '',
@@ -47,6 +56,8 @@ const AFTER_HELP = [
   '  pyfloppy analyze --format html --output report.html',
   '  docker save myapp:latest -o myapp.tar && pyfloppy analyze myapp.tar',
   '  pyfloppy analyze ./oci-layout --platform linux/arm64',
+  '  pyfloppy analyze dist/mypkg-1.0-py3-none-any.whl --python /usr/bin/python3.12',
+  '  pyfloppy analyze python3-libs-3.12.1-1.fc40.x86_64.rpm --json > rpm.json',
   '  pyfloppy analyze /usr/lib64/python3.12 --baseline-subset python3-libs   # percentages as the seeds count',
   '',
   'Exit status: 0 analyzed (also when parts below PATH were unreadable: they are listed), 2 usage error,',
@@ -68,7 +79,7 @@ function defineAnalyze(program: Command): Command {
     .description(DESCRIPTION)
     .argument(
       '[path...]',
-      "directories or a container image to analyze (default: the interpreter's library directories)",
+      "directories, a container image, or a package (wheel, zip, tar, rpm, deb) to analyze (default: the interpreter's library directories)",
     )
     .option('--python <exe>', 'the interpreter to describe (and to analyze when no PATH is given)')
     .option('--platform <os/arch>', 'the platform to read in an image index that holds several')

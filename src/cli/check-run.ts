@@ -44,7 +44,9 @@ export function renderCheck(r: CheckReport, all: boolean, width = 100): string {
     `pyfloppy check: ${plural(r.files.caches, 'cache')} (${formatCount(r.files.inspected)} distinct read), ${plural(r.files.sources, 'source')} under ${r.roots.map((x) => x.path).join(', ')}`,
   );
   out.push(`interpreter: ${who}; ${i.evidence}`);
-  if (r.image !== undefined)
+  if (r.package !== undefined)
+    out.push(`package: ${r.package.path} (${r.package.kind}, ${r.package.compression}): ${r.package.note}`);
+  else if (r.image !== undefined)
     out.push(
       `image: ${r.image.path} (${r.image.format}, ${r.image.platform}, ${r.image.layers.length} layers): ${r.image.note}; [layer N] is the layer that added the file`,
     );
@@ -81,7 +83,9 @@ export function renderCheck(r: CheckReport, all: boolean, width = 100): string {
       const shown = all ? of : of.slice(0, LIST_LIMIT);
       out.push('', `${s.id} (${s.severity}):`);
       for (const f of shown)
-        out.push(`  ${f.layer === undefined ? '' : `[layer ${f.layer}] `}${f.path}: ${f.message}`);
+        out.push(
+          `  ${f.layer === undefined || r.package !== undefined ? '' : `[layer ${f.layer}] `}${f.path}: ${f.message}`,
+        );
       if (shown.length < of.length)
         out.push(`  ... and ${formatCount(of.length - shown.length)} more (--verbose lists all)`);
     }

@@ -46,6 +46,11 @@ const DESCRIPTION = [
   'layer by layer without unpacking it, its interpreter inferred (never run), and each finding names the',
   'layer that added the file.',
   '',
+  'PATH may also be a package or bundle (a wheel, a zip bundle such as an AWS Lambda zip, a tar,',
+  '.tar.gz, .tar.xz or .tar.zst, an RPM, a deb), recognized by its first bytes and read the same way',
+  'without unpacking it: a wheel or bundle is a sys.path entry itself, a tar, RPM or deb is searched as',
+  'an image is.',
+  '',
   'Findings:',
   ...FINDING_IDS.map(
     (id) => `  ${id.padEnd(20)}${FINDING_LIST[id].severity.padEnd(8)} ${FINDING_LIST[id].meaning}`,
@@ -81,7 +86,7 @@ function defineCheck(program: Command): Command {
     .description(DESCRIPTION)
     .argument(
       '[path...]',
-      "directories or a container image to check (default: the interpreter's library directories)",
+      "directories, a container image, or a package (wheel, zip, tar, rpm, deb) to check (default: the interpreter's library directories)",
     )
     .option('--python <exe>', "the tree's interpreter (default: inferred from the caches)")
     .option('--platform <os/arch>', 'the platform to read in an image index that holds several')

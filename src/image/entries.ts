@@ -32,7 +32,7 @@ export function imageScan(read: ImageRead, roots: FoundRoot[], label: string): S
   const entryNode: number[] = [];
   const scanned: ScannedRoot[] = [];
   roots.forEach((r, k) => {
-    const node = tree.lookup(r.rel.split('/'));
+    const node = tree.lookup(r.rel === '' ? [] : r.rel.split('/'));
     const entry = addTree(t, tree, node, k, `/${r.rel}`, nodeEntry, entryNode);
     scanned.push({
       path: `${label}:/${r.rel}`,

@@ -4,11 +4,12 @@
  * compressed bytes hashed on the way and checked against the manifest's digest. Nothing is buffered whole.
  */
 import crypto from 'node:crypto';
-import { PassThrough, Transform, type TransformCallback } from 'node:stream';
+import { Duplex, PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { Decompress } from 'fzstd';
 import tar from 'tar-stream';
+import { createUnxz, initModule } from 'node-liblzma/wasm';
 import { PyfloppyError } from '../errors.js';
 import type { LayerRef } from './manifest.js';
 import type { BlobStore } from './archive.js';
@@ -45,12 +46,38 @@ class ZstdStream extends Transform {
   }
 }
 
-/** Decompress by the first bytes: gzip (1f 8b), zstd (28 b5 2f fd), else a plain tar. */
-function decompressor(head: Buffer): Transform {
-  if (head.length < 4) return new PassThrough();
-  if (head[0] === 0x1f && head[1] === 0x8b) return zlib.createGunzip();
-  if (head.readUInt32LE(0) === 0xfd2fb528) return new ZstdStream();
-  return new PassThrough();
+/** xz through liblzma compiled to WebAssembly (node-liblzma's wasm build, web streams) as a Node duplex. */
+function xzStream(): Duplex {
+  const input = new PassThrough();
+  async function* plain(): AsyncGenerator<Buffer> {
+    await initModule();
+    for await (const c of Readable.toWeb(input).pipeThrough(createUnxz()))
+      yield Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+  }
+  return Duplex.from({ writable: input, readable: Readable.from(plain()) });
+}
+
+export type Compression = 'gzip' | 'zstd' | 'xz' | 'none';
+
+/** The compression the first bytes show: gzip (1f 8b), zstd (28 b5 2f fd), xz (fd 37 7a 58 5a 00). */
+export function compressionOf(head: Buffer): Compression {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  if (head.length >= 6 && head.subarray(0, 6).equals(XZ_MAGIC)) return 'xz';
+  return 'none';
+}
+const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
+
+/** Decompress by the first bytes (compressionOf), else pass the bytes through. */
+export function decompressor(head: Buffer): Duplex {
+  const c = compressionOf(head);
+  return c === 'gzip'
+    ? zlib.createGunzip()
+    : c === 'zstd'
+      ? new ZstdStream()
+      : c === 'xz'
+        ? xzStream()
+        : new PassThrough();
 }
 
 /** Stream a layer's members through onMember; bytes read (compressed) are returned. */
@@ -59,11 +86,8 @@ export async function readLayer(
   layer: LayerRef,
   index: number,
   onMember: OnMember,
+  fail: (why: string) => PyfloppyError = layerFail(store, layer, index),
 ): Promise<number> {
-  const fail = (why: string): PyfloppyError =>
-    new PyfloppyError('EIMAGE', `${store.path}: layer ${index + 1} (${layer.blob}): ${why}`, {
-      hint: 'the archive is truncated or corrupt: save or copy the image again',
-    });
   const { stream, size } = store.stream(layer.blob);
   const hash = crypto.createHash('sha256');
   let read = 0;
@@ -101,11 +125,18 @@ export async function readLayer(
   return read;
 }
 
+function layerFail(store: BlobStore, layer: LayerRef, index: number): (why: string) => PyfloppyError {
+  return (why) =>
+    new PyfloppyError('EIMAGE', `${store.path}: layer ${index + 1} (${layer.blob}): ${why}`, {
+      hint: 'the archive is truncated or corrupt: save or copy the image again',
+    });
+}
+
 /**
  * The decompressed bytes written to the tar extractor with back-pressure; a failure on the way (a
  * truncated or corrupt stream) destroys the extractor with it, so that its reader stops too.
  */
-async function feed(plain: Promise<void>, decomp: Transform, extract: tar.Extract): Promise<void> {
+async function feed(plain: Promise<void>, decomp: Duplex, extract: tar.Extract): Promise<void> {
   // Why: a failure of the pipeline also ends the loop below with the same error; awaited after the loop.
   plain.catch(() => undefined);
   try {

@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import { inspectBytes, type PycFacts } from '../check/inspect.js';
 import { extensionModuleName, parseCacheName } from '../python/layout.js';
 import { MAGIC_RANGES, sourceHash } from '../python/pyc.js';
-import { type Body, type Member, readLayer } from './layer.js';
+import { type Body, type Member, type OnMember, readLayer } from './layer.js';
 import { type ImageSource, openImage } from './manifest.js';
 import { ImageTree, N_DIR, N_FILE, N_OTHER, N_SYMLINK } from './tree.js';
 
@@ -31,8 +31,22 @@ const L_DATA = 6;
 const KEPT_TEXTS = new Set(['RECORD', 'installed-files.txt', 'pyvenv.cfg']);
 const MAX_TEXT = 16 << 20;
 
+/** What the layer table reads of a source: its format, platform and layers. */
+export type SourceFacts = Pick<ImageSource, 'platform' | 'layers'> & { format: string };
+
+/** Members layer by layer: an image's layers, or a package's one payload (src/package). */
+export interface MemberSource {
+  facts: SourceFacts;
+  /** Streams layer k's members through onMember; returns the compressed bytes read. */
+  readLayer(k: number, onMember: OnMember): Promise<number>;
+  /** What messages call it: 'image', 'package'. */
+  noun: string;
+  /** Every file is inside a Python directory (a wheel or a zip bundle is a sys.path entry itself). */
+  pythonEverywhere?: boolean;
+}
+
 export interface ImageRead {
-  source: ImageSource;
+  source: SourceFacts;
   tree: ImageTree;
   /** Per inode: its layer-table kind. */
   kind: Uint8Array;
@@ -59,9 +73,21 @@ export interface ReadOptions {
 
 export async function readImage(path: string, options: ReadOptions = {}): Promise<ImageRead> {
   const source = openImage(path, options.platform);
-  const tree = new ImageTree(path);
+  return readMembers(
+    path,
+    {
+      facts: source,
+      noun: 'image',
+      readLayer: (k, onMember) => readLayer(source.store, source.layers[k]!, k, onMember),
+    },
+    options,
+  );
+}
+
+export async function readMembers(path: string, src: MemberSource, options: ReadOptions): Promise<ImageRead> {
+  const tree = new ImageTree(path, src.noun);
   const out: ImageRead = {
-    source,
+    source: src.facts,
     tree,
     kind: new Uint8Array(0),
     digest: new Map(),
@@ -75,10 +101,11 @@ export async function readImage(path: string, options: ReadOptions = {}): Promis
   const kinds: number[] = [L_OTHER];
   let entries = 0;
   let bytes = 0;
-  for (let k = 0; k < source.layers.length; k++) {
+  const everywhere = src.pythonEverywhere === true;
+  for (let k = 0; k < src.facts.layers.length; k++) {
     tree.current = k;
-    const read = await readLayer(source.store, source.layers[k]!, k, async (h, body) => {
-      await applyMember(out, kinds, h, body, options.inspect === true);
+    const read = await src.readLayer(k, async (h, body) => {
+      await applyMember(out, kinds, h, body, options.inspect === true, everywhere);
       entries++;
       bytes += h.size;
       if ((entries & 4095) === 0) options.onProgress?.(entries, bytes);
@@ -95,6 +122,7 @@ async function applyMember(
   h: Member,
   body: Body,
   inspect: boolean,
+  everywhere: boolean,
 ): Promise<void> {
   const tree = out.tree;
   const parts = tree.parts(h.name);
@@ -116,7 +144,7 @@ async function applyMember(
   const ino = tree.add(parts, init, type === N_SYMLINK ? h.linkname : undefined);
   while (kinds.length <= ino) kinds.push(L_OTHER);
   if (type !== N_FILE) return skip(body);
-  const kind = layerKind(parts);
+  const kind = layerKind(parts, everywhere);
   kinds[ino] = kind;
   const name = parts[parts.length - 1]!;
   if (kind >= 1 && kind <= 4) return measureCache(out, ino, body, inspect);
@@ -173,8 +201,8 @@ function isPythonDir(p: string): boolean {
 }
 
 /** A file's layer-table kind from its path alone. */
-export function layerKind(parts: readonly string[]): number {
-  if (!parts.slice(0, -1).some(isPythonDir)) return L_OTHER;
+export function layerKind(parts: readonly string[], everywhere = false): number {
+  if (!everywhere && !parts.slice(0, -1).some(isPythonDir)) return L_OTHER;
   const name = parts[parts.length - 1]!;
   if (name.endsWith('.py')) return 0;
   if (name.endsWith('.pyc')) {

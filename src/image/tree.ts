@@ -50,12 +50,20 @@ export class ImageTree {
   readonly linkTarget = new Map<number, string>();
   current = 0;
 
-  constructor(readonly source: string) {}
+  /** `noun`: what the messages call the archive ('image', 'package'). */
+  constructor(
+    readonly source: string,
+    readonly noun = 'image',
+  ) {}
 
   /** Path components of a member name: `./` and trailing slashes dropped; `..` or absolute refused. */
   parts(raw: string): string[] {
     if (raw.startsWith('/') || raw.split('/').includes('..'))
-      throw unsafe(this.source, `member ${JSON.stringify(raw)} leaves the image (absolute or with ..)`);
+      throw unsafe(
+        this.source,
+        `member ${JSON.stringify(raw)} leaves the ${this.noun} (absolute or with ..)`,
+        this.noun,
+      );
     return raw.split('/').filter((p) => p !== '' && p !== '.');
   }
 
@@ -108,7 +116,11 @@ export class ImageTree {
   link(parts: readonly string[], target: string): void {
     const t = this.lookup(this.parts(target));
     if (t === -1 || this.type[this.inode[t]!] === N_DIR)
-      throw unsafe(this.source, `hard link ${parts.join('/')} -> ${target}: no such file in the image`);
+      throw unsafe(
+        this.source,
+        `hard link ${parts.join('/')} -> ${target}: no such file in the ${this.noun}`,
+        this.noun,
+      );
     const ino = this.inode[t]!;
     const dir = this.mkdirs(parts.slice(0, -1));
     const name = parts[parts.length - 1]!;
@@ -189,8 +201,8 @@ export class ImageTree {
   }
 }
 
-export function unsafe(source: string, why: string): PyfloppyError {
-  return new PyfloppyError('EIMAGE', `${source}: ${why}`, {
-    hint: 'pyfloppy refuses members outside the image; the archive may be hostile',
+export function unsafe(source: string, why: string, noun = 'image'): PyfloppyError {
+  return new PyfloppyError(noun === 'image' ? 'EIMAGE' : 'EPACKAGE', `${source}: ${why}`, {
+    hint: `pyfloppy refuses members outside the ${noun}; the archive may be hostile`,
   });
 }

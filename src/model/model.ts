@@ -12,6 +12,8 @@ import { type Footprint, footprint } from './footprint.js';
 import { bytecodeIdentity, type IdentityDetail } from './identity.js';
 import type { ImageInfo } from '../image/layers.js';
 import { isImagePath, rootfsPythonRoots } from '../image/roots.js';
+import { packageKind } from '../package/detect.js';
+import type { PackageInfo } from '../package/target.js';
 
 export interface TargetOptions {
   /** Directories to analyze. With none, the interpreter's stdlib and site-packages are analyzed. */
@@ -42,14 +44,17 @@ export interface Model {
   problems: ScanProblem[];
   /** Interpreter paths that do not exist on disk and were skipped (e.g. no site-packages). */
   skippedPaths: Array<{ label: string; path: string }>;
-  /** For a container image: its format, interpreter version, layer table. */
+  /** For a container image (and a package): its format, interpreter version, layer table. */
   image?: ImageInfo;
+  /** For a package or bundle (wheel, zip, tar, rpm, deb): its kind, compression and sizes. */
+  package?: PackageInfo;
 }
 
 const PATH_LABELS = ['stdlib', 'platstdlib', 'purelib', 'platlib'] as const;
 
 export async function buildModel(options: TargetOptions = {}): Promise<Model> {
   const paths = options.paths ?? [];
+  if (paths.some((p) => packageKind(p) !== undefined)) return packageModel(paths, options);
   if (paths.some(isImagePath)) {
     if (options.python !== undefined)
       throw new PyfloppyError(
@@ -135,6 +140,11 @@ async function imageModel(paths: readonly string[], options: TargetOptions): Pro
     inspect: options.inspectCaches === true,
     ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
   });
+  return { ...(await archiveModel(scanned, options)), image };
+}
+
+/** The model's stages over an archive's scan result (an image's, a package's): no interpreter is run. */
+async function archiveModel(scanned: ScanResult, options: TargetOptions): Promise<Model> {
   const classification = classify(scanned);
   options.onPhase?.('comparing bytecode levels');
   const identity = await bytecodeIdentity(scanned, classification);
@@ -148,6 +158,29 @@ async function imageModel(paths: readonly string[], options: TargetOptions): Pro
     identity,
     problems,
     skippedPaths: [],
-    image,
   };
+}
+
+/**
+ * A package or bundle: read by src/package (loaded here, only for packages), then the same stages. --python
+ * applies to a wheel only: it measures the caches installing it adds (analyze), nothing else.
+ */
+async function packageModel(paths: readonly string[], options: TargetOptions): Promise<Model> {
+  if (paths.length !== 1)
+    throw new PyfloppyError('EUSAGE', 'a package is analyzed alone', { hint: 'give one package per run' });
+  const kind = packageKind(paths[0]!)!;
+  if (options.python !== undefined && (kind !== 'wheel' || options.inspectCaches === true))
+    throw new PyfloppyError(
+      'EUSAGE',
+      `a ${kind} is read without running an interpreter: --python does not apply`,
+      { hint: 'leave --python out (analyze of a wheel takes it, to measure the caches installing it adds)' },
+    );
+  // Why: a bad interpreter is refused before the package is read, as for a directory.
+  if (options.python !== undefined) describeInterpreter(options.python);
+  const { packageTarget } = await import('../package/target.js');
+  const t = await packageTarget(paths[0]!, kind, {
+    inspect: options.inspectCaches === true,
+    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+  });
+  return { ...(await archiveModel(t.scan, options)), image: t.image, package: t.package };
 }

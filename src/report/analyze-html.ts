@@ -165,6 +165,7 @@ ${problemsSection(report)}
 function imageNote(report: AnalyzeReport): string {
   const im = report.image;
   if (im === undefined) return '';
+  if (report.package !== undefined) return packageNote(report.package, im.python);
   const rows = im.layers
     .map((l) => {
       const added = Object.values(l.added).reduce((a, b) => a + b, 0);
@@ -173,6 +174,24 @@ function imageNote(report: AnalyzeReport): string {
     .join('');
   return `<p class="dim">Image ${esc(im.path)} (${esc(im.format)}, ${esc(im.platform)}): ${esc(im.note)}. Python ${esc(im.python.version ?? 'unknown')}, from the ${esc(im.python.from)}.</p>
 <table><thead><tr><th class="num">layer</th><th>step</th><th class="num">adds</th><th class="num">hides</th><th class="num">late caches</th><th class="num">never read</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+/** A package's kind, sizes and note, and its compressed size after each strategy (an estimate). */
+function packageNote(
+  p: NonNullable<AnalyzeReport['package']>,
+  py: { version: string | null; from: string },
+): string {
+  const rows = (p.compressed?.strategies ?? [])
+    .map(
+      (s) =>
+        `<tr><td><code>${esc(s.id)}</code></td><td class="num">${formatBytes(s.savedApparentBytes)}</td><td class="num">${formatBytes(s.compressedBytes)}</td></tr>`,
+    )
+    .join('');
+  const table =
+    rows === ''
+      ? ''
+      : `<table><thead><tr><th>strategy</th><th class="num">saves (apparent)</th><th class="num">package after (estimate)</th></tr></thead><tbody>${rows}</tbody></table><p class="dim">${esc(p.compressed!.note)}.</p>`;
+  return `<p class="dim">Package ${esc(p.path)} (${esc(p.kind)}, ${esc(p.compression)}): ${formatBytes(p.archiveBytes)} as shipped; ${esc(p.note)}. Python ${esc(py.version ?? 'unknown')}, from the ${esc(py.from)}.</p>${table}`;
 }
 
 /** The report with every allocated figure replaced by the apparent one beside it. */

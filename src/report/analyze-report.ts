@@ -6,6 +6,7 @@
 import { type Bytes, type KindTotals, moduleKey, type Tally } from '../model/footprint.js';
 import type { BytecodeIdentity } from '../model/identity.js';
 import type { ImageInfo } from '../image/layers.js';
+import type { PackageInfo } from '../package/target.js';
 import type { Model } from '../model/model.js';
 import type { InterpreterInfo } from '../python/interpreter.js';
 import type { Baseline, StrategyEstimate } from '../strategies/estimate.js';
@@ -79,6 +80,11 @@ export interface AnalyzeReport {
    * it, the layer table, and the note that bytes are apparent only (allocated bytes are 0).
    */
   image?: ImageInfo;
+  /**
+   * For a package or bundle (wheel, zip, tar, rpm, deb; absent otherwise): its kind, compression, size as
+   * shipped, and (analyze) its compressed size after each strategy, estimated, and a wheel's install caches.
+   */
+  package?: PackageInfo;
 }
 
 function bytesOf(t: Tally): Bytes & { files: number } {
@@ -114,6 +120,7 @@ export function buildAnalyzeReport(
     skippedPaths: model.skippedPaths,
     problems: model.problems,
     ...(model.image === undefined ? {} : { image: model.image }),
+    ...(model.package === undefined ? {} : { package: model.package }),
   };
 }
 

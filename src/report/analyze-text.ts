@@ -70,7 +70,7 @@ export function renderAnalyze(report: AnalyzeReport, style: Style, options: Rend
   };
   return [
     ...titleAndRoots(x),
-    ...image(x),
+    ...(x.report.package === undefined ? image(x) : packageLines(x)),
     ...totals(x),
     ...modules(x),
     ...identity(x),
@@ -160,6 +160,50 @@ function image({ report, style, width, code }: Ctx): string[] {
       '',
     );
   return out;
+}
+
+/** A package's note, its size as shipped, its compressed size after each strategy, a wheel's install caches. */
+function packageLines({ report, style, width, code }: Ctx): string[] {
+  const p = report.package!;
+  const py = report.image!.python;
+  const out = [
+    ...prose(
+      `Package ${code(p.path)} (${p.kind}, ${p.compression === 'zip' ? 'zip members' : `${p.compression} payload`}): ${formatBytes(p.archiveBytes)} as shipped, ${formatBytes(p.memberBytes)} of files; ${p.note}. Python ${py.version ?? 'unknown'}, from the ${py.from}.`,
+      style,
+      width,
+    ),
+    '',
+  ];
+  if (p.compressed !== undefined) {
+    const rows = [['strategy', 'saves (apparent)', 'package after (estimate)']];
+    for (const s of p.compressed.strategies)
+      rows.push([code(s.id), formatBytes(s.savedApparentBytes), formatBytes(s.compressedBytes)]);
+    out.push(
+      heading('Package size after each strategy', style),
+      '',
+      table(rows, ['l', 'r', 'r'], style, width),
+      '',
+    );
+    out.push(...prose(`${p.compressed.note}.`, style, width), '');
+  }
+  if (p.install !== undefined) out.push(...installLines(p.install, style, width), '');
+  return out;
+}
+
+function installLines(
+  i: NonNullable<NonNullable<AnalyzeReport['package']>['install']>,
+  style: Ctx['style'],
+  width: number,
+): string[] {
+  if (!i.measured) return prose(`Caches installing this wheel adds: ${i.note}.`, style, width);
+  const levels = i.levels.map(
+    (l) => `level ${l.level}: ${formatCount(l.files)} caches, ${formatBytes(l.apparentBytes)}`,
+  );
+  return prose(
+    `Caches installing this wheel adds (${i.python!.cacheTag}): ${levels.join('; ')}${i.uncompilable > 0 ? `; ${i.uncompilable} sources do not compile` : ''}. ${i.note}.`,
+    style,
+    width,
+  );
 }
 
 function totals({ report, style, width, key, sizeWord }: Ctx): string[] {
