@@ -165,6 +165,36 @@ describe('fit on a tree', () => {
     );
   });
 
+  it('a zip bundle: fit reads it without unpacking; its choice, planned on the unpacked files, fits', async (t) => {
+    if (!have(t, py, cpython('3.13'))) return;
+    const bundle = path.join(work, 'bundle.zip');
+    zipOf(template, bundle);
+    const fileBytes = (dir: string): number =>
+      fs
+        .readdirSync(dir, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile())
+        .reduce((n, e) => n + fs.statSync(path.join(e.parentPath, e.name)).size, 0);
+    const budget = Math.floor(fileBytes(template) * 0.6);
+    const r = runCli(['fit', '--budget', String(budget), bundle, '--json']);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    const report = JSON.parse(r.stdout) as FitReport;
+    assert.equal(report.target, 'zip');
+    assert.equal(report.size, fileBytes(template), 'the bundle unzipped, in apparent bytes');
+    assert.ok(report.chosen !== null && report.chosen.strategies.length > 0);
+    // Unpacked, planned and applied as the text report says: under the budget.
+    const dir = path.join(work, 'unzipped');
+    execFileSync(py.exe, ['-m', 'zipfile', '-e', bundle, dir]);
+    const p = await plan({ strategies: report.chosen.strategies, path: dir, workers: 0, python: py.exe });
+    const file = path.join(work, 'bundle-plan.json');
+    fs.writeFileSync(file, JSON.stringify(p));
+    assert.equal(runCli(['apply', file]).status, 0);
+    assert.ok(fileBytes(dir) <= budget, `${fileBytes(dir)} <= ${budget}`);
+    const refused = runCli(['fit', '--budget', String(budget), bundle, '-o', path.join(work, 'no.json')]);
+    assert.equal(refused.status, 2);
+    assert.match(refused.stderr, /^pyfloppy: error: a plan needs the files on disk, and .* is a zip$/m);
+    assert.ok(!fs.existsSync(path.join(work, 'no.json')));
+  });
+
   /** The size of a zip of every file of `tree` (deflate level 6), as CPython's zipfile writes it. */
   function zipOf(tree: string, out: string): number {
     const script = [

@@ -73,6 +73,10 @@ function next(r: FitReport, output: string | undefined): string[] {
   if (r.chosen !== null && r.chosen.strategies.length === 0 && output !== undefined)
     return [`nothing to plan: ${output} was not written`];
   if (r.chosen === null || r.chosen.strategies.length === 0) return [];
+  if (r.target !== 'directory')
+    return [
+      `to carry it out: unpack the ${r.target} into DIR, then pyfloppy plan ${r.chosen.strategies.join(',')} DIR -o plan.json, apply it, and pack DIR again`,
+    ];
   if (output === undefined || r.plan === null)
     return [
       `to plan it: pyfloppy plan ${r.chosen.strategies.join(',')} ${r.root} -o plan.json (or fit -o plan.json)`,

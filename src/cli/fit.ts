@@ -28,6 +28,11 @@ const DESCRIPTION = [
   'e.g. AWS Lambda: 262,144,000 bytes = 250 MiB unzipped). With --compressed: the size of a zip of the',
   'tree (each file deflated at level 6, plus its zip headers; a hardlink is stored once per name).',
   '',
+  'A bundle or package (a Lambda zip, a wheel, a tar, an RPM, a deb) is read without unpacking, as analyze',
+  'reads it: its sets are measured (caches taken as fresh; zip-data, zip-stdlib and pysources, which need',
+  "the files' contents, left out), but not planned: unpack it to plan and apply. --compressed for a bundle is",
+  "estimated: removed bytes compress at the payload's average ratio.",
+  '',
   'SIZE: bytes, or a number with a unit: kB, MB, GB (powers of 1000) or KiB, MiB, GiB (powers of 1024).',
 ].join('\n');
 const AFTER_HELP = [
@@ -77,7 +82,7 @@ function defineFit(program: Command): Command {
     .command('fit')
     .summary('the least risky strategies that bring a tree under a size budget, and their plan')
     .description(DESCRIPTION)
-    .argument('<path>', 'the tree (one directory)')
+    .argument('<path>', 'the tree (one directory), or a bundle or package (zip, wheel, tar, RPM, deb)')
     .addOption(
       new Option('--budget <size>', 'the size to get under (e.g. 250MB)')
         .argParser(parseSize)

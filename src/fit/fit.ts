@@ -12,7 +12,11 @@
  * content deflated at level 6, plus its zip headers; hardlinks stored once per name, as zip does). Node's
  * zlib deflates to other lengths than CPython's system zlib: within about 1 % of what zipfile writes.
  */
-import type { Model } from '../model/model.js';
+import path from 'node:path';
+import { PyfloppyError } from '../errors.js';
+import { buildModel, type Model } from '../model/model.js';
+import { packageKind } from '../package/detect.js';
+import type { PackageInfo } from '../package/target.js';
 import { K_BYTECODE2, K_SOURCE } from '../model/kinds.js';
 import {
   type Plan,
@@ -26,11 +30,14 @@ import { LazyPool, defaultWorkerCount } from '../scan/pool.js';
 import { TYPE_DIR } from '../scan/table.js';
 import { bytesFreed } from '../strategies/accounting.js';
 import { STRATEGIES } from '../strategies/catalog.js';
-import { compose, PLANNABLE } from '../strategies/compose.js';
-import { DEFLATE_LEVEL, EstimateContext } from '../strategies/context.js';
+import { compose, modelFacts, PLANNABLE } from '../strategies/compose.js';
+import { DEFLATE_LEVEL, EstimateContext, NeedsContents } from '../strategies/context.js';
 import type { Carried, Facts, LayoutOp, Strategy } from '../strategies/strategy.js';
 
 export const FIT_SCHEMA = 'pyfloppy.fit/1';
+
+/** The strategies whose sizes come from files' contents (deflated sizes): not measured on an archive. */
+const NEEDS_CONTENTS = new Set(['zip-data', 'zip-stdlib', 'pysources']);
 
 export interface FitOptions extends Pick<PlanOptions, 'path' | 'cacheTag' | 'dest' | 'python' | 'runtime'> {
   /** The budget in bytes. */
@@ -54,7 +61,10 @@ export interface FitCandidate {
 
 export interface FitReport {
   schema: typeof FIT_SCHEMA;
+  /** The tree (its real path), or the bundle's path. */
   root: string;
+  /** 'directory', or the kind of package or bundle read (zip, wheel, tar, rpm, deb). */
+  target: string;
   measure: 'apparent' | 'compressed';
   budget: number;
   /** The tree's size now. */
@@ -77,13 +87,15 @@ export interface FitReport {
 
 /** Find the least risky fitting set; plan it when asked. */
 export async function fit(options: FitOptions): Promise<FitReport> {
+  const bundle = packageKind(path.resolve(options.path));
+  if (bundle !== undefined) return await fitBundle(options, bundle);
   const { model, real } = await treeModel(options);
   const ctx = new EstimateContext(model);
   await measureContents(ctx, options);
   const measure = options.compressed === true ? zipSize(ctx) : apparentSize(ctx);
   const candidates = enumerateCandidates();
   const search = new Search(memoized(planFacts(ctx, model, real, options)), measure, options.budget);
-  const report = baseReport(real, options, measure.now, candidates.length);
+  const report = baseReport(real, 'directory', options, measure.now, candidates.length);
   const missed = new Map<string, FitCandidate>();
   for (;;) {
     const chosen = search.leastRisky(candidates, missed);
@@ -97,14 +109,69 @@ export async function fit(options: FitOptions): Promise<FitReport> {
     }
     missed.set(chosen.strategies.join(), { ...chosen, size: planned.size });
   }
-  if (report.chosen === null) search.minimizeClosest(candidates);
-  return finish(report, search, [...missed.values()]);
+  return finish(report, search, candidates, [...missed.values()]);
 }
 
-function baseReport(root: string, options: FitOptions, size: number, candidates: number): FitReport {
+/**
+ * A bundle or package (a Lambda zip, a wheel, a tar, an RPM, a deb), read streaming as analyze reads it:
+ * its sets measured over the model (its files are not on disk: no plan; the strategies that need contents,
+ * the zip layouts and pysources, are left out). `compressed` is estimated, as analyze's package section
+ * is: removed bytes compress at the payload's average ratio.
+ */
+async function fitBundle(options: FitOptions, kind: string): Promise<FitReport> {
+  const abs = path.resolve(options.path);
+  if (options.plan === true)
+    throw new PyfloppyError('EUSAGE', `a plan needs the files on disk, and ${options.path} is a ${kind}`, {
+      hint: 'unpack it (e.g. unzip -q BUNDLE -d DIR), fit DIR with -o, apply the plan, pack DIR again',
+    });
+  const model = await buildModel({
+    paths: [abs],
+    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+  });
+  const ctx = new EstimateContext(model);
+  ctx.relocationUnread = true;
+  const info = model.package!;
+  const measure = options.compressed === true ? bundleCompressed(ctx, info) : apparentSize(ctx);
+  const candidates = enumerateCandidates();
+  const search = new Search(modelFacts(ctx), measure, options.budget);
+  const report = baseReport(abs, kind, options, measure.now, candidates.length);
+  report.chosen = search.leastRisky(candidates, new Map());
+  const result = finish(report, search, candidates, []);
+  result.notes.push(...bundleNotes(search, info, options));
+  return result;
+}
+
+function bundleNotes(search: Search, info: PackageInfo, options: FitOptions): string[] {
+  const notes = [
+    `a ${info.kind} is read, not unpacked: caches are taken as fresh, names as free, a relocated cache as its size (a few bytes per code object apart); a plan needs the files on disk`,
+  ];
+  if (search.unmeasured.size > 0)
+    notes.push(`not measured (they need the files' contents): ${[...search.unmeasured].sort().join(', ')}`);
+  if (options.compressed === true)
+    notes.push(
+      `compressed sizes are estimated from ${info.archiveBytes} bytes shipped: the bytes a strategy removes are taken to compress as the payload does on average (${info.payloadBytes} stored for ${info.memberBytes} apparent)`,
+    );
+  return notes;
+}
+
+/** A package's compressed size after a layout, estimated at the payload's average ratio. */
+function bundleCompressed(ctx: EstimateContext, info: PackageInfo): Measure {
+  const ratio = info.memberBytes === 0 ? 0 : info.payloadBytes / info.memberBytes;
+  const now = info.archiveBytes;
+  return { now, after: (ops) => Math.round(now - bytesFreed(ctx, ops).apparentBytes * ratio) };
+}
+
+function baseReport(
+  root: string,
+  target: string,
+  options: FitOptions,
+  size: number,
+  candidates: number,
+): FitReport {
   return {
     schema: FIT_SCHEMA,
     root,
+    target,
     measure: options.compressed === true ? 'compressed' : 'apparent',
     budget: options.budget,
     size,
@@ -120,7 +187,13 @@ function baseReport(root: string, options: FitOptions, size: number, candidates:
   };
 }
 
-function finish(report: FitReport, search: Search, missed: FitCandidate[]): FitReport {
+function finish(
+  report: FitReport,
+  search: Search,
+  candidates: Candidate[],
+  missed: FitCandidate[],
+): FitReport {
+  if (report.chosen === null) search.minimizeClosest(candidates);
   report.fits = report.chosen !== null;
   report.closest = search.closest;
   report.over = report.fits ? 0 : Math.max(0, search.closest.size - report.budget);
@@ -309,6 +382,8 @@ function sameSet(a: number[], b: number[]): boolean {
 class Search {
   measured = 0;
   closest: FitCandidate;
+  /** Strategies a set could not be measured with (an archive's contents are not kept). */
+  readonly unmeasured = new Set<string>();
   private readonly sizes = new Map<string, number>();
 
   constructor(
@@ -358,11 +433,22 @@ class Search {
     return best;
   }
 
+  /** One set's size after its layouts; a set that needs contents not kept counts as fitting nothing. */
+  private measured1(c: Candidate): number {
+    try {
+      return this.measure.after(compose(this.facts, c.ids).ops);
+    } catch (e) {
+      if (!(e instanceof NeedsContents)) throw e;
+      for (const id of c.ids) if (NEEDS_CONTENTS.has(id)) this.unmeasured.add(id);
+      return Infinity;
+    }
+  }
+
   private size(c: Candidate): number {
     const key = c.ids.join();
     let size = this.sizes.get(key);
     if (size === undefined) {
-      size = this.measure.after(compose(this.facts, c.ids).ops);
+      size = this.measured1(c);
       this.sizes.set(key, size);
       this.measured++;
       if (size < this.closest.size) this.closest = { strategies: c.ids, constraints: c.constraints, size };

@@ -255,8 +255,14 @@ export class EstimateContext {
    * lengths (the old name read from the first code object, without walking the rest). The cache's own
    * size when it cannot be read.
    */
+  /** Size relocated caches of an archive as they are (their contents were not kept): fit on a bundle. */
+  relocationUnread = false;
+
   relocatedSize(i: number, filename: string): number {
     const size = this.t.size[i]!;
+    // Why: an archive's caches were streamed, not kept; a relocation changes only the names' lengths (a few
+    // bytes per code object), so where the caller accepts it (fit on a bundle) its size as it is stands in.
+    if (this.t.contents !== undefined && this.relocationUnread) return size;
     const old = this.filenameOf(i);
     return old === undefined ? size : relocatedSize(size, old, filename);
   }
