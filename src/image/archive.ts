@@ -1,7 +1,8 @@
 /**
  * Where an image's blobs are: a directory (an OCI layout) or an uncompressed tar (a `docker save` archive,
  * an OCI archive). A tar is indexed by reading its 512-byte headers only, seeking over the contents, so that
- * a layer is then streamed straight from its offset: nothing is extracted, nothing is written.
+ * a layer is then streamed straight from its offset: nothing is extracted, nothing is written. A compressed
+ * tar is src/image/compressed.ts's, which shares the member index and its link rules.
  */
 import fs from 'node:fs';
 import path from 'node:path';
