@@ -82,36 +82,44 @@ export class CompressedTarStore implements BlobStore {
     const pass = this.start();
     let budget = MAX_DOCUMENT;
     try {
-      for (let r = await pass.next(); r.done !== true; r = await pass.next()) {
-        const at = ++pass.at;
-        const h = r.value.header;
-        addMember(this.members, this.path, h.name, indexHeader(h), at);
-        const { head, whole } = await firstBytes(r.value, h.size, budget);
-        this.heads.set(at, head);
-        if (whole !== undefined) this.kept.set(at, whole);
-        budget -= whole?.length ?? 0;
-      }
+      for (let r = await pass.next(); r.done !== true; r = await pass.next())
+        budget -= await this.take(++pass.at, r.value, budget);
     } catch (e) {
       pass.stop();
       throw this.broken(e);
     }
   }
 
+  /** Index member `at`: its header, first bytes, and contents when it may be a document; the bytes kept. */
+  private async take(at: number, entry: Entry, budget: number): Promise<number> {
+    const h = entry.header;
+    addMember(this.members, this.path, h.name, indexHeader(h), at);
+    const { head, whole } = await firstBytes(entry, h.size <= Math.min(MAX_KEPT, budget));
+    this.heads.set(at, head);
+    if (whole !== undefined) this.kept.set(at, whole);
+    return whole?.length ?? 0;
+  }
+
   /** Member `index`'s contents, from the current pass when it is still ahead, else from a new one. */
   private async *body(index: number): AsyncGenerator<Buffer> {
     if (this.pass === undefined || this.pass.at >= index) this.restart();
-    const pass = this.pass!;
     let done = false;
     try {
-      while (pass.at < index) {
-        const r = await pass.next();
-        if (r.done === true) throw corrupt(this.path, 'the archive ends before a member it indexed');
-        if (++pass.at === index) yield* r.value as AsyncIterable<Buffer>;
-        else await drain(r.value);
-      }
+      yield* await this.advance(this.pass!, index);
       done = true;
     } finally {
+      // Why: a body left half read leaves the pass in the middle of a member; the next read starts anew.
       if (!done) this.restart(false);
+    }
+  }
+
+  /** The pass moved on to member `index`, the members before it read and dropped. */
+  private async advance(pass: Pass, index: number): Promise<AsyncIterable<Buffer>> {
+    for (;;) {
+      const r = await pass.next();
+      if (r.done === true) throw corrupt(this.path, 'the archive ends before a member it indexed');
+      if (++pass.at === index) return r.value as AsyncIterable<Buffer>;
+      await drain(r.value);
     }
   }
 
@@ -123,20 +131,7 @@ export class CompressedTarStore implements BlobStore {
   /** A new decompression from the first byte, its members taken one at a time. */
   private start(): Pass {
     this.passes++;
-    const src = fs.createReadStream(this.path);
-    const decomp = decompressor(this.magic);
-    const extract = tar.extract();
-    feed(pipeline(src, decomp), decomp, extract).catch(() => undefined);
-    const it = (extract as unknown as AsyncIterable<Entry>)[Symbol.asyncIterator]();
-    return {
-      next: () => it.next(),
-      at: -1,
-      stop: (): void => {
-        src.destroy();
-        decomp.destroy();
-        extract.destroy();
-      },
-    };
+    return openPass(this.path, this.magic);
   }
 
   private broken(e: unknown): Error {
@@ -147,19 +142,28 @@ export class CompressedTarStore implements BlobStore {
   }
 }
 
+function openPass(file: string, magic: Buffer): Pass {
+  const src = fs.createReadStream(file);
+  const decomp = decompressor(magic);
+  const extract = tar.extract();
+  feed(pipeline(src, decomp), decomp, extract).catch(() => undefined);
+  const it = (extract as unknown as AsyncIterable<Entry>)[Symbol.asyncIterator]();
+  const stop = (): void => {
+    src.destroy();
+    decomp.destroy();
+    extract.destroy();
+  };
+  return { next: () => it.next(), at: -1, stop };
+}
+
 function indexHeader(h: tar.Header): { type: string; size: number; linkname: string } {
   return { type: TYPE_FLAGS[h.type] ?? 'x', size: h.size, linkname: h.linkname };
 }
 
-/** A member's first 8 bytes, and its whole contents when it may be a JSON document that fits the budget. */
-async function firstBytes(
-  body: Body,
-  size: number,
-  budget: number,
-): Promise<{ head: Buffer; whole: Buffer | undefined }> {
+/** A member's first 8 bytes, and its whole contents when `keep` and it may be a JSON document. */
+async function firstBytes(body: Body, keep: boolean): Promise<{ head: Buffer; whole: Buffer | undefined }> {
   const chunks: Buffer[] = [];
   let head = Buffer.alloc(0);
-  let keep = size <= Math.min(MAX_KEPT, budget);
   for await (const chunk of body as AsyncIterable<Buffer>) {
     if (head.length < 8) head = Buffer.concat([head, chunk.subarray(0, 8 - head.length)]);
     keep &&= head[0] === 0x7b || head[0] === 0x5b;

@@ -27,20 +27,25 @@ export function isCompressedImage(p: string): boolean {
 function firstName(plain: Buffer): string | undefined {
   for (let pos = 0; pos + 512 <= plain.length;) {
     if (plain.toString('latin1', pos + 257, pos + 262) !== 'ustar') return undefined;
-    const end = plain.indexOf(0, pos);
-    const name = plain.toString('utf8', pos, end === -1 || end > pos + 100 ? pos + 100 : end);
-    const type = String.fromCharCode(plain[pos + 156]!);
-    const size = parseInt(
-      plain
-        .toString('latin1', pos + 124, pos + 136)
-        .replace(/\0.*$/, '')
-        .trim() || '0',
-      8,
-    );
-    if (!'xgLK'.includes(type) && name.replace(/\/+$/, '') !== '.') return name.replace(/\/+$/, '');
+    const { name, type, size } = headerAt(plain, pos);
+    if (!'xgLK'.includes(type) && name !== '.') return name;
     pos += 512 + Math.ceil(size / 512) * 512;
   }
   return undefined;
+}
+
+function headerAt(plain: Buffer, pos: number): { name: string; type: string; size: number } {
+  const end = plain.indexOf(0, pos);
+  const name = plain.toString('utf8', pos, end === -1 || end > pos + 100 ? pos + 100 : end);
+  const size = plain
+    .toString('latin1', pos + 124, pos + 136)
+    .replace(/\0.*$/, '')
+    .trim();
+  return {
+    name: name.replace(/\/+$/, ''),
+    type: String.fromCharCode(plain[pos + 156]!),
+    size: parseInt(size || '0', 8) || 0,
+  };
 }
 
 /** What the first compressed bytes give, or undefined when they are neither gzip nor zstd. */
