@@ -1,6 +1,6 @@
 /**
- * A compressed outer image archive (`docker save | gzip`, `docker save | zstd`, the same of an OCI archive)
- * reads as the uncompressed archive does: the same totals, identity, modules, layer table and check
+ * A compressed outer image archive (`docker save | gzip`, `docker save | zstd`, the same of an OCI archive
+ * and of a Docker 25+ archive, whose tar starts with `./`) reads as the uncompressed archive does: the same totals, identity, modules, layer table and check
  * findings; layers stored out of the manifest's order too; a truncated one is one line and exit 2.
  */
 import assert from 'node:assert/strict';
@@ -12,7 +12,14 @@ import type { CheckReport } from '../src/check/check.js';
 import { CompressedTarStore } from '../src/image/compressed.js';
 import type { AnalyzeReport } from '../src/report/analyze-report.js';
 import { runCli } from './helpers/cli.js';
-import { buildImage, haveTool, IMAGE_TOOLS, toDockerArchive, toOciArchive } from './helpers/image.js';
+import {
+  buildImage,
+  haveTool,
+  IMAGE_TOOLS,
+  toDocker25Archive,
+  toDockerArchive,
+  toOciArchive,
+} from './helpers/image.js';
 import { have } from './helpers/need.js';
 import { interpreter, stdlibOf } from './helpers/python.js';
 import { removeTree, tempDir } from './helpers/tree.js';
@@ -77,6 +84,7 @@ describe('a compressed docker save or OCI archive', () => {
   let work = '';
   let docker = '';
   let oci = '';
+  let docker25 = '';
 
   before(() => {
     const py = interpreter('3.13');
@@ -87,6 +95,7 @@ describe('a compressed docker save or OCI archive', () => {
     const img = buildImage(work, stdlibOf(py), other);
     docker = toDockerArchive(img, path.join(work, 'docker.tar'));
     oci = toOciArchive(img, path.join(work, 'oci.tar'));
+    docker25 = toDocker25Archive(img, work, path.join(work, 'docker25.tar'));
   });
   after(() => {
     if (work !== '') removeTree(work);
@@ -94,7 +103,7 @@ describe('a compressed docker save or OCI archive', () => {
 
   test('gzip and zstd copies read as the uncompressed archive: analyze and check', (t) => {
     if (!toolsHere(t)) return;
-    for (const plain of [docker, oci]) {
+    for (const plain of [docker, oci, docker25]) {
       const want = analyzed(plain);
       const wantFindings = findings(plain);
       assert.ok((want as { layers: unknown[] }).layers.length === 4, plain);
