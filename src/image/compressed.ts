@@ -148,11 +148,7 @@ function openPass(file: string, magic: Buffer): Pass {
   const extract = tar.extract();
   feed(pipeline(src, decomp), decomp, extract).catch(() => undefined);
   const it = (extract as unknown as AsyncIterable<Entry>)[Symbol.asyncIterator]();
-  const stop = (): void => {
-    src.destroy();
-    decomp.destroy();
-    extract.destroy();
-  };
+  const stop = (): void => void [src, decomp, extract].forEach((s) => s.destroy());
   return { next: () => it.next(), at: -1, stop };
 }
 

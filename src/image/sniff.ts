@@ -37,15 +37,8 @@ function firstName(plain: Buffer): string | undefined {
 function headerAt(plain: Buffer, pos: number): { name: string; type: string; size: number } {
   const end = plain.indexOf(0, pos);
   const name = plain.toString('utf8', pos, end === -1 || end > pos + 100 ? pos + 100 : end);
-  const size = plain
-    .toString('latin1', pos + 124, pos + 136)
-    .replace(/\0.*$/, '')
-    .trim();
-  return {
-    name: name.replace(/\/+$/, ''),
-    type: String.fromCharCode(plain[pos + 156]!),
-    size: parseInt(size || '0', 8) || 0,
-  };
+  const size = parseInt(plain.toString('latin1', pos + 124, pos + 136).replace(/\0.*$/, ''), 8) || 0;
+  return { name: name.replace(/\/+$/, ''), type: String.fromCharCode(plain[pos + 156]!), size };
 }
 
 /** What the first compressed bytes give, or undefined when they are neither gzip nor zstd. */
