@@ -84,6 +84,15 @@ async function passesToRead(file: string): Promise<number> {
   return store.passes;
 }
 
+function expectOneLine(file: string, message: RegExp): void {
+  const r = runCli(['analyze', file]);
+  assert.equal(r.status, 2, `${file}: ${r.stdout}${r.stderr}`);
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.match(lines[0]!, /^pyfloppy: error: /);
+  assert.match(lines[0]!, message);
+  assert.ok(lines.length <= 2 && lines.slice(1).every((l) => l.startsWith('pyfloppy: hint: ')), r.stderr);
+}
+
 function toolsHere(t: TestContext): boolean {
   for (const tool of TOOLS) if (!have(t, haveTool(tool), `${tool} (Debian package ${tool})`)) return false;
   return have(t, interpreter('3.13') && interpreter('3.12'), 'CPython 3.13 and 3.12');
@@ -138,15 +147,14 @@ describe('a compressed docker save or OCI archive', () => {
       const whole = fs.readFileSync(compress(docker, tool));
       const cut = path.join(work, `truncated.tar.${tool}`);
       fs.writeFileSync(cut, whole.subarray(0, Math.floor(whole.length / 2)));
-      const r = runCli(['analyze', cut]);
-      assert.equal(r.status, 2, `${cut}: ${r.stdout}${r.stderr}`);
-      const lines = r.stderr.trimEnd().split('\n');
-      assert.match(lines[0]!, /^pyfloppy: error: .*truncated or corrupt/);
-      assert.ok(
-        lines.slice(1).every((l) => l.startsWith('pyfloppy: hint: ')),
-        r.stderr,
-      );
-      assert.ok(lines.length <= 2, r.stderr);
+      expectOneLine(cut, /truncated or corrupt/);
+      const flipped = path.join(work, `corrupt.tar.${tool}`);
+      const bytes = Buffer.from(whole);
+      for (let k = bytes.length >> 1; k < (bytes.length >> 1) + 64; k++) bytes[k] = bytes[k]! ^ 0x55;
+      fs.writeFileSync(flipped, bytes);
+      // Why: zlib checks gzip's CRC; fzstd skips zstd's checksum, so the garbage is caught further on (a
+      // document that is not JSON, a tar header, a layer's digest) and the message varies.
+      expectOneLine(flipped, tool === 'gzip' ? /gzip compressed archive is truncated or corrupt/ : /./);
     }
   });
 });
