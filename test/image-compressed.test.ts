@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import type { CheckReport } from '../src/check/check.js';
 import { CompressedTarStore } from '../src/image/compressed.js';
@@ -16,6 +17,7 @@ import {
   buildImage,
   haveTool,
   IMAGE_TOOLS,
+  tarOf,
   toDocker25Archive,
   toDockerArchive,
   toOciArchive,
@@ -155,6 +157,20 @@ describe('a compressed docker save or OCI archive', () => {
       // Why: zlib checks gzip's CRC; fzstd skips zstd's checksum, so the garbage is caught further on (a
       // document that is not JSON, a tar header, a layer's digest) and the message varies.
       expectOneLine(flipped, tool === 'gzip' ? /gzip compressed archive is truncated or corrupt/ : /./);
+    }
+  });
+});
+
+describe('a hand-made compressed archive', () => {
+  test('a document not kept while indexing (not starting as JSON does) is named, exit 2', async () => {
+    const work = tempDir('pyfloppy-image-gz-hand-');
+    try {
+      const file = path.join(work, 'odd.tar.gz');
+      const manifest = ` ${JSON.stringify([{ Config: 'c.json', Layers: [] }])}`;
+      fs.writeFileSync(file, zlib.gzipSync(await tarOf([{ name: 'manifest.json', content: manifest }])));
+      expectOneLine(file, /manifest\.json \(\d+ bytes\) is not a JSON document of at most 4 MiB/);
+    } finally {
+      removeTree(work);
     }
   });
 });

@@ -65,8 +65,9 @@ export class CompressedTarStore implements BlobStore {
   read(name: string): Buffer {
     const m = resolveMember(this.members, this.path, name);
     const doc = this.kept.get(m.offset);
-    if (doc !== undefined) return doc;
-    throw corrupt(this.path, `${name} is ${m.size} bytes, too large for a document in a compressed archive`);
+    if (doc !== undefined || m.size === 0) return doc ?? Buffer.alloc(0);
+    const why = `${name} (${m.size} bytes) is not a JSON document of at most 4 MiB, as a compressed archive's must be`;
+    throw corrupt(this.path, why);
   }
 
   stream(name: string): { stream: Readable; size: number } {
