@@ -1,7 +1,8 @@
 /**
  * Where an image's blobs are: a directory (an OCI layout) or an uncompressed tar (a `docker save` archive,
  * an OCI archive). A tar is indexed by reading its 512-byte headers only, seeking over the contents, so that
- * a layer is then streamed straight from its offset: nothing is extracted, nothing is written.
+ * a layer is then streamed straight from its offset: nothing is extracted, nothing is written. A compressed
+ * tar is src/image/compressed.ts's, which shares the member index and its link rules.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,7 +10,7 @@ import type { Readable } from 'node:stream';
 import { PyfloppyError } from '../errors.js';
 
 /** JSON documents (manifests, configs, indexes) are read whole up to this size; layers are streamed. */
-const MAX_DOCUMENT = 64 << 20;
+export const MAX_DOCUMENT = 64 << 20;
 
 export interface BlobStore {
   /** What the user named. */
@@ -23,7 +24,7 @@ export interface BlobStore {
   head(name: string): Buffer;
 }
 
-function readAt(file: string, pos: number, len: number): Buffer {
+export function readAt(file: string, pos: number, len: number): Buffer {
   const buf = Buffer.alloc(len);
   const fd = fs.openSync(file, 'r');
   try {
@@ -67,7 +68,8 @@ export class DirStore implements BlobStore {
   }
 }
 
-interface TarMember {
+export interface TarMember {
+  /** Where its contents start (TarStore), or its position among the members (CompressedTarStore). */
   offset: number;
   size: number;
   /** For a symlink or hard link member: the member it names (docker save links layer.tar to a blob). */
@@ -114,17 +116,21 @@ export class TarStore implements BlobStore {
     return readAt(this.path, m.offset, Math.min(8, m.size));
   }
 
-  /** A member, links followed inside the archive (at most 8 hops). */
   private member(name: string): TarMember {
-    let key = normalize(name);
-    for (let hops = 0; hops < 8; hops++) {
-      const m = this.members.get(key);
-      if (m === undefined) throw corrupt(this.path, `${name} is missing`);
-      if (m.link === undefined) return m;
-      key = m.link;
-    }
-    throw corrupt(this.path, `${name}: too many links`);
+    return resolveMember(this.members, this.path, name);
   }
+}
+
+/** A member, links followed inside the archive (at most 8 hops). */
+export function resolveMember(members: Map<string, TarMember>, file: string, name: string): TarMember {
+  let key = normalize(name);
+  for (let hops = 0; hops < 8; hops++) {
+    const m = members.get(key);
+    if (m === undefined) throw corrupt(file, `${name} is missing`);
+    if (m.link === undefined) return m;
+    key = m.link;
+  }
+  throw corrupt(file, `${name}: too many links`);
 }
 
 /** Read every header of a tar, seeking over contents. */
@@ -149,7 +155,7 @@ function indexTar(fd: number, fileSize: number, file: string, out: Map<string, T
   if (pos < fileSize || fileSize === 0) throw corrupt(file, 'the archive ends inside a member');
 }
 
-function addMember(
+export function addMember(
   out: Map<string, TarMember>,
   file: string,
   rawName: string,
@@ -210,7 +216,7 @@ function paxPath(text: string): string | undefined {
   return undefined;
 }
 
-function normalize(name: string): string {
+export function normalize(name: string): string {
   return name.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
 }
 

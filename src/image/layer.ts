@@ -136,7 +136,7 @@ function layerFail(store: BlobStore, layer: LayerRef, index: number): (why: stri
  * The decompressed bytes written to the tar extractor with back-pressure; a failure on the way (a
  * truncated or corrupt stream) destroys the extractor with it, so that its reader stops too.
  */
-async function feed(plain: Promise<void>, decomp: Duplex, extract: tar.Extract): Promise<void> {
+export async function feed(plain: Promise<void>, decomp: Duplex, extract: tar.Extract): Promise<void> {
   // Why: a failure of the pipeline also ends the loop below with the same error; awaited after the loop.
   plain.catch(() => undefined);
   try {

@@ -5,7 +5,8 @@
  */
 import fs from 'node:fs';
 import { PyfloppyError } from '../errors.js';
-import { type BlobStore, corrupt, DirStore, TarStore } from './archive.js';
+import { type BlobStore, corrupt, DirStore, readAt, TarStore } from './archive.js';
+import { compressionOf } from './layer.js';
 
 export interface LayerRef {
   /** The blob's member name in the store. */
@@ -48,11 +49,23 @@ const MANIFEST_TYPES = new Set([
 ]);
 
 /** Open an image: its store, format, platform and layers. */
-export function openImage(p: string, platform?: string): ImageSource {
-  const store = fs.statSync(p).isDirectory() ? new DirStore(p) : new TarStore(p);
+export async function openImage(p: string, platform?: string): Promise<ImageSource> {
+  const store = await openStore(p);
   if (store.has('manifest.json')) return dockerArchive(store);
   if (store.has('index.json')) return ociLayout(store, platform, store instanceof DirStore);
   throw corrupt(p, 'neither manifest.json (docker save) nor index.json (OCI layout) is in it');
+}
+
+/** A directory, a gzip or zstd compressed tar (indexed in one pass), or an uncompressed tar. */
+async function openStore(p: string): Promise<BlobStore> {
+  if (fs.statSync(p).isDirectory()) return new DirStore(p);
+  const magic = readAt(p, 0, 8);
+  const c = compressionOf(magic);
+  if (c === 'gzip' || c === 'zstd') {
+    const { CompressedTarStore } = await import('./compressed.js');
+    return CompressedTarStore.open(p, magic);
+  }
+  return new TarStore(p);
 }
 
 function json(store: BlobStore, name: string): Record<string, unknown> {

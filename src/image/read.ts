@@ -72,7 +72,7 @@ export interface ReadOptions {
 }
 
 export async function readImage(path: string, options: ReadOptions = {}): Promise<ImageRead> {
-  const source = openImage(path, options.platform);
+  const source = await openImage(path, options.platform);
   return readMembers(
     path,
     {

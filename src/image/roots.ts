@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { isCompressedImage } from './sniff.js';
 
 /** Lists a directory's names (undefined when the path is not a real directory). */
 export type ListDir = (rel: string) => string[] | undefined;
@@ -68,13 +69,14 @@ export function rootfsPythonRoots(dir: string): FoundRoot[] | undefined {
 }
 
 /**
- * Whether a path is an image: an archive (a file named .tar, or holding a tar header), or a directory holding
+ * Whether a path is an image: an archive (a file named .tar, or holding a tar header, or a gzip or zstd stream
+ * of an image archive), or a directory holding
  * index.json or manifest.json. Another file is left to the directory rules (not a directory).
  */
 export function isImagePath(p: string): boolean {
   const st = fs.statSync(p, { throwIfNoEntry: false });
   if (st === undefined) return false;
-  if (st.isFile()) return /\.tar$/i.test(p) || hasTarMagic(p);
+  if (st.isFile()) return /\.tar$/i.test(p) || hasTarMagic(p) || isCompressedImage(p);
   return (
     st.isDirectory() &&
     (fs.existsSync(path.join(p, 'index.json')) || fs.existsSync(path.join(p, 'manifest.json')))

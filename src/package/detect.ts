@@ -2,11 +2,13 @@
  * What kind of package a file is, by its first bytes (the extension only tells a wheel from another zip
  * when the central directory does not): a zip (wheel or bundle), an RPM (its lead), a deb (an `ar` archive
  * whose first member is debian-binary), a tar (ustar header), or a gzip, xz or zstd stream (a compressed
- * tar). A plain tar holding `manifest.json` or `index.json` at its top is a container image, not a package.
+ * tar). A plain tar holding `manifest.json` or `index.json` at its top is a container image, not a package,
+ * and so is a gzip or zstd stream whose tar starts as an image archive does (src/image/sniff.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { PyfloppyError } from '../errors.js';
+import { isCompressedImage } from '../image/sniff.js';
 
 export type PackageKind = 'wheel' | 'zip' | 'tar' | 'rpm' | 'deb';
 
@@ -30,7 +32,7 @@ export function packageKind(p: string): PackageKind | undefined {
     return /\.whl$/i.test(p) ? 'wheel' : 'zip';
   if (head.length >= 4 && head.readUInt32BE(0) === 0xedabeedb) return 'rpm';
   if (head.toString('latin1', 0, 8) === '!<arch>\n') return 'deb';
-  if (compressed(head)) return 'tar';
+  if (compressed(head)) return isCompressedImage(p) ? undefined : 'tar';
   if (head.length >= 262 && head.toString('latin1', 257, 262) === 'ustar')
     return isImageTar(p) ? undefined : 'tar';
   return undefined;
