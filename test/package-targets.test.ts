@@ -18,6 +18,16 @@ import { have } from './helpers/need.js';
 import { compileAllLevels, type Interpreter, interpreter, runPython } from './helpers/python.js';
 import { removeTree, tempDir, writeTree } from './helpers/tree.js';
 
+/** As test/image.test.ts checks it: the unpacked tree's saving less at most its directories' bytes. */
+function assertSourceless(pkg: AnalyzeReport, dir: AnalyzeReport, what: string): void {
+  const a = pkg.strategies.find((s) => s.id === 'sourceless')!.saved.apparentBytes;
+  const b = dir.strategies.find((s) => s.id === 'sourceless')!.saved.apparentBytes;
+  assert.ok(
+    a > 0 && b - a >= 0 && b - a <= dir.totals.directory.apparentBytes,
+    `${what}: sourceless ${a} vs ${b}`,
+  );
+}
+
 function analyzeJson(args: string[]): AnalyzeReport {
   const r = runCli(['analyze', '--json', ...args]);
   assert.equal(r.status, 0, r.stderr);
@@ -47,7 +57,9 @@ function assertSame(pkg: AnalyzeReport, dir: AnalyzeReport, what: string): void 
   assert.deepEqual(byName(pkg), byName(dir), `${what}: modules`);
   // Left out: what the archive cannot estimate (named), and zip-stdlib, which on a tree without a stdlib
   // counts an empty archive's bytes on disk (-116) where an archive measures no zip at all (0).
-  const left = [...(pkg.image?.notEstimated ?? []), 'zip-stdlib'];
+  const left = [...(pkg.image?.notEstimated ?? []), 'zip-stdlib', 'sourceless'];
+  if (dir.strategies.some((s) => s.id === 'sourceless' && s.saved.apparentBytes > 0))
+    assertSourceless(pkg, dir, what);
   for (const s of pkg.strategies) {
     const d = dir.strategies.find((x) => x.id === s.id);
     if (d !== undefined && s.id !== 'no-python' && !left.includes(s.id))

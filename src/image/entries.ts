@@ -125,6 +125,10 @@ class ImageContents implements MemberContents {
     return this.read.tree.layer[this.t.ino[i]! - 1]! + 1;
   }
 
+  filename(i: number): string | undefined {
+    return this.read.filename.get(this.t.ino[i]! - 1);
+  }
+
   inspect(cache: number, source: number): Inspection {
     const facts = this.read.facts.get(this.t.ino[cache]! - 1);
     if (facts === undefined)

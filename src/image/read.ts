@@ -7,7 +7,8 @@
 import crypto from 'node:crypto';
 import { inspectBytes, type PycFacts } from '../check/inspect.js';
 import { extensionModuleName, parseCacheName } from '../python/layout.js';
-import { MAGIC_RANGES, sourceHash } from '../python/pyc.js';
+import { firstFilename } from '../python/marshal.js';
+import { MAGIC_RANGES, parsePycHeader, sourceHash } from '../python/pyc.js';
 import { type Body, type Member, type OnMember, readLayer } from './layer.js';
 import { type ImageSource, openImage } from './manifest.js';
 import { ImageTree, N_DIR, N_FILE, N_OTHER, N_SYMLINK } from './tree.js';
@@ -25,6 +26,7 @@ export const LAYER_KINDS = [
 ] as const;
 export type LayerKind = (typeof LAYER_KINDS)[number];
 const L_OTHER = 7;
+const L_BYTECODE0 = 1;
 const L_DATA = 6;
 
 /** Texts kept whole (what classify and the version detection read), up to this size each. */
@@ -62,6 +64,8 @@ export interface ImageRead {
   sourceHashes: Map<number, Map<number, Buffer>>;
   /** Magic numbers of the hash-based caches met so far: sources read after them are hashed for each. */
   hashMagics: Set<number>;
+  /** Per level-0 cache inode: the file name its code names (relocating it changes only that name's length). */
+  filename: Map<number, string>;
 }
 
 export interface ReadOptions {
@@ -97,6 +101,7 @@ export async function readMembers(path: string, src: MemberSource, options: Read
     facts: new Map(),
     sourceHashes: new Map(),
     hashMagics: new Set(),
+    filename: new Map(),
   };
   const kinds: number[] = [L_OTHER];
   let entries = 0;
@@ -147,7 +152,7 @@ async function applyMember(
   const kind = layerKind(parts, everywhere);
   kinds[ino] = kind;
   const name = parts[parts.length - 1]!;
-  if (kind >= 1 && kind <= 4) return measureCache(out, ino, body, inspect);
+  if (kind >= 1 && kind <= 4) return measureCache(out, ino, body, inspect, kind === L_BYTECODE0);
   if (KEPT_TEXTS.has(name) && h.size <= MAX_TEXT) return keepText(out, ino, body);
   if (inspect && kind === 0) return hashSource(out, ino, body, parts);
   return skip(body);
@@ -157,21 +162,43 @@ async function skip(body: Body): Promise<void> {
   for await (const _ of body);
 }
 
-async function measureCache(out: ImageRead, ino: number, body: Body, inspect: boolean): Promise<void> {
+/**
+ * A cache's SHA-256 and header; a level-0 cache's code file name too (sourceless's estimate relocates it);
+ * with `inspect`, all check reads from it. Held whole only while it is read.
+ */
+async function measureCache(
+  out: ImageRead,
+  ino: number,
+  body: Body,
+  inspect: boolean,
+  level0: boolean,
+): Promise<void> {
   const hash = crypto.createHash('sha256');
   const chunks: Buffer[] = [];
   let head = Buffer.alloc(0);
   for await (const chunk of body) {
     hash.update(chunk);
-    if (inspect) chunks.push(chunk);
+    if (inspect || level0) chunks.push(chunk);
     if (head.length < 16) head = Buffer.concat([head, chunk.subarray(0, 16 - head.length)]);
   }
   out.digest.set(ino, hash.digest());
   out.head.set(ino, head);
+  if (level0) keepFilename(out, ino, chunks);
   if (!inspect) return;
   const facts = inspectBytes(Buffer.concat(chunks));
   out.facts.set(ino, facts);
   if (facts.ok && facts.expectedHash !== undefined) out.hashMagics.add(facts.magic);
+}
+
+function keepFilename(out: ImageRead, ino: number, chunks: Buffer[]): void {
+  const data = Buffer.concat(chunks);
+  try {
+    const header = parsePycHeader(data);
+    const name = firstFilename(data, Number(header.magic.version.split('.')[1]), header.headerSize);
+    if (name !== undefined) out.filename.set(ino, name);
+  } catch {
+    // Why: not a cache CPython would read (bad magic, truncated): its estimate then needs the file on disk.
+  }
 }
 
 /**

@@ -78,6 +78,8 @@ export interface MemberContents {
   inspect?(cache: number, source: number): Inspection;
   /** The layer (1-based) that added entry i's contents. */
   layer?(i: number): number;
+  /** The file name a level-0 cache's code names, where it was read while streaming. */
+  filename?(i: number): string | undefined;
 }
 
 export class EntryTable {

@@ -120,7 +120,8 @@ export function modelFacts(ctx: EstimateContext): Facts {
   return {
     ctx,
     cacheTag: dominantTag(ctx.c),
-    dest: ctx.rootPath,
+    // Where Python runs the tree: an image's or a root file system's install path, else where it is.
+    dest: ctx.installedPath,
     plannable: () => true,
     fresh: () => true,
     zipFresh: () => true,

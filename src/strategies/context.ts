@@ -260,9 +260,12 @@ export class EstimateContext {
 
   relocatedSize(i: number, filename: string): number {
     const size = this.t.size[i]!;
-    // Why: an archive's caches were streamed, not kept; a relocation changes only the names' lengths (a few
-    // bytes per code object), so where the caller accepts it (fit on a bundle) its size as it is stands in.
-    if (this.t.contents !== undefined && this.relocationUnread) return size;
+    // Why: an archive's caches were streamed, not kept: the name its code carries was read then, if at all;
+    // where it was not and the caller accepts it (fit on a bundle), its size as it is stands in.
+    const contents = this.t.contents;
+    const streamed = contents?.filename?.(i);
+    if (streamed !== undefined) return relocatedSize(size, streamed, filename);
+    if (contents !== undefined && this.relocationUnread) return size;
     const old = this.filenameOf(i);
     return old === undefined ? size : relocatedSize(size, old, filename);
   }

@@ -6,7 +6,7 @@
  */
 import { K_SOURCE } from '../model/kinds.js';
 import { parseCacheName } from '../python/layout.js';
-import { stdlibRoot } from '../python/stdlib.js';
+import { stdlibDirs } from './zip.js';
 import type { EntryName } from '../scan/table.js';
 import { TYPE_FILE } from '../scan/table.js';
 import { DEFLATE_LEVEL, type EstimateContext, GZIP_OVERHEAD } from './context.js';
@@ -42,7 +42,10 @@ const KEEP_SOURCES: Record<string, string> = {
 
 /** Why a source stays (KEEP_SOURCES), by its path relative to its stdlib directory (`lib/pythonX.Y`). */
 function keptSources(l: Layout): (src: number) => string | undefined {
-  const isStdlib = stdlibRoot(l.ctx.rootPath) !== null;
+  // Why the model's rule: an image's root is no path on this disk (stdlibRoot would look there).
+  const stdlib = stdlibDirs(l.t, l.c);
+  let isStdlib = false;
+  for (let i = 0; i < l.t.count; i++) if (l.t.parent[i] === -1 && stdlib[i] === 1) isStdlib = true;
   return (src) => {
     const rel = l.rel(src);
     const inStdlib = isStdlib ? rel : /(?:^|\/)lib\/python\d\.\d+\/(.+)$/.exec(rel)?.[1];
