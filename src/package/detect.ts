@@ -8,20 +8,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PyfloppyError } from '../errors.js';
+import { readAt } from '../image/archive.js';
 import { isCompressedImage } from '../image/sniff.js';
 
-export type PackageKind = 'wheel' | 'zip' | 'tar' | 'rpm' | 'deb';
+export { readAt };
 
-/** The first bytes of a file (fewer when it is shorter). */
-export function readAt(file: string, pos: number, len: number): Buffer {
-  const buf = Buffer.alloc(len);
-  const fd = fs.openSync(file, 'r');
-  try {
-    return buf.subarray(0, fs.readSync(fd, buf, 0, len, pos));
-  } finally {
-    fs.closeSync(fd);
-  }
-}
+export type PackageKind = 'wheel' | 'zip' | 'tar' | 'rpm' | 'deb';
 
 /** The package kind of a regular file, or undefined (a directory, an image, something else). */
 export function packageKind(p: string): PackageKind | undefined {
