@@ -5,6 +5,7 @@ import { CONSTRAINTS } from '../strategies/catalog.js';
 import type { FitFlags } from './fit.js';
 import type { Io, RunState } from './main.js';
 import { writeOutput } from './output.js';
+import { planFlags } from './plan-run.js';
 import { scanProgress } from './progress.js';
 
 export async function runFit(target: string, flags: FitFlags, io: Io, state: RunState): Promise<void> {
@@ -16,10 +17,7 @@ export async function runFit(target: string, flags: FitFlags, io: Io, state: Run
       budget: flags.budget,
       compressed: flags.compressed === true,
       plan: flags.output !== undefined,
-      ...(flags.cacheTag === undefined ? {} : { cacheTag: flags.cacheTag }),
-      ...(flags.dest === undefined ? {} : { dest: flags.dest }),
-      ...(flags.python === undefined ? {} : { python: flags.python }),
-      ...(flags.runtime === false ? { runtime: false } : {}),
+      ...planFlags(flags),
       onProgress: (n, b) => progress.update(n, b),
     });
   } finally {

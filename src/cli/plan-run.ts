@@ -1,6 +1,6 @@
 /** `pyfloppy plan`: the action (loaded when the command runs) and its text output. */
 import { PyfloppyError } from '../errors.js';
-import { PLANNABLE, type Plan, plan, resolveStrategies } from '../plan/plan.js';
+import { PLANNABLE, type Plan, plan, type PlanOptions, resolveStrategies } from '../plan/plan.js';
 import { formatBytes, formatCount, plural } from '../report/format.js';
 import { writeOutput } from './output.js';
 import type { Io, RunState } from './main.js';
@@ -21,10 +21,7 @@ export async function runPlan(
     p = await plan({
       strategies: ids,
       path: target,
-      ...(flags.cacheTag === undefined ? {} : { cacheTag: flags.cacheTag }),
-      ...(flags.dest === undefined ? {} : { dest: flags.dest }),
-      ...(flags.python === undefined ? {} : { python: flags.python }),
-      ...(flags.runtime === false ? { runtime: false } : {}),
+      ...planFlags(flags),
       onProgress: (n, b) => progress.update(n, b),
     });
   } finally {
@@ -43,6 +40,18 @@ export async function runPlan(
     if (p.operations.length === 0) io.stderr.write(`pyfloppy: ${nothingToDo(p)}\n`);
   }
   if (p.operations.length === 0) state.exitCode = 1;
+}
+
+/** The options `plan` and `fit` share (cache tag, --dest, --python, --no-runtime), as the library takes them. */
+export function planFlags(
+  flags: Pick<PlanFlags, 'cacheTag' | 'dest' | 'python' | 'runtime'>,
+): Pick<PlanOptions, 'cacheTag' | 'dest' | 'python' | 'runtime'> {
+  return {
+    ...(flags.cacheTag === undefined ? {} : { cacheTag: flags.cacheTag }),
+    ...(flags.dest === undefined ? {} : { dest: flags.dest }),
+    ...(flags.python === undefined ? {} : { python: flags.python }),
+    ...(flags.runtime === false ? { runtime: false } : {}),
+  };
 }
 
 /** The strategy list as given: empty ids (`''`, `,,`, `a,,b`) and ids only the estimates know are usage errors. */
