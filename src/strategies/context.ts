@@ -250,14 +250,14 @@ export class EstimateContext {
     return v;
   }
 
+  /** Size relocated caches of an archive as they are (their contents were not kept): fit on a bundle. */
+  relocationUnread = false;
+
   /**
    * The size of a cache relocated to name `filename`: its own, plus the difference in the names' encoded
    * lengths (the old name read from the first code object, without walking the rest). The cache's own
    * size when it cannot be read.
    */
-  /** Size relocated caches of an archive as they are (their contents were not kept): fit on a bundle. */
-  relocationUnread = false;
-
   relocatedSize(i: number, filename: string): number {
     const size = this.t.size[i]!;
     // Why: an archive's caches were streamed, not kept: the name its code carries was read then, if at all;
