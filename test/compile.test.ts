@@ -180,27 +180,29 @@ describe('compile writes the bytes and links of compileall --hardlink-dupes', ()
     });
   }
 
-  it('the whole 3.13 stdlib, with 2 workers', async (t) => {
-    const py = interpreter('3.13');
-    if (!have(t, py, cpython('3.13'))) return;
-    const root = fastTempDir();
-    try {
-      const lib = path.join(root, 'python3.13');
-      copyStdlibSources(py, lib);
-      // compileall's default, one process (-j0's workers fork from a process that loaded
-      // concurrent.futures and multiprocessing, which shows in marshal's bytes): what compile matches.
-      compileall(py, ['-o0', '-o1', '-o2', '--hardlink-dupes', lib]);
-      const want = caches(lib);
-      dropCaches(lib);
-      const r = await compile({ paths: [lib], python: py.exe, levels: [0, 1, 2], jobs: 2 });
-      const got = caches(lib);
-      assert.equal(Object.keys(got.files).length, Object.keys(want.files).length);
-      assert.deepEqual(got, want);
-      assert.ok(r.linked > 1000, `${r.linked} links`);
-    } finally {
-      removeTree(root);
-    }
-  });
+  for (const v of ['3.11', '3.12', '3.13']) {
+    it(`the whole ${v} stdlib, with 2 workers`, async (t) => {
+      const py = interpreter(v);
+      if (!have(t, py, cpython(v))) return;
+      const root = fastTempDir();
+      try {
+        const lib = path.join(root, `python${v}`);
+        copyStdlibSources(py, lib);
+        // compileall's default, one process (-j0's workers fork from a process that loaded
+        // concurrent.futures and multiprocessing, which shows in marshal's bytes): what compile matches.
+        compileall(py, ['-o0', '-o1', '-o2', '--hardlink-dupes', lib]);
+        const want = caches(lib);
+        dropCaches(lib);
+        const r = await compile({ paths: [lib], python: py.exe, levels: [0, 1, 2], jobs: 2 });
+        const got = caches(lib);
+        assert.equal(Object.keys(got.files).length, Object.keys(want.files).length);
+        assert.deepEqual(got, want);
+        assert.ok(r.linked > 1000, `${r.linked} links`);
+      } finally {
+        removeTree(root);
+      }
+    });
+  }
 });
 
 describe('compile refuses what it must not touch', () => {
