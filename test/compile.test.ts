@@ -59,6 +59,11 @@ function generated(root: string): void {
       Buffer.from([0xe9]),
       Buffer.from('"\nassert s\n'),
     ]),
+    // Non-ASCII sources, compiled at every level: one whose identifier NFKC-normalizes to __debug__ (level 1
+    // differs although no byte spells it), and two without assert whose levels compileall still links.
+    'pkg/utf8.py': 'name = "\u00e9t\u00e9"\n',
+    'pkg/cookie.py': '# -*- coding: utf-8 -*-\n"""\u00e9"""\nx = 1\n',
+    'pkg/nfkc.py': 'if __\uff44ebug__:\n    x = 1\n',
     'pkg/sub/__init__.py': '"""sub"""\n',
     'pkg/sub/mod.py': 'def g(a):\n    assert a\n    return a\n',
   });
