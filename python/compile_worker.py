@@ -132,6 +132,23 @@ def _pyf_header(_pyf_mode, _pyf_st, _pyf_source):
     return importlib._bootstrap_external._code_to_hash_pyc, (importlib.util.source_hash(_pyf_source), _pyf_mode == b"checked-hash")
 
 
+def _pyf_has_word(_pyf_source, _pyf_word):
+    # Whether the word occurs in the (ASCII) source other than inside a longer name: `assert` the statement
+    # may, `self.assertEqual` and `assert_called` may not (a test suite's sources are full of them).
+    _pyf_at = _pyf_source.find(_pyf_word)
+    while _pyf_at >= 0:
+        _pyf_end = _pyf_at + len(_pyf_word)
+        if not _pyf_name_byte(_pyf_source[max(_pyf_at - 1, 0) : _pyf_at]) and not _pyf_name_byte(_pyf_source[_pyf_end : _pyf_end + 1]):
+            return True
+        _pyf_at = _pyf_source.find(_pyf_word, _pyf_end)
+    return False
+
+
+def _pyf_name_byte(_pyf_b):
+    # A byte of an ASCII name (b"" at either end of the source is not).
+    return _pyf_b.isalnum() or _pyf_b == b"_"
+
+
 def _pyf_one(_pyf_path, _pyf_dfile, _pyf_levels, _pyf_mode, _pyf_force):
     # (status and a tab, payloads, the payload of each level, the error message)
     try:
@@ -144,7 +161,7 @@ def _pyf_one(_pyf_path, _pyf_dfile, _pyf_levels, _pyf_mode, _pyf_force):
         _pyf_payloads = []
         _pyf_index = []
         _pyf_ascii_only = _pyf_source.isascii() if hasattr(_pyf_source, "isascii") else all(_pyf_b < 128 for _pyf_b in _pyf_source)
-        _pyf_may_assert = not _pyf_ascii_only or b"assert" in _pyf_source or b"__debug__" in _pyf_source
+        _pyf_may_assert = not _pyf_ascii_only or _pyf_has_word(_pyf_source, b"assert") or b"__debug__" in _pyf_source
         _pyf_doc = None
         _pyf_previous = None
         for _pyf_level in _pyf_levels:
